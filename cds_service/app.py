@@ -1,0 +1,46 @@
+"""Flask application factory (Flask tutorial style): one blueprint per surface.
+
+Surfaces: ``health`` (always), ``cds`` (CDS Hooks 2.0 discovery, services, feedback), ``smart``
+(SMART App Launch 2.2 documentation app); the sandbox adds its own EHR surfaces on top.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+
+from flask import Flask
+
+from cds_service.config import Settings
+from cds_service.store import init_db
+
+# (module, attribute) of every blueprint the production service serves.
+BLUEPRINTS: tuple[tuple[str, str], ...] = (
+    ("cds_service.health", "bp"),
+)
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.home / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["painpa.settings"] = settings
+    app.extensions["painpa.db"] = init_db(settings.database_url)
+    for module, attr in BLUEPRINTS:
+        app.register_blueprint(getattr(importlib.import_module(module), attr))
+    return app

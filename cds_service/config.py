@@ -1,0 +1,98 @@
+"""Typed configuration, validated once at start-up (fail fast with a message that says what to fix).
+
+Environment variables are the interface contract of ARCHITECTURE.md: ``PAINPA_HOME``,
+``DATABASE_URL``, ``PAINPA_BASE_URL``; the rest are optional tuning knobs prefixed ``PAINPA_``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+def _float(env: dict[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to a value between {lo} and {hi}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={raw!r} is out of range; set it to a value between {lo} and {hi}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"PAINPA_BASE_URL / --base-url {raw!r} must be an absolute http(s) URL such as https://painpa.example.org"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"PAINPA_BASE_URL {raw!r} must not carry a query or fragment")
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app factory needs. Build with :meth:`from_env`; tests use :func:`dataclasses.replace`."""
+
+    home: Path
+    database_url: str
+    base_url: str
+    # One overall deadline for gathering FHIR data in a hook call (CRD: answer well inside 5 s).
+    fhir_deadline_s: float = 3.0
+    fhir_connect_timeout_s: float = 1.0
+    fhir_read_timeout_s: float = 2.5
+    fhir_max_pages: int = 5
+    # http:// and loopback fhirServer bases are allowed only when registered explicitly (sandbox, tests).
+    allow_insecure_registered: bool = True
+    discovery_requires_jwt: bool = False
+    jwt_leeway_s: int = 60
+    jti_ttl_s: int = 3600
+    audit_retention_days: int = 2190
+    cors_origins: tuple[str, ...] = ()
+    max_request_bytes: int = 5 * 1024 * 1024
+    secret_key: str = field(default="", repr=False)
+    sandbox: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(overrides.pop("home", None) or env.get("PAINPA_HOME") or "instance").resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{home / 'painpa.db'}"
+        if "://" not in database_url:
+            raise ConfigError(f"DATABASE_URL={database_url!r} is not an SQLAlchemy URL (e.g. postgresql+psycopg://...)")
+        base_url = _base_url(overrides.pop("base_url", None) or env.get("PAINPA_BASE_URL") or "http://127.0.0.1:8080")
+        origins = tuple(o.strip().rstrip("/") for o in env.get("PAINPA_CORS_ORIGINS", "").split(",") if o.strip())
+        if "*" in origins:
+            raise ConfigError("PAINPA_CORS_ORIGINS must list origins explicitly; '*' is refused")
+        settings = cls(
+            home=home,
+            database_url=database_url,
+            base_url=base_url,
+            fhir_deadline_s=_float(env, "PAINPA_FHIR_DEADLINE", 3.0, 0.2, 30.0),
+            discovery_requires_jwt=_bool(env, "PAINPA_DISCOVERY_REQUIRES_JWT", False),
+            audit_retention_days=int(_float(env, "PAINPA_AUDIT_RETENTION_DAYS", 2190, 1, 36500)),
+            cors_origins=origins,
+            secret_key=env.get("PAINPA_SECRET_KEY", ""),
+        )
+        return replace(settings, **overrides) if overrides else settings

@@ -12,11 +12,16 @@ import secrets
 from flask import Flask
 
 from cds_service.config import Settings
+from cds_service.fhir.client import new_session
+from cds_service.hooks.errors import register_error_handlers
 from cds_service.store import init_db
 
 # (module, attribute) of every blueprint the production service serves.
 BLUEPRINTS: tuple[tuple[str, str], ...] = (
     ("cds_service.health", "bp"),
+    ("cds_service.metrics", "bp"),
+    ("cds_service.hooks.views", "bp"),
+    ("smart_app.views", "bp"),
 )
 
 
@@ -30,6 +35,18 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def _load_policies():
+    """Policy data is validated once at start-up: a broken policy file stops the service here,
+    naming file and field, rather than failing hook calls later."""
+    try:
+        from cds_service.policy.loader import load_policies
+    except ModuleNotFoundError as exc:  # policy package not installed in this build: /readyz says so
+        if exc.name != "cds_service.policy.loader":
+            raise
+        return None
+    return load_policies()
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -39,8 +56,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # keep FHIR element order as rendered (readable responses)
     app.extensions["painpa.settings"] = settings
     app.extensions["painpa.db"] = init_db(settings.database_url)
+    app.extensions["painpa.policies"] = _load_policies()
+    app.extensions["painpa.http"] = new_session()
+    register_error_handlers(app)
     for module, attr in BLUEPRINTS:
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     return app

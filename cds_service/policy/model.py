@@ -64,9 +64,10 @@ class RequirementResult:
     fix: str                       # what to record, in the clinician's words
     citation: Citation
     evidence: tuple[Evidence, ...] = ()
-    kind: str = "clinical"         # clinical | admin (maps to CRD doc-needed)
+    kind: str = "clinical"         # clinical | admin (maps to CRD doc-needed) | audit (never changes coverage)
     form: str | None = None        # Questionnaire id under fhir_profiles/questionnaires that fixes it
     excludes: bool = False         # unmet means not covered at all (frequency limit, non-covered code)
+    topic: str = "appropriate-use"  # CRD card topic for a card about this requirement (standards.md §2.5)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,12 @@ class Determination:
     companion_codes_at_risk: tuple[str, ...] = ()
     policy_version: str = ""
     notes: tuple[str, ...] = field(default=())   # extra findings, e.g. cloned-note warnings
+    payer: str = ""                              # insurer name the patient recognises (card source.label)
+    service_date: date | None = None             # planned date of service used for windows and validity
+    state: str | None = None                     # service state (USPS code) used for program routing
+    setting: str | None = None                   # office | home | hopd | asc | inpatient | ed | None
+    policy_url: str = ""                         # the governing LCD/NCD/plan policy page (guideline card)
+    policy_label: str = ""                       # its name, e.g. "LCD L36920 Epidural Steroid Injections ..."
 
     @property
     def in_scope(self) -> bool:

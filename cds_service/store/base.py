@@ -17,6 +17,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 # Modules that declare tables. A surface that adds tables appends its module here.
 TABLE_MODULES = (
     "cds_service.store.tables",
+    "cds_service.insights.tables",
+    "sandbox.tables",
+    "smart_app.tables",
 )
 
 

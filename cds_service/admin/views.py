@@ -1,0 +1,204 @@
+"""Dashboard pages (thin views over :mod:`cds_service.insights`): login, overview, denial reasons by
+payer and plan over time (CMS-0057-F, domain.md §3), the review list of unmapped reasons, gold-card
+readiness (WISeR exemption, §0), payer scorecards (CMS-0057-F public metrics), imports and CSV
+exports. Every page but the login needs a session; every POST carries the session's CSRF token."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import func, select
+
+from cds_service.admin import auth, svg
+from cds_service.admin.exports import csv_response
+from cds_service.insights import goldcard, imports, scorecard, stats
+from cds_service.insights.rules import default_data
+from cds_service.insights.tables import Decision, DenialReason
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
+
+
+@bp.app_context_processor
+def _inject():
+    return {"admin_csrf": auth.csrf_token if request.blueprint == "admin" else None}
+
+
+@bp.after_request
+def _headers(resp):
+    resp.headers.setdefault("Cache-Control", "no-store")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self'")
+    return resp
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _titles() -> dict[str, str]:
+    """Requirement id → title from the loaded policy data (ids shown where the data has none)."""
+    policies = current_app.extensions.get("painpa.policies")
+    out = {"pa.decision": "Prior authorization on file", "(unmapped)": "Not mapped (review)"}
+    for versions in getattr(policies, "docs", {}).values():
+        for doc in versions:
+            for req in doc.data.get("requirements", ()) if doc.type == "family" else ():
+                out.setdefault(req["id"], req["title"])
+    return out
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    try:
+        return min(hi, max(lo, int(request.args.get(name, default))))
+    except ValueError:
+        return default
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        if auth.verify(auth.current_db(), username, request.form.get("password", "")):
+            auth.log_in(username)
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/admin") and "//" not in target else url_for("admin.index"))
+        error = "Unknown user or wrong password."
+    return render_template("admin/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+@auth.login_required
+def logout():
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@auth.login_required
+def index():
+    db = auth.current_db()
+    with db.session() as s:
+        counts = {
+            "decisions": s.scalar(select(func.count(Decision.id))) or 0,
+            "denied": s.scalar(select(func.count(Decision.id)).where(Decision.outcome.in_(("denied", "partial")))) or 0,
+            "unmapped": s.scalar(select(func.count(DenialReason.id)).where(DenialReason.requirement.is_(None))) or 0,
+        }
+    data, today = default_data(), _today()
+    ready = goldcard.readiness(goldcard.load_pa_decisions(db, today - timedelta(days=data.goldcard.window_days)),
+                               data.goldcard, today=today)
+    top = stats.top_requirements(stats.requirement_months(db, today - timedelta(days=365), today), limit=3)
+    titles = _titles()
+    chart = svg.hbar([(f"{r['payer']} {r['plan']}".strip() + f": {titles.get(t['requirement'], t['requirement'])}",
+                       t["denials"]) for r in top[:4] for t in r["top"][:2]], title="Top failing requirements, 12 months")
+    return render_template("admin/index.html", counts=counts, ready=ready, chart=chart, cfg=data.goldcard)
+
+
+@bp.get("/denials")
+@auth.login_required
+def denials():
+    months, today = _int_arg("months", 12, 1, 60), _today()
+    rows = stats.requirement_months(auth.current_db(), today - timedelta(days=31 * months), today)
+    titles = _titles()
+    if request.args.get("format") == "csv":
+        return csv_response("painpa-denials-by-requirement.csv", ["payer", "plan", "month", "requirement", "title",
+                                                                  "denials"],
+                            [[r["payer"], r["plan"], r["month"], r["requirement"], titles.get(r["requirement"], ""),
+                              r["denials"]] for r in sorted(rows, key=lambda r: (r["payer"], r["plan"], r["month"]))])
+    top = stats.top_requirements(rows)
+    charts = []
+    for group in top[:8]:
+        mine = [r for r in rows if (r["payer"], r["plan"]) == (group["payer"], group["plan"])]
+        month_keys = sorted({r["month"] for r in mine})
+        series = {titles.get(t["requirement"], t["requirement"]): [
+            sum(r["denials"] for r in mine if r["month"] == m and r["requirement"] == t["requirement"])
+            for m in month_keys] for t in group["top"]}
+        label = f"{group['payer']} {group['plan']}".strip()
+        charts.append((label, group, svg.stacked_months(month_keys, series, title=f"Denials by requirement: {label}")))
+    return render_template("admin/denials.html", charts=charts, titles=titles, months=months)
+
+
+@bp.get("/denials/unmapped")
+@auth.login_required
+def unmapped():
+    rows = stats.unmapped_reasons(auth.current_db())
+    if request.args.get("format") == "csv":
+        return csv_response("painpa-unmapped-reasons.csv", ["payer", "code", "reason", "carc", "rarc", "count", "last"],
+                            [[r["payer"], r["code"], r["text"], r["carc"], r["rarc"], r["count"], r["last"]]
+                             for r in rows])
+    return render_template("admin/unmapped.html", rows=rows)
+
+
+@bp.get("/goldcard")
+@auth.login_required
+def gold_card():
+    cfg, today = default_data().goldcard, _today()
+    threshold = _int_arg("threshold", round(cfg.threshold * 100), 1, 100) / 100
+    window = _int_arg("window", cfg.window_days, 7, 3650)
+    rows = goldcard.readiness(goldcard.load_pa_decisions(auth.current_db(), today - timedelta(days=window)), cfg,
+                              today=today, threshold=threshold, window_days=window)
+    if request.args.get("format") == "csv":
+        return csv_response("painpa-gold-card-readiness.csv",
+                            ["clinician", "program", "requests", "affirmed", "rate_pct", "status", "needed",
+                             "threshold_pct", "window_days", "threshold_source"],
+                            [[r.clinician_label, r.program, r.requests, r.affirmed,
+                              "" if r.rate is None else round(100 * r.rate, 1), r.status, r.needed,
+                              round(100 * threshold), window, "placeholder: CMS has not published the WISeR threshold"]
+                             for r in rows])
+    chart = svg.hbar([(f"{r.clinician_label} · {r.program}", round(100 * (r.rate or 0), 1)) for r in rows],
+                     title="Affirmation rate by clinician and program", unit="%", max_value=100,
+                     threshold=100 * threshold)
+    return render_template("admin/goldcard.html", rows=rows, chart=chart, cfg=cfg, threshold=threshold, window=window)
+
+
+@bp.get("/scorecard")
+@auth.login_required
+def payer_scorecard():
+    rows = scorecard.scorecard(auth.current_db())
+    if request.args.get("format") == "csv":
+        header = ["payer", "plan", "year", "practice_requests"]
+        for name, _, _ in scorecard.FIELDS:
+            header += [f"published_{name}", f"practice_{name}", f"delta_{name}"]
+        out = []
+        for r in rows:
+            line, deltas = [r.payer, r.plan, r.year, r.own.requests], r.deltas()
+            for name, _, _ in scorecard.FIELDS:
+                line += [r.published.get(name), getattr(r.own, name), deltas[name]]
+            out.append(line)
+        return csv_response("painpa-payer-scorecard.csv", header, out)
+    chart = svg.paired_bars([(f"{r.payer} {r.plan} {r.year}".replace("  ", " "), r.published.get("pct_approved"),
+                              r.own.pct_approved) for r in rows],
+                            title="Approval rate: published vs this practice", labels=("published", "practice"))
+    return render_template("admin/scorecard.html", rows=rows, chart=chart, fields=scorecard.FIELDS)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@auth.login_required
+def import_data():
+    settings, db = current_app.extensions["painpa.settings"], auth.current_db()
+    bases = imports.registered_bases(db)
+    if request.method == "POST":
+        kind = request.form.get("kind")
+        try:
+            if kind in ("denials", "metrics"):
+                upload = request.files.get("file")
+                if upload is None or not upload.filename:
+                    raise imports.ImportFailed("choose a CSV file to upload")
+                text = upload.read(imports.MAX_BYTES + 1)
+                report = imports.import_csv(db, kind, text, salt=current_app.secret_key)
+            elif kind == "pas":
+                base = request.form.get("fhir_base", "")
+                if base not in bases:
+                    abort(400, description="Choose one of the registered FHIR servers.")
+                report = imports.import_pas(db, base, salt=current_app.secret_key, settings=settings)
+            else:
+                abort(400, description="Unknown import kind.")
+            flash(f"Imported: {report.added} added, {report.duplicates} already stored, "
+                  f"{report.unmapped} reasons to review, {len(report.errors)} problems.", "ok")
+            for err in report.errors[:10]:
+                flash(err, "error")
+        except imports.ImportFailed as exc:
+            flash(str(exc), "error")
+        return redirect(url_for("admin.import_data"), code=303)
+    return render_template("admin/import.html", bases=bases)

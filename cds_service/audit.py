@@ -1,0 +1,109 @@
+"""Invocation audit log (CRD 2.2 found-37 "keep logs of all CRD invocations"; CRD security.md "SHALL
+NOT retain ... except for audit"; standards.md §8.9–8.10).
+
+One row per hook call: hookInstance, service, hook, a salted SHA-256 of the patient reference,
+order codes, a determination summary, card uuids, latency and HTTP status. Never a token, a JWT
+or a patient id in clear. Rows older than ``audit_retention_days`` are purged by
+``painpa audit purge`` (run it from cron).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+
+from cds_service.store.base import Database
+from cds_service.store.tables import AuditEvent
+
+log = logging.getLogger(__name__)
+
+
+def patient_hash(salt: str, fhir_server: str | None, patient_id: str | None) -> str | None:
+    if not patient_id:
+        return None
+    material = f"{salt}|{fhir_server or ''}|Patient/{patient_id}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def order_codes(orders: Iterable[dict]) -> list[str]:
+    codes: list[str] = []
+    for order in orders:
+        concept = order.get("code") or (order.get("medicationCodeableConcept") or {})
+        for coding in (concept.get("coding") or []) if isinstance(concept, dict) else []:
+            if isinstance(coding, dict) and coding.get("code"):
+                codes.append(f"{coding.get('system', '')}|{coding['code']}")
+    return codes
+
+
+def summarize(determinations: Sequence) -> list[dict]:
+    out = []
+    for det in determinations:
+        out.append({
+            "order": det.order_ref,
+            "program": det.program.id,
+            "covered": det.covered,
+            "paNeeded": det.pa_needed,
+            "docNeeded": det.doc_needed,
+            "unmet": [r.id for r in det.unmet],
+        })
+    return out
+
+
+def record(
+    db: Database,
+    *,
+    service_id: str,
+    hook: str | None,
+    hook_instance: str | None,
+    iss: str | None,
+    patient_ref_hash: str | None,
+    orders: Iterable[dict] = (),
+    determinations: Sequence = (),
+    response: dict | None = None,
+    latency_ms: int,
+    status: int,
+    incomplete: Iterable[str] = (),
+) -> None:
+    """Write the audit row; a failure is logged and never breaks the hook answer."""
+    cards = (response or {}).get("cards") or []
+    row = AuditEvent(
+        at=datetime.now(UTC),
+        hook_instance=hook_instance,
+        service_id=service_id,
+        hook=hook,
+        iss=iss,
+        patient_hash=patient_ref_hash,
+        order_codes=order_codes(orders),
+        determinations=summarize(determinations),
+        card_uuids=[c.get("uuid") for c in cards if isinstance(c, dict) and c.get("uuid")],
+        latency_ms=latency_ms,
+        status=status,
+        incomplete=sorted(incomplete),
+    )
+    try:
+        with db.session() as s:
+            s.add(row)
+    except Exception:  # noqa: BLE001 - the clinician's answer matters more than the log row
+        log.exception("audit row not written")
+
+
+def purge(db: Database, retention_days: int, now: datetime | None = None) -> int:
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    with db.session() as s:
+        return s.execute(delete(AuditEvent).where(AuditEvent.at < cutoff)).rowcount or 0
+
+
+def purge_cli(args: argparse.Namespace) -> int:
+    from cds_service.config import Settings
+    from cds_service.store import init_db
+
+    settings = Settings.from_env()
+    days = args.days if args.days is not None else settings.audit_retention_days
+    removed = purge(init_db(settings.database_url), days)
+    print(f"removed {removed} audit rows older than {days} days")
+    return 0

@@ -1,0 +1,38 @@
+"""``jti`` replay protection (CDS Hooks best practices: "jti has not been seen"; standards.md §8.6).
+
+Seen ids live in the database with a unique (iss, jti) constraint, so that replay detection holds
+across gunicorn workers and hosts sharing one PostgreSQL. Rows are kept until the token could no
+longer pass the ``exp`` check, then purged opportunistically.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from cds_service.store.base import Database
+from cds_service.store.tables import SeenJti
+
+PURGE_PROBABILITY = 0.02
+
+
+def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int) -> bool:
+    """Record ``jti`` for ``iss``; False when it was already recorded (a replay)."""
+    expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=leeway_s)
+    try:
+        with db.session() as s:
+            s.add(SeenJti(iss=iss, jti=jti, expires=expires))
+    except IntegrityError:
+        return False
+    if random.random() < PURGE_PROBABILITY:
+        purge_expired(db)
+    return True
+
+
+def purge_expired(db: Database, now: datetime | None = None) -> int:
+    with db.session() as s:
+        result = s.execute(delete(SeenJti).where(SeenJti.expires < (now or datetime.now(UTC))))
+        return result.rowcount or 0

@@ -1,0 +1,171 @@
+"""Registered CDS clients (CDS Hooks 2.0 §Security "allowlist of iss and jku"; standards.md §8.3–8.4).
+
+A client is an EHR: the ``iss`` of its JWTs, its public keys (a JWKS URL or a JWKS stored at
+registration), the FHIR bases it may name as ``fhirServer`` and tenant defaults for the policy.
+``fhirServer`` is accepted only under a registered base: that list is the SSRF allowlist, and an
+``http://`` base is usable only because an operator registered it explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from cds_service.policy.record import TenantDefaults
+from cds_service.store.base import Database
+from cds_service.store.tables import Client
+
+
+class ClientError(ValueError):
+    """Registration input is invalid; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    iss: str
+    tenant: str | None
+    jwks_url: str | None
+    jwks: dict | None
+    fhir_bases: tuple[str, ...]
+    smart_client_id: str | None
+    defaults: TenantDefaults
+
+    def allows_fhir_server(self, fhir_server: str, *, allow_insecure: bool) -> bool:
+        """True when ``fhir_server`` is a registered base or a path beneath one (no prefix tricks)."""
+        candidate = normalize_base(fhir_server, strict=False)
+        if candidate is None:
+            return False
+        for base in self.fhir_bases:
+            if candidate == base or candidate.startswith(base + "/"):
+                return candidate.startswith("https://") or allow_insecure
+        return False
+
+
+def normalize_base(url: str, *, strict: bool = True) -> str | None:
+    """Lower-case scheme and host, drop a trailing slash; refuse credentials, queries and fragments."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except (ValueError, AttributeError):
+        port = None
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        if strict:
+            raise ClientError(f"{url!r} is not an absolute http(s) URL")
+        return None
+    if parts.username or parts.password or parts.query or parts.fragment or "\\" in url:
+        if strict:
+            raise ClientError(f"{url!r} must not carry credentials, a query or a fragment")
+        return None
+    netloc = parts.hostname.lower() + (f":{port}" if port else "")
+    path = parts.path.rstrip("/")
+    if "/../" in path + "/" or "/./" in path + "/":
+        if strict:
+            raise ClientError(f"{url!r} must not contain dot segments")
+        return None
+    return f"{parts.scheme.lower()}://{netloc}{path}"
+
+
+def public_jwks(raw: dict) -> dict:
+    """Import a JWK Set and keep only the public parts of its asymmetric keys."""
+    try:
+        keys = KeySet.import_key_set(raw)
+    except Exception as exc:  # noqa: BLE001 - joserfc raises several types for bad input
+        raise ClientError(f"not a usable JWK Set: {exc}") from None
+    public = keys.as_dict(private=False)
+    if not public.get("keys") or any(k.get("kty") not in ("EC", "RSA") for k in public["keys"]):
+        raise ClientError("the JWK Set must hold EC or RSA public keys only (HMAC keys are refused)")
+    return public
+
+
+def _info(row: Client) -> ClientInfo:
+    return ClientInfo(
+        iss=row.iss,
+        tenant=row.tenant,
+        jwks_url=row.jwks_url,
+        jwks=row.jwks,
+        fhir_bases=tuple(row.fhir_bases or ()),
+        smart_client_id=row.smart_client_id,
+        defaults=TenantDefaults(state=row.default_state, place_of_service=row.default_pos),
+    )
+
+
+def add_client(
+    db: Database,
+    *,
+    iss: str,
+    fhir_bases: list[str],
+    jwks_url: str | None = None,
+    jwks: dict | None = None,
+    tenant: str | None = None,
+    smart_client_id: str | None = None,
+    default_state: str | None = None,
+    default_pos: str | None = None,
+) -> ClientInfo:
+    """Register (or replace) the client with this ``iss``."""
+    if not iss or not iss.strip():
+        raise ClientError("--iss must not be empty")
+    if (jwks_url is None) == (jwks is None):
+        raise ClientError("give exactly one of --jwks-url or --jwks-file")
+    if jwks_url is not None:
+        normalize_base(jwks_url)
+    bases = sorted({normalize_base(b) for b in fhir_bases})
+    if not bases:
+        raise ClientError("give at least one --fhir-base")
+    if default_state is not None and (len(default_state) != 2 or not default_state.isalpha()):
+        raise ClientError(f"--default-state {default_state!r} must be a two-letter US state code")
+    if default_pos is not None and not (default_pos.isdigit() and len(default_pos) == 2):
+        raise ClientError(f"--default-pos {default_pos!r} must be a two-digit CMS place-of-service code")
+    stored = public_jwks(jwks) if jwks is not None else None
+    with db.session() as s:
+        row = s.scalar(select(Client).where(Client.iss == iss))
+        if row is None:
+            row = Client(iss=iss, created=datetime.now(UTC))
+            s.add(row)
+        row.tenant, row.jwks_url, row.jwks, row.fhir_bases = tenant, jwks_url, stored, bases
+        row.smart_client_id = smart_client_id
+        row.default_state = default_state.upper() if default_state else None
+        row.default_pos = default_pos
+        s.flush()
+        return _info(row)
+
+
+def get_client(db: Database, iss: str) -> ClientInfo | None:
+    with db.session() as s:
+        row = s.scalar(select(Client).where(Client.iss == iss))
+        return _info(row) if row else None
+
+
+def list_clients(db: Database) -> list[ClientInfo]:
+    with db.session() as s:
+        return [_info(r) for r in s.scalars(select(Client).order_by(Client.iss))]
+
+
+def remove_client(db: Database, iss: str) -> bool:
+    with db.session() as s:
+        row = s.scalar(select(Client).where(Client.iss == iss))
+        if row is None:
+            return False
+        s.delete(row)
+        return True
+
+
+def client_for_fhir_base(db: Database, fhir_base: str) -> ClientInfo | None:
+    """The client that registered ``fhir_base`` (the SMART app finds its EHR by launch ``iss``)."""
+    for info in list_clients(db):
+        if info.allows_fhir_server(fhir_base, allow_insecure=True):
+            return info
+    return None
+
+
+def load_jwks_file(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ClientError(f"cannot read JWK Set from {path}: {exc}") from None

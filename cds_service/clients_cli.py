@@ -1,0 +1,83 @@
+"""``painpa clients add | list | remove`` (ARCHITECTURE.md interface contract; CDS Hooks 2.0
+§Security: the operator's allowlist of clients, their keys and FHIR bases)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cds_service.clients import ClientError, add_client, list_clients, load_jwks_file, remove_client
+from cds_service.config import ConfigError, Settings
+from cds_service.store import init_db
+
+
+def register(sub: argparse._SubParsersAction, lazy) -> None:
+    clients = sub.add_parser("clients", help="register the EHRs allowed to call the service")
+    csub = clients.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
+    add = csub.add_parser("add", help="register (or replace) a client")
+    add.add_argument("--iss", required=True, help="the iss of the client's JWTs")
+    keys = add.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--jwks-url", help="URL of the client's JWK Set (also the only jku accepted)")
+    keys.add_argument("--jwks-file", help="file holding the client's public JWK Set (stored now)")
+    add.add_argument("--fhir-base", action="append", required=True, dest="fhir_bases", metavar="URL",
+                     help="FHIR base the client may send as fhirServer (repeatable)")
+    add.add_argument("--tenant")
+    add.add_argument("--smart-client-id", help="the SMART app's client id at this EHR")
+    add.add_argument("--default-state", help="two-letter state used when an order names no location")
+    add.add_argument("--default-pos", help="CMS place-of-service code used when an order names none")
+    add.set_defaults(func=lazy("cds_service.clients_cli:add"))
+    lst = csub.add_parser("list", help="list registered clients")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=lazy("cds_service.clients_cli:list_"))
+    rm = csub.add_parser("remove", help="remove a client")
+    rm.add_argument("iss")
+    rm.set_defaults(func=lazy("cds_service.clients_cli:remove"))
+
+
+def _db():
+    return init_db(Settings.from_env().database_url)
+
+
+def add(args: argparse.Namespace) -> int:
+    try:
+        jwks = load_jwks_file(args.jwks_file) if args.jwks_file else None
+        info = add_client(
+            _db(), iss=args.iss, fhir_bases=args.fhir_bases, jwks_url=args.jwks_url, jwks=jwks,
+            tenant=args.tenant, smart_client_id=args.smart_client_id,
+            default_state=args.default_state, default_pos=args.default_pos,
+        )
+    except (ClientError, ConfigError) as exc:
+        print(f"painpa clients add: {exc}", file=sys.stderr)
+        return 2
+    insecure = [b for b in info.fhir_bases if b.startswith("http://")]
+    print(f"registered {info.iss} with FHIR bases {', '.join(info.fhir_bases)}")
+    if insecure:
+        print(f"warning: plain-http FHIR bases registered ({', '.join(insecure)}): use only for local testing",
+              file=sys.stderr)
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    rows = list_clients(_db())
+    if args.json:
+        print(json.dumps([{
+            "iss": c.iss, "tenant": c.tenant, "jwks_url": c.jwks_url, "jwks_stored": c.jwks is not None,
+            "fhir_bases": list(c.fhir_bases), "smart_client_id": c.smart_client_id,
+            "default_state": c.defaults.state, "default_pos": c.defaults.place_of_service,
+        } for c in rows], indent=2))
+        return 0
+    if not rows:
+        print("no clients registered; add one with: painpa clients add --iss ISS --jwks-url URL --fhir-base URL")
+    for c in rows:
+        keys = c.jwks_url or "stored JWKS"
+        print(f"{c.iss}\ttenant={c.tenant or '-'}\tkeys={keys}\tfhir={','.join(c.fhir_bases)}")
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    if remove_client(_db(), args.iss):
+        print(f"removed {args.iss}")
+        return 0
+    print(f"painpa clients remove: no client with iss {args.iss!r}", file=sys.stderr)
+    return 1

@@ -1,0 +1,58 @@
+"""``painpa evaluate REQUEST.json``: run one hook request offline, prefetch only, and print the CDS
+response (or the policy's explanation with ``--explain``). No JWT, no FHIR query, no database:
+the same handler path as the service, minus transport.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from cds_service.config import Settings
+from cds_service.hooks import registry
+from cds_service.hooks.errors import HookError
+from cds_service.hooks.handlers import HookCall, run
+from cds_service.hooks.request import parse_json, parse_request
+
+
+def evaluate_file(path: Path, *, today: date, settings: Settings):
+    body = parse_json(path.read_bytes())
+    hook = body.get("hook")
+    service = next((s for s in registry.SERVICES if s.hook == hook), None)
+    if service is None:
+        raise HookError(400, f"no painpa service answers hook {hook!r}", "hook")
+    req = parse_request(body, service.hook)
+    # Offline: the request's fhirServer/token are ignored; only prefetch is read.
+    req = replace(req, fhir_server=None, access_token=None)
+    from cds_service.policy.loader import load_policies
+
+    call = HookCall(service=service, request=req, settings=settings, db=None, policies=load_policies(),
+                    today=today, client=None)
+    return run(call)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    except ValueError:
+        print(f"painpa evaluate: --today {args.today!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
+        result = evaluate_file(Path(args.request), today=today, settings=Settings.from_env())
+    except OSError as exc:
+        print(f"painpa evaluate: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except HookError as exc:
+        print(f"painpa evaluate: HTTP {exc.status}: {exc.message}", file=sys.stderr)
+        return 1
+    if args.explain:
+        from cds_service.policy.explain import explain
+
+        print(explain(result.determinations))
+    else:
+        print(json.dumps(result.response, indent=2))
+    return 0

@@ -1,0 +1,132 @@
+"""Outbound FHIR R4 REST reads for one hook call (CDS Hooks 2.0 §FHIR Resource Access; standards.md §8.3).
+
+The bearer token goes only to URLs under the ``fhirServer`` base the caller was allowed to name:
+redirects are never followed, ``next`` links are followed only when they stay under that base,
+and every request is bounded by a connect timeout, a read timeout and the call's overall deadline.
+Nothing here logs a URL with a query (it may hold patient ids) or a header.
+"""
+
+from __future__ import annotations
+
+import time
+from http.cookiejar import DefaultCookiePolicy
+
+import requests
+from requests.adapters import HTTPAdapter
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirError(Exception):
+    """A read failed (network, timeout, status, redirect, bad JSON, link to another host)."""
+
+
+def new_session(pool_size: int = 32) -> requests.Session:
+    """A session for outbound FHIR calls: no cookies (they would cross tenants), no proxies or
+    ``.netrc`` from the environment (they could add credentials or reroute the token)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class FhirClient:
+    def __init__(
+        self,
+        base: str,
+        token: str | None,
+        *,
+        session: requests.Session,
+        connect_timeout: float,
+        read_timeout: float,
+        deadline: float,
+        max_pages: int,
+    ) -> None:
+        self.base = base.rstrip("/")
+        self._token = token
+        self._session = session
+        self._connect = connect_timeout
+        self._read = read_timeout
+        self.deadline = deadline  # time.monotonic() value
+        self.max_pages = max_pages
+
+    def url_for(self, relative_or_absolute: str) -> str | None:
+        """Absolute URL under the base, or None when the reference points elsewhere."""
+        ref = relative_or_absolute.strip()
+        if ref.startswith(("http://", "https://")):
+            return ref if self.owns(ref) else None
+        if ref.startswith("/") or ".." in ref.split("?")[0].split("/"):
+            return None
+        return f"{self.base}/{ref}"
+
+    def owns(self, url: str) -> bool:
+        return url.startswith(self.base + "/") or url.startswith(self.base + "?")
+
+    def get(self, url: str) -> dict:
+        if not self.owns(url):
+            raise FhirError("URL outside the registered FHIR base")
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise FhirError("deadline passed")
+        headers = {"Accept": FHIR_JSON}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            resp = self._session.get(
+                url,
+                headers=headers,
+                timeout=(min(self._connect, remaining), min(self._read, remaining)),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise FhirError(type(exc).__name__) from None
+        if resp.status_code != 200:
+            raise FhirError(f"HTTP {resp.status_code}")
+        if len(resp.content) > MAX_BODY_BYTES:
+            raise FhirError("response too large")
+        try:
+            body = resp.json()
+        except ValueError:
+            raise FhirError("response is not JSON") from None
+        if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":
+            raise FhirError("response is not a resource")
+        return body
+
+    def fetch(self, relative: str) -> list[dict]:
+        """Read or search; a search follows ``next`` links under the base up to ``max_pages``."""
+        url = self.url_for(relative)
+        if url is None:
+            raise FhirError("reference outside the registered FHIR base")
+        body = self.get(url)
+        if body.get("resourceType") != "Bundle":
+            return [body]
+        pages = [body]
+        while len(pages) < self.max_pages:
+            nxt = next_link(pages[-1])
+            if not nxt or not self.owns(nxt):
+                break
+            pages.append(self.get(nxt))
+        return pages
+
+    def continue_bundle(self, bundle: dict) -> list[dict]:
+        """Follow the ``next`` links of a prefetched Bundle (CDS Hooks 2.0 allows paginated prefetch)."""
+        pages: list[dict] = []
+        current = bundle
+        while len(pages) + 1 < self.max_pages:
+            nxt = next_link(current)
+            if not nxt or not self.owns(nxt):
+                break
+            current = self.get(nxt)
+            pages.append(current)
+        return pages
+
+
+def next_link(bundle: dict) -> str | None:
+    for link in bundle.get("link") or ():
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return link["url"]
+    return None

@@ -1,0 +1,225 @@
+"""Gather the patient's FHIR record for a hook call or SMART session: prefetch first, then parallel
+queries under one deadline (CDS Hooks 2.0 §Prefetch, §FHIR Resource Access; CRD foundation
+"Performance"; standards.md §7 budget, §8.3).
+
+A prefetch key that is missing, ``null`` or an OperationOutcome is queried from ``fhirServer`` with
+the bearer token. All such queries run at once; when the deadline passes the record is returned
+with what arrived, and the resource types that did not arrive are named in ``record.incomplete``
+so the policy says "unknown", never "unmet". A second round reads the Location, PractitionerRole,
+Organization, Encounter and Coverage the draft orders point to (service state and setting), only
+when they are relative or under the same base: absolute references to other hosts are never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from urllib.parse import quote
+
+import requests
+from cachetools import TTLCache
+
+from cds_service.config import Settings
+from cds_service.fhir.client import FhirClient, FhirError, new_session
+from cds_service.fhir.queries import QUERIES
+from cds_service.policy.record import PatientRecord, TenantDefaults
+
+log = logging.getLogger(__name__)
+
+# Types a draft order (or what it points to) may reference that the policy reads for place of service.
+FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
+CACHE_TTL_S = 120
+MAX_WORKERS = 16
+
+_cache: TTLCache[tuple, dict[str, list[dict]]] = TTLCache(maxsize=512, ttl=CACHE_TTL_S)
+_cache_lock = threading.Lock()
+_default_session: requests.Session | None = None
+
+
+def _session() -> requests.Session:
+    global _default_session
+    if _default_session is None:
+        _default_session = new_session()
+    return _default_session
+
+
+def cache_key(scope: Sequence[str | None], fhir_server: str, patient_id: str, user_id: str | None, token: str) -> tuple:
+    """Cache entries are bound to client, tenant, server, patient, user and the token itself (hashed)."""
+    return (*scope, fhir_server, patient_id, user_id, hashlib.sha256(token.encode()).hexdigest())
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def render_template(template: str, context: Mapping[str, str | None]) -> str | None:
+    """Replace ``{{context.X}}`` tokens; None when a token has no value (the query is skipped)."""
+    out = template
+    for name, value in context.items():
+        token = "{{context." + name + "}}"
+        if token in out:
+            if not value:
+                return None
+            out = out.replace(token, quote(str(value), safe="/"))
+    return None if "{{" in out else out
+
+
+def _usable(value: object) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
+
+
+def _references(resource: dict) -> list[str]:
+    refs: list[object] = []
+    for key in ("locationReference", "performer", "insurance", "location"):
+        items = resource.get(key) or []
+        refs.extend(items if isinstance(items, list) else [items])
+    for key in ("requester", "encounter", "organization", "serviceProvider"):
+        refs.append(resource.get(key))
+    out: list[str] = []
+    for item in refs:
+        if isinstance(item, dict) and isinstance(item.get("location"), dict):  # Encounter.location[]
+            item = item["location"]
+        if isinstance(item, dict) and isinstance(item.get("reference"), str):
+            out.append(item["reference"])
+    return out
+
+
+def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]], set[str]]:
+    """Run ``jobs`` (key -> relative query) in parallel until done or the deadline; return results
+    and the keys that failed."""
+    results: dict[str, list[dict]] = {}
+    failed: set[str] = set()
+    if not jobs:
+        return results, failed
+    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix="fhir")
+    futures: dict[Future, str] = {pool.submit(client.fetch, q): k for k, q in jobs.items()}
+    pending = set(futures)
+    try:
+        while pending:
+            remaining = client.deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for fut in done:
+                key = futures[fut]
+                try:
+                    results[key] = fut.result()
+                except FhirError as exc:
+                    log.info("FHIR query %s failed: %s", key, exc)
+                    failed.add(key)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    for fut in pending:
+        log.info("FHIR query %s did not finish before the deadline", futures[fut])
+        failed.add(futures[fut])
+    return results, failed
+
+
+def gather(
+    *,
+    patient_id: str,
+    settings: Settings,
+    fhir_server: str | None = None,
+    access_token: str | None = None,
+    prefetch: Mapping[str, object] | None = None,
+    context: Mapping[str, str | None] | None = None,
+    orders: Sequence[dict] = (),
+    defaults: TenantDefaults | None = None,
+    session: requests.Session | None = None,
+    cache_scope: Sequence[str | None] | None = None,
+) -> PatientRecord:
+    """The record for ``patient_id``. ``fhir_server`` must already be checked against the caller's
+    registered bases; ``cache_scope`` (client iss, tenant) enables the short order-select →
+    order-sign cache."""
+    started = time.monotonic()
+    prefetch = prefetch or {}
+    tokens = {"patientId": patient_id, **(context or {})}
+    record = PatientRecord(defaults=defaults or TenantDefaults())
+    client = None
+    if fhir_server and access_token:
+        client = FhirClient(
+            fhir_server,
+            access_token,
+            session=session or _session(),
+            connect_timeout=settings.fhir_connect_timeout_s,
+            read_timeout=settings.fhir_read_timeout_s,
+            deadline=started + settings.fhir_deadline_s,
+            max_pages=settings.fhir_max_pages,
+        )
+    key = None
+    if client and cache_scope is not None:
+        key = cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
+    with _cache_lock:
+        cached = dict(_cache.get(key, {})) if key else {}
+
+    jobs: dict[str, str] = {}
+    types = {q.key: q.resource_type for q in QUERIES}
+    for q in QUERIES:
+        value = prefetch.get(q.key)
+        if _usable(value):
+            record.add(value)
+            if client and value.get("resourceType") == "Bundle":
+                try:
+                    for page in client.continue_bundle(value):
+                        record.add(page)
+                except FhirError:
+                    record.incomplete.add(q.resource_type)
+            continue
+        query = render_template(q.template, tokens)
+        if query is None:
+            continue
+        if q.key in cached:
+            for page in cached[q.key]:
+                record.add(page)
+        elif client:
+            jobs[q.key] = query
+        else:
+            record.incomplete.add(q.resource_type)
+
+    known = set(types)
+    for extra_key, value in prefetch.items():
+        # Keys beyond our templates (CRD 2.2 standard prefetch: locations, practitionerRoles,
+        # organizations...) still describe this order's context: keep what is well-formed.
+        if extra_key not in known and _usable(value):
+            record.add(value)
+    if client:
+        results, failed = _run(client, jobs)
+        for pages in results.values():
+            for page in pages:
+                record.add(page)
+        record.incomplete.update(types[k] for k in failed)
+        if key is not None and results:
+            with _cache_lock:
+                _cache[key] = {**cached, **results}
+        _follow_references(client, record, orders)
+    return record
+
+
+def _follow_references(client: FhirClient, record: PatientRecord, orders: Sequence[dict]) -> None:
+    """Two rounds: what the orders point to, then what those point to (PractitionerRole → Location)."""
+    sources: list[dict] = list(orders) + record.of("PractitionerRole")
+    for _round in range(2):
+        wanted: dict[str, str] = {}
+        for resource in sources:
+            for ref in _references(resource):
+                if ref.startswith(("http://", "https://")):
+                    if not client.owns(ref):
+                        continue  # another host: never followed, never sent the token
+                    ref = ref[len(client.base) + 1:]
+                parts = ref.split("/")
+                if len(parts) == 2 and parts[0] in FOLLOWED_TYPES and parts[1] and record.resolve(ref) is None:
+                    wanted[ref] = ref
+        if not wanted:
+            return
+        results, failed = _run(client, wanted)
+        sources = []
+        for pages in results.values():
+            for page in pages:
+                record.add(page)
+                sources.append(page)
+        record.incomplete.update(ref.split("/")[0] for ref in failed)

@@ -1,0 +1,171 @@
+"""Parse and validate a hook call (CDS Hooks 2.0 §Calling a CDS Service; hook library order-select /
+order-sign 1.0; CRD 2.0.1 deviations; checks CC-20..23 of standards.md §10).
+
+Structure that CDS Hooks requires is checked (400 naming the element); CRD-level constraints that
+valid JSON breaks (selections that name no draft order, draft orders without ids) answer 422.
+Unknown context fields and unknown extensions are ignored (CRD hook-23).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from cds_service.hooks.errors import HookError
+
+ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+USER_RE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
+REQUIRED_CONTEXT = {
+    "order-select": ("userId", "patientId", "selections", "draftOrders"),
+    "order-sign": ("userId", "patientId", "draftOrders"),
+    "patient-view": ("userId", "patientId"),
+}
+
+
+@dataclass(frozen=True)
+class HookRequest:
+    hook: str
+    hook_instance: str
+    context: dict
+    patient_id: str
+    user_id: str | None
+    encounter_id: str | None
+    fhir_server: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    prefetch: dict = field(default_factory=dict)
+    draft_orders: tuple[dict, ...] = ()
+    selections: tuple[str, ...] = ()
+    configuration: dict = field(default_factory=dict)
+    requested_version: str | None = None
+
+    @property
+    def crd_version(self) -> str:
+        return "2.2" if self.requested_version == "2.2" else "2.0.1"
+
+    @property
+    def selected_orders(self) -> list[dict]:
+        """order-select: only the ``selections``; otherwise every draft order."""
+        if self.hook != "order-select":
+            return list(self.draft_orders)
+        chosen = set(self.selections)
+        return [o for o in self.draft_orders if f"{o['resourceType']}/{o['id']}" in chosen]
+
+
+def parse_json(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HookError(400, "Request body is not parsable JSON") from None
+    if not isinstance(body, dict):
+        raise HookError(400, "Request body must be a JSON object")
+    return body
+
+
+def _string(obj: dict, key: str, where: str, *, required: bool = True) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise HookError(400, f"{where}{key} is required and must be a non-empty string", f"{where}{key}")
+    return value
+
+
+def _draft_orders(bundle: object) -> tuple[dict, ...]:
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise HookError(400, "context.draftOrders must be a FHIR Bundle", "context.draftOrders")
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise HookError(400, "context.draftOrders.entry must be an array", "context.draftOrders.entry")
+    orders: list[dict] = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        where = f"context.draftOrders.entry[{i}].resource"
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise HookError(400, f"{where} must be a FHIR resource", where)
+        if not isinstance(resource.get("id"), str) or not resource["id"]:
+            raise HookError(422, f"{where} has no id; draft orders need ids to be referenced", f"{where}.id")
+        orders.append(resource)
+    return tuple(orders)
+
+
+def _extension(body: dict) -> tuple[dict, str | None]:
+    ext = body.get("extension")
+    if not isinstance(ext, dict):
+        return {}, None
+    config = ext.get("davinci-crd.configuration")
+    version = ext.get("davinci-crd.requestedVersion")
+    return (config if isinstance(config, dict) else {}), (version if isinstance(version, str) else None)
+
+
+def parse_request(body: dict, service_hook: str) -> HookRequest:
+    """Validate ``body`` for a service bound to ``service_hook``; raise :class:`HookError`."""
+    hook = _string(body, "hook", "")
+    if hook != service_hook:
+        raise HookError(400, f"hook {hook!r} does not match this service's hook {service_hook!r}", "hook")
+    hook_instance = _string(body, "hookInstance", "")
+    if len(hook_instance) > 128:
+        raise HookError(400, "hookInstance is longer than 128 characters", "hookInstance")
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise HookError(400, "context is required and must be an object", "context")
+    for name in REQUIRED_CONTEXT.get(hook, ("patientId",)):
+        if context.get(name) is None:
+            raise HookError(400, f"context.{name} is required for {hook}", f"context.{name}")
+
+    patient_id = _string(context, "patientId", "context.")
+    if patient_id.startswith("Patient/"):
+        patient_id = patient_id[len("Patient/"):]  # tolerated: some clients send a reference
+    if not ID_RE.match(patient_id):
+        raise HookError(400, "context.patientId must be a FHIR id", "context.patientId")
+    user_id = _string(context, "userId", "context.", required=False)
+    if user_id is not None and not USER_RE.match(user_id):
+        raise HookError(400, "context.userId must be a reference such as Practitioner/123", "context.userId")
+    encounter_id = context.get("encounterId") if isinstance(context.get("encounterId"), str) else None
+    if encounter_id is not None and not ID_RE.match(encounter_id):
+        raise HookError(400, "context.encounterId must be a FHIR id", "context.encounterId")
+
+    orders = _draft_orders(context["draftOrders"]) if "draftOrders" in context else ()
+    selections: tuple[str, ...] = ()
+    if hook == "order-select":
+        raw = context["selections"]
+        if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
+            raise HookError(400, "context.selections must be a non-empty array of references", "context.selections")
+        known = {f"{o['resourceType']}/{o['id']}" for o in orders}
+        for sel in raw:
+            if sel not in known:
+                raise HookError(422, f"context.selections item {sel!r} is not in context.draftOrders",
+                                "context.selections")
+        selections = tuple(raw)
+
+    fhir_server = _string(body, "fhirServer", "", required=False)
+    auth = body.get("fhirAuthorization")
+    token = None
+    if auth is not None:
+        if not isinstance(auth, dict):
+            raise HookError(400, "fhirAuthorization must be an object", "fhirAuthorization")
+        token = _string(auth, "access_token", "fhirAuthorization.")
+        token_type = _string(auth, "token_type", "fhirAuthorization.")
+        if token_type.lower() != "bearer":
+            raise HookError(400, "fhirAuthorization.token_type must be Bearer", "fhirAuthorization.token_type")
+        if fhir_server is None:
+            raise HookError(400, "fhirServer is required when fhirAuthorization is present", "fhirServer")
+    prefetch = body.get("prefetch")
+    if prefetch is not None and not isinstance(prefetch, dict):
+        raise HookError(400, "prefetch must be an object", "prefetch")
+    config, version = _extension(body)
+    return HookRequest(
+        hook=hook,
+        hook_instance=hook_instance,
+        context=context,
+        patient_id=patient_id,
+        user_id=user_id,
+        encounter_id=encounter_id,
+        fhir_server=fhir_server,
+        access_token=token,
+        prefetch=prefetch or {},
+        draft_orders=orders,
+        selections=selections,
+        configuration=config,
+        requested_version=version,
+    )

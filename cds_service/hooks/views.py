@@ -1,0 +1,121 @@
+"""HTTP surface of the CDS service (CDS Hooks 2.0 §Discovery, §Calling a CDS Service, §Feedback,
+§Security, §CORS). Views are thin: authenticate, parse, call the handler, audit, answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from cds_service import audit, feedback, metrics
+from cds_service.auth import AuthError, authenticate
+from cds_service.hooks import registry
+from cds_service.hooks.errors import HookError, error_response, unauthorized
+from cds_service.hooks.handlers import HookCall, HookResult
+from cds_service.hooks.request import HookRequest, parse_json, parse_request
+
+bp = Blueprint("cds", __name__)
+log = logging.getLogger(__name__)
+
+
+def _ext(name: str):
+    return current_app.extensions[name]
+
+
+def _authenticate(audience_path: str):
+    settings = _ext("painpa.settings")
+    try:
+        return authenticate(_ext("painpa.db"), settings, request.headers.get("Authorization"),
+                            settings.base_url + audience_path)
+    except AuthError as exc:
+        log.info("JWT refused: %s", exc)  # the reason only; never the token
+        return None
+
+
+@bp.after_request
+def _cors(resp: Response) -> Response:
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/") in _ext("painpa.settings").cors_origins:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        resp.headers["Access-Control-Max-Age"] = "600"
+        resp.headers["Vary"] = "Origin"
+    return resp
+
+
+@bp.get("/cds-services")
+def discovery():
+    if _ext("painpa.settings").discovery_requires_jwt and _authenticate("/cds-services") is None:
+        return unauthorized()
+    return jsonify(registry.discovery_document())
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str):
+    service = registry.by_id(service_id)
+    if service is None:
+        return error_response(404, f"No CDS service {service_id!r}; see GET /cds-services")
+    started = time.monotonic()
+    settings, db = _ext("painpa.settings"), _ext("painpa.db")
+    client = _authenticate(f"/cds-services/{service_id}")
+    hook_req: HookRequest | None = None
+    result: HookResult | None = None
+    if client is None:
+        resp = unauthorized()
+    else:
+        try:
+            hook_req = parse_request(parse_json(request.get_data()), service.hook)
+            if hook_req.fhir_server and not client.allows_fhir_server(
+                hook_req.fhir_server, allow_insecure=settings.allow_insecure_registered
+            ):
+                raise HookError(400, "fhirServer is not a FHIR base registered for this client", "fhirServer")
+            call = HookCall(service=service, request=hook_req, settings=settings, db=db,
+                            policies=current_app.extensions.get("painpa.policies"),
+                            today=datetime.now(UTC).date(), client=client,
+                            session=current_app.extensions.get("painpa.http"))
+            result = service.resolve_handler()(call)
+            resp = jsonify(result.response)
+        except HookError as exc:
+            resp = error_response(exc.status, exc.message, exc.expression)
+        except Exception as exc:  # noqa: BLE001 - answered and audited; traceback to the server log only
+            log.exception("hook call failed: %s", type(exc).__name__)
+            resp = error_response(500, "Internal error; the incident was logged")
+    elapsed = time.monotonic() - started
+    metrics.observe(service.id, resp.status_code, elapsed)
+    audit.record(
+        db,
+        service_id=service.id,
+        hook=hook_req.hook if hook_req else None,
+        hook_instance=hook_req.hook_instance if hook_req else None,
+        iss=client.iss if client else None,
+        patient_ref_hash=audit.patient_hash(current_app.secret_key, hook_req.fhir_server, hook_req.patient_id)
+        if hook_req else None,
+        orders=hook_req.selected_orders if hook_req else (),
+        determinations=result.determinations if result else (),
+        response=result.response if result else None,
+        latency_ms=int(elapsed * 1000),
+        status=resp.status_code,
+        incomplete=result.record.incomplete if result else (),
+    )
+    return resp
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def post_feedback(service_id: str):
+    if registry.by_id(service_id) is None:
+        return error_response(404, f"No CDS service {service_id!r}; see GET /cds-services")
+    client = _authenticate(f"/cds-services/{service_id}/feedback")
+    if client is None:
+        return unauthorized()
+    items = feedback.validate(parse_json(request.get_data()))
+    db = _ext("painpa.db")
+    try:
+        feedback.store(db, service_id, client.iss, items)
+    except IntegrityError:  # a concurrent duplicate won the race: it is stored, which is the goal
+        feedback.store(db, service_id, client.iss, items)
+    return Response(status=200)

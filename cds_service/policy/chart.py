@@ -1,0 +1,225 @@
+"""The patient's history, indexed once per evaluation (FHIR R4 raw JSON → small typed items).
+
+Every check reads this index instead of rescanning the record, and ValueSet matches are memoised per
+(resource kind, ValueSet), so one ``evaluate`` over a 5,000-resource record stays linear.
+What counts as usable follows FHIR R4 status semantics: entered-in-error / refuted / not-done /
+cancelled records are never evidence (Condition.verificationStatus, Procedure.status,
+Observation.status, MedicationRequest.status).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from cds_service.policy.record import PatientRecord
+from cds_service.policy.valuesets import ValueSet
+
+ATTESTATION_SYSTEM = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
+_BAD_STATUS = {"entered-in-error", "not-done", "cancelled", "refuted", "draft", "revoked"}
+_INACTIVE_CLINICAL = {"inactive", "resolved", "remission"}
+_TAG = re.compile(r"<[^>]+>")
+MAX_NOTE_BYTES = 200_000
+
+
+def to_date(value: object) -> date | None:
+    """FHIR date / dateTime / partial date → date (partial dates take their first day)."""
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    parts = value[:10].split("-")
+    try:
+        return date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
+    except ValueError:
+        return None
+
+
+def _codings(concept: object) -> tuple[dict, ...]:
+    if isinstance(concept, dict):
+        return tuple(c for c in concept.get("coding") or () if isinstance(c, dict))
+    return ()
+
+
+def concept_text(concept: object) -> str:
+    if not isinstance(concept, dict):
+        return ""
+    bits = [concept.get("text") or ""] + [c.get("display") or "" for c in _codings(concept)]
+    return " ".join(b for b in bits if isinstance(b, str))
+
+
+def _status_code(resource: dict, key: str) -> str:
+    value = resource.get(key)
+    if isinstance(value, str):
+        return value
+    for coding in _codings(value):
+        if coding.get("code"):
+            return str(coding["code"])
+    return ""
+
+
+@dataclass(frozen=True)
+class Item:
+    ref: str
+    codings: tuple[dict, ...]
+    text: str
+    start: date | None
+    end: date | None
+    active: bool = True
+    value: float | None = None
+    unit: str = ""
+    extra: str = ""              # modality codes (imaging), encounter ref (notes)
+
+    @property
+    def when(self) -> date | None:
+        return self.start or self.end
+
+
+def _period(resource: dict, *keys: str) -> tuple[date | None, date | None]:
+    for key in keys:
+        value = resource.get(key)
+        if isinstance(value, dict) and ("start" in value or "end" in value):
+            return to_date(value.get("start")), to_date(value.get("end"))
+        if isinstance(value, str):
+            d = to_date(value)
+            if d:
+                return d, d
+    return None, None
+
+
+def _ref(resource: dict) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id')}"
+
+
+def _usable(resource: dict) -> bool:
+    return (_status_code(resource, "status") not in _BAD_STATUS
+            and _status_code(resource, "verificationStatus") not in _BAD_STATUS)
+
+
+def _condition(r: dict) -> Item:
+    start, _ = _period(r, "onsetPeriod", "onsetDateTime")
+    recorded = to_date(r.get("recordedDate"))
+    active = _status_code(r, "clinicalStatus") not in _INACTIVE_CLINICAL
+    return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, recorded, active)
+
+
+def _procedure(r: dict) -> Item:
+    start, end = _period(r, "performedPeriod", "performedDateTime")
+    return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, end)
+
+
+def _medication(r: dict) -> Item:
+    concept = r.get("medicationCodeableConcept")
+    if r.get("resourceType") == "MedicationRequest":
+        validity = (r.get("dispenseRequest") or {}).get("validityPeriod") or {}
+        start = to_date(validity.get("start")) or to_date(r.get("authoredOn"))
+        end = to_date(validity.get("end"))
+        supply = ((r.get("dispenseRequest") or {}).get("expectedSupplyDuration") or {}).get("value")
+        if end is None and start and isinstance(supply, int | float):
+            repeats = (r.get("dispenseRequest") or {}).get("numberOfRepeatsAllowed") or 0
+            end = start + timedelta(days=int(supply) * (1 + int(repeats)))
+    else:
+        start, end = _period(r, "effectivePeriod", "effectiveDateTime")
+        start = start or to_date(r.get("dateAsserted"))
+    return Item(_ref(r), _codings(concept), concept_text(concept), start, end or start)
+
+
+def _number(r: dict) -> tuple[float | None, str]:
+    q = r.get("valueQuantity")
+    if isinstance(q, dict) and isinstance(q.get("value"), int | float):
+        return float(q["value"]), str(q.get("unit") or q.get("code") or "")
+    for key in ("valueInteger", "valueDecimal"):
+        if isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool):
+            return float(r[key]), ""
+    return None, ""
+
+
+def _observation(r: dict) -> Item:
+    start, end = _period(r, "effectivePeriod", "effectiveDateTime")
+    value, unit = _number(r)
+    if value is None and r.get("valueBoolean") is True:
+        value = 1.0
+    return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start or to_date(r.get("issued")),
+                end, value=value, unit=unit)
+
+
+def _report(r: dict) -> Item:
+    if r["resourceType"] == "ImagingStudy":
+        mods = [m.get("code", "") for m in r.get("modality") or () if isinstance(m, dict)]
+        mods += [(s.get("modality") or {}).get("code", "") for s in r.get("series") or () if isinstance(s, dict)]
+        text = " ".join(filter(None, [r.get("description") or ""] + [concept_text(c) for c in r.get("procedureCode") or ()]))
+        start = to_date(r.get("started"))
+        return Item(_ref(r), (), text, start, start, extra=" ".join(m.upper() for m in mods if m))
+    start, _ = _period(r, "effectivePeriod", "effectiveDateTime")
+    text = " ".join([concept_text(r.get("code")), r.get("conclusion") or ""]
+                    + [concept_text(c) for c in r.get("category") or ()])
+    return Item(_ref(r), _codings(r.get("code")), text, start or to_date(r.get("issued")), None)
+
+
+def note_text(r: dict) -> str:
+    """Inline note text only (attachment.data, base64). ``attachment.url`` is never fetched: the
+    policy core does no I/O, and a Binary the EHR did not send is outside this evaluation."""
+    out = []
+    for content in r.get("content") or ():
+        att = (content or {}).get("attachment") or {}
+        data, ctype = att.get("data"), (att.get("contentType") or "text/plain").lower()
+        if not isinstance(data, str) or not (ctype.startswith("text/") or "xhtml" in ctype):
+            continue
+        try:
+            raw = base64.b64decode(data[: MAX_NOTE_BYTES * 2], validate=False)[:MAX_NOTE_BYTES]
+        except (binascii.Error, ValueError):
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        out.append(_TAG.sub(" ", text) if "html" in ctype else text)
+    return "\n".join(out)
+
+
+def _document(r: dict) -> Item:
+    start = to_date(r.get("date")) or _period(r.get("context") or {}, "period")[0]
+    encounters = (r.get("context") or {}).get("encounter") or []
+    enc = encounters[0].get("reference", "") if encounters and isinstance(encounters[0], dict) else ""
+    text = " ".join([concept_text(r.get("type")), r.get("description") or ""]
+                    + [concept_text(c) for c in r.get("category") or ()])
+    return Item(_ref(r), _codings(r.get("type")), text, start, start, extra=enc)
+
+
+_READERS = {
+    "Condition": ("conditions", _condition), "Procedure": ("procedures", _procedure),
+    "MedicationRequest": ("medications", _medication), "MedicationStatement": ("medications", _medication),
+    "Observation": ("observations", _observation), "DiagnosticReport": ("reports", _report),
+    "ImagingStudy": ("reports", _report), "DocumentReference": ("documents", _document),
+}
+
+
+class Chart:
+    """Items by kind: conditions, procedures, medications, observations, reports, documents."""
+
+    def __init__(self, record: PatientRecord) -> None:
+        self.record = record
+        self.items: dict[str, list[Item]] = {k: [] for k, _ in _READERS.values()}
+        self.raw_documents: dict[str, dict] = {}
+        for rtype, (kind, reader) in _READERS.items():
+            for resource in record.resources.get(rtype, {}).values():
+                if not _usable(resource):
+                    continue
+                self.items[kind].append(reader(resource))
+                if rtype == "DocumentReference":
+                    self.raw_documents[_ref(resource)] = resource
+        self._memo: dict[tuple[str, str], list[Item]] = {}
+
+    def incomplete(self, *rtypes: str) -> bool:
+        return any(t in self.record.incomplete for t in rtypes)
+
+    def matching(self, kind: str, vs: ValueSet, *, text: bool = False) -> list[Item]:
+        """Items of ``kind`` coded in ``vs`` (or, with ``text``, naming one of its concepts)."""
+        key = (kind, vs.id + ("+text" if text else ""))
+        if key not in self._memo:
+            self._memo[key] = [i for i in self.items[kind]
+                               if vs.match(list(i.codings)) or (text and i.text and vs.text_match(i.text))]
+        return self._memo[key]
+
+    def attested(self, code: str) -> list[Item]:
+        return [i for i in self.items["observations"]
+                if any(c.get("system") == ATTESTATION_SYSTEM and c.get("code") == code for c in i.codings)
+                and i.value == 1.0]

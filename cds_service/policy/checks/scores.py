@@ -1,0 +1,146 @@
+"""Validated-scale and procedure-history checks: baseline score, ESI frequency per region, repeat only
+after sustained relief on the same scale, stimulator trial relief, PVA pain threshold
+(CMS WISeR guide v6.0 §6.2.10, §6.2.5, §6.2.9; LCD L33906 family; OIG A-07-21-00618; domain.md §6.4).
+
+All the scales painpa reads (NRS, VAS, ODI, NDI, PROMIS pain interference) improve downwards, so
+relief = 1 - follow-up / baseline on the same LOINC code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from cds_service.policy.chart import Item
+from cds_service.policy.checks.core import Ctx, Outcome, check, evidence, met, missing, ordinal, unmet
+from cds_service.policy.valuesets import ValueSet
+
+
+def _scored(ctx: Ctx, vs_ids: list[str] | str) -> list[tuple[Item, ValueSet, str]]:
+    """(observation, value set, LOINC code) for scale observations with a numeric value."""
+    out = []
+    for vs_id in [vs_ids] if isinstance(vs_ids, str) else vs_ids:
+        vs = ctx.vs(vs_id)
+        for item in ctx.chart.matching("observations", vs):
+            coding = vs.match(list(item.codings))
+            if coding and item.when:
+                out.append((item, vs, str(coding.get("code"))))
+    return out
+
+
+def _score(item: Item) -> float | None:
+    if item.value is None:
+        return None
+    return item.value / 10 if item.unit.lower() == "mm" else item.value
+
+
+@check("baseline_scale")
+def baseline_scale(p: dict, ctx: Ctx) -> Outcome:
+    found = [(i, vs) for i, vs, _ in _scored(ctx, p["scales_vs"]) if ctx.before([i], p["within_days"])]
+    if found:
+        item, vs = max(found, key=lambda t: t[0].when)
+        return met(f"Baseline score {item.when.isoformat()}", evidence(item, vs))
+    return missing(ctx, ("Observation",), "No baseline pain score on file")
+
+
+def _sessions(ctx: Ctx, p: dict) -> tuple[str, list[date], list[Item]]:
+    """Prior sessions (distinct dates before the date of service) in the ordered region."""
+    procs = ctx.chart.matching("procedures", ctx.vs(p["procedures_vs"]))
+    regions = [v for v in p.get("region_vss", []) if any(ctx.vs(v).contains(None, c) for c in ctx.facts.codes)]
+    label = ""
+    if regions:
+        vs = ctx.vs(regions[0])
+        label = p.get("region_labels", {}).get(regions[0], vs.title.split(": ")[-1])
+        procs = [i for i in procs if vs.match(list(i.codings))]
+    prior = ctx.before(procs, inclusive=False)
+    return label, sorted({i.when for i in prior}), prior
+
+
+@check("frequency")
+def frequency(p: dict, ctx: Ctx) -> Outcome:
+    label, dates, prior = _sessions(ctx, p)
+    ev = [evidence(i) for i in sorted(prior, key=lambda i: i.when)[-6:]]
+    for limit in sorted(p["limits"], key=lambda lim: lim["window_days"]):
+        lo = ctx.dos - timedelta(days=limit["window_days"])
+        count = sum(1 for d in dates if d > lo)
+        if count >= limit["max"]:
+            months = round(limit["window_days"] / 30.4)
+            return unmet(f"{ordinal(count + 1)} {label} ESI in {months} months — not covered"
+                         .replace("  ", " "), *ev)
+    gap = p.get("min_interval_days")
+    if gap and dates and (ctx.dos - dates[-1]).days < gap:
+        return unmet(f"Only {(ctx.dos - dates[-1]).days} days since the last session (minimum {gap})", *ev)
+    count = sum(1 for d in dates if d > ctx.dos - timedelta(days=max(lim["window_days"] for lim in p["limits"])))
+    if ctx.incomplete("Procedure"):
+        return missing(ctx, ("Procedure",), f"{count} prior sessions found; history may be incomplete", *ev)
+    return met(f"{ordinal(count + 1)} session in the window (limit {p['limits'][-1]['max']})", *ev)
+
+
+@check("repeat_relief")
+def repeat_relief(p: dict, ctx: Ctx) -> Outcome:
+    _, dates, prior = _sessions(ctx, p)
+    recent = [d for d in dates if d > ctx.dos - timedelta(days=p["window_days"])]
+    if not recent:
+        if ctx.incomplete("Procedure"):
+            return missing(ctx, ("Procedure",), "Prior injections not checked")
+        return met("Not a repeat injection in this region within 12 months")
+    last = recent[-1]
+    last_ev = evidence(max((i for i in prior if i.when == last), key=lambda i: i.ref))
+    scored = _scored(ctx, p["scales_vs"])
+    baselines = [t for t in scored if t[0].when <= last and _score(t[0]) is not None]
+    if not baselines:
+        return missing(ctx, ("Observation",), f"No score before the last injection ({last.isoformat()}) to compare", last_ev)
+    base, vs, code = max(baselines, key=lambda t: t[0].when)
+    base_value = _score(base)
+    follow = [t[0] for t in scored if t[2] == code and last < t[0].when <= ctx.dos and _score(t[0]) is not None]
+    if not follow:
+        return missing(ctx, ("Observation",), f"No follow-up score on the same scale ({code}) since {last.isoformat()}",
+                       last_ev, evidence(base, vs))
+    target = base_value * (1 - p["improvement"])
+    good = [f for f in follow if _score(f) <= target]
+    sustained = [f for f in good if (f.when - last).days >= p["sustained_days"]]
+    best = min(follow, key=_score)
+    relief = 0 if base_value == 0 else round(100 * (1 - _score(best) / base_value))
+    ev = (last_ev, evidence(base, vs), evidence(sustained[-1] if sustained else best, vs))
+    if sustained:
+        return met(f"{relief}% relief sustained {(sustained[-1].when - last).days} days after the last injection", *ev)
+    if good:
+        return unmet(f"{relief}% relief recorded, but not shown for >= {p['sustained_days']} days", *ev)
+    return unmet(f"Only {relief}% relief after the last injection (>= {round(100 * p['improvement'])}% required)", *ev)
+
+
+@check("trial_relief")
+def trial_relief(p: dict, ctx: Ctx) -> Outcome:
+    permanent = ctx.before(ctx.chart.matching("procedures", ctx.vs(p["permanent_vs"])), inclusive=False)
+    if permanent:
+        return met("Replacement of an existing implant: no new trial required", evidence(permanent[-1]))
+    trials = ctx.before(ctx.chart.matching("procedures", ctx.vs(p["trial_vs"])), inclusive=False)
+    if not trials:
+        return missing(ctx, ("Procedure",), "No stimulator trial on file")
+    trial = max(trials, key=lambda i: i.when)
+    scored = _scored(ctx, p["scales_vs"])
+    before = [t for t in scored if t[0].when <= trial.when and _score(t[0]) is not None]
+    if not before:
+        return missing(ctx, ("Observation",), "No pain score before the trial to compare", evidence(trial))
+    base, vs, code = max(before, key=lambda t: t[0].when)
+    end = (trial.end or trial.when) + timedelta(days=p["window_days"])
+    during = [t[0] for t in scored if t[2] == code and trial.when < t[0].when <= end and _score(t[0]) is not None]
+    if not during:
+        return missing(ctx, ("Observation",), f"No pain score during the trial on the same scale ({code})", evidence(trial))
+    best = min(during, key=_score)
+    relief = 0 if _score(base) == 0 else round(100 * (1 - _score(best) / _score(base)))
+    ev = (evidence(trial), evidence(base, vs), evidence(best, vs))
+    if relief >= 100 * p["improvement"]:
+        return met(f"Trial relief {relief}%", *ev)
+    return unmet(f"Trial relief {relief}% (>= {round(100 * p['improvement'])}% required)", *ev)
+
+
+@check("pain_threshold")
+def pain_threshold(p: dict, ctx: Ctx) -> Outcome:
+    threshold = p.get("min_by_setting", {}).get(ctx.facts.setting or "", p["min"])
+    found = [t for t in _scored(ctx, p["scales_vs"]) if ctx.before([t[0]], p["within_days"]) and _score(t[0]) is not None]
+    if not found:
+        return missing(ctx, ("Observation",), f"No pain score in the last {p['within_days']} days")
+    item, vs, _ = max(found, key=lambda t: t[0].when)
+    if _score(item) >= threshold:
+        return met(f"Pain {_score(item):g}/10 (>= {threshold})", evidence(item, vs))
+    return unmet(f"Pain {_score(item):g}/10 is below the {threshold}/10 threshold", evidence(item, vs))

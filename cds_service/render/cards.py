@@ -1,0 +1,142 @@
+"""Determinations → CDS Hooks cards: one per actionable problem, worst first (issue 3; CDS Hooks 2.0
+§Card; CRD cards.md: topic SHALL, indicator from the clinician's view — payment problems are
+``warning``, ``critical`` is reserved for life or death; summaries < 140 characters, CC-34).
+
+Problem cards link (``type: smart``) to the SMART app through the CDS layer's ``smart_link`` callback
+(an opaque single-use appContext handle); the policy card links (``type: absolute``) to the LCD / plan
+policy. A card never mixes smart and absolute links (CC-39: Inferno classifies cards by link type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cds_service.policy.model import Determination, PAState, ProgramKind, RequirementResult, Status
+
+SmartLink = Callable[[Determination, RequirementResult | None], dict | None]
+
+# (code, display, description): every topic painpa can emit; the CDS layer publishes one boolean
+# configuration option per topic (CC-6), plus max-cards.
+CARD_TOPICS: tuple[tuple[str, str, str], ...] = (
+    ("coverage-info", "Coverage Information", "Prior-authorization status (WISeR / OPD / plan UTN) and plans painpa has no rules for."),
+    ("limits", "Limits", "Frequency limits and non-covered variants (e.g. a 5th ESI in 12 months)."),
+    ("therapy-alternatives-req", "Required Therapy Alternatives", "Conservative care the policy requires before the procedure."),
+    ("appropriate-use", "Appropriate Use", "Diagnosis, scores, imaging and other documentation the policy requires."),
+    ("contraindication", "Contraindication", "Recorded conditions the policy lists as contraindications."),
+    ("clinical-reminder", "Clinical Reminder", "Companion care the policy expects (e.g. an osteoporosis plan)."),
+    ("claim", "Claim", "Audit risks on the claim, e.g. notes copied forward from earlier visits."),
+    ("guideline", "Guideline", "A link to the LCD / NCD / plan policy that governs the order."),
+)
+DEFAULT_MAX_CARDS = 10
+MAX_SUMMARY = 139
+_SHORT = {ProgramKind.WISER: "WISeR", ProgramKind.OPD_PA: "OPD"}
+_PA_RANK = {PAState.NON_AFFIRMED: 1, PAState.NEEDED: 2, PAState.EXPIRED: 2, PAState.PARTIAL: 2, PAState.PENDED: 3}
+
+
+@dataclass(frozen=True)
+class Draft:
+    rank: int
+    seq: int
+    summary: str
+    detail: str
+    indicator: str
+    topic: str
+    det: Determination
+    link: dict | None = None
+
+
+def clip(text: str, limit: int = MAX_SUMMARY) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _codes(codes: tuple[str, ...]) -> str:
+    return " + ".join(codes) if codes else "the ordered codes"
+
+
+def _order_line(det: Determination) -> str:
+    when = f", planned {det.service_date.isoformat()}" if det.service_date else ""
+    where = f" in {det.state}" if det.state else ""
+    return f"**Order** {det.order_ref} ({', '.join(det.codes) or 'no billing code'}{where}{when})."
+
+
+def _cite(req_or_det: RequirementResult | Determination) -> str:
+    c = req_or_det.citation if isinstance(req_or_det, RequirementResult) else req_or_det.prior_auth.citation
+    if c is None:
+        return ""
+    flag = "" if c.confirmed else " — *UNCONFIRMED: check the source*"
+    where = f" {c.section}" if c.section else ""
+    link = f" <{c.url}>" if c.url.startswith("https://") else ""
+    return f"\n\nSource: {c.source}{where}{link} (verified {c.last_verified}){flag}."
+
+
+def _pa_summary(det: Determination) -> tuple[str, str] | None:
+    pa, short = det.prior_auth, _SHORT.get(det.program.kind, det.program.label)
+    risk = " + companion codes at risk" if det.companion_codes_at_risk else ""
+    expires = pa.expires.isoformat() if pa.expires else "?"
+    texts = {
+        PAState.NEEDED: (f"{short} prior authorization required — no UTN on file ({_codes(det.codes)}{risk})",
+                         "Submit the prior-authorization request before scheduling; without a UTN the claim goes to "
+                         "prepayment review and the companion codes fall with it."),
+        PAState.NON_AFFIRMED: (f"{short} PA non-affirmed (UTN {pa.utn}) — {_codes(pa.missing_codes or det.codes)} will be denied",
+                               "Resubmit with the missing documentation (peer-to-peer is available), or give the patient an ABN."),
+        PAState.PENDED: (f"{short} PA pending{f' ({pa.utn})' if pa.utn else ''} — hold scheduling until affirmed",
+                         "Wait for the affirmed decision and its 14-character UTN before the procedure."),
+        PAState.EXPIRED: (f"{short} UTN {pa.utn} expired {expires} — new PA needed for this date of service",
+                          "Submit a new prior-authorization request covering the planned date of service."),
+        PAState.PARTIAL: (f"UTN {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
+                          "Codes not on the PA request are denied: request the missing codes on the same service's PAR."),
+    }
+    return texts.get(pa.state)
+
+
+def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
+    out: list[Draft] = []
+    for seq, det in enumerate(dets):
+        if not det.in_scope:
+            continue
+        head = _order_line(det)
+        notes = "".join(f"\n\n{n}" for n in det.notes)
+        if det.program.kind is ProgramKind.UNKNOWN_PLAN:
+            out.append(Draft(10, seq, f"No coverage rules configured for {det.program.label} — check the plan's PA list",
+                             f"{head}\n\n{det.reason}", "info", "coverage-info", det))
+        for r in det.requirements:
+            if r.status is Status.MET:
+                continue
+            if r.status is Status.UNKNOWN:
+                continue
+            rank = 0 if r.excludes else 4 if r.topic == "contraindication" else \
+                5 if r.kind == "clinical" else 6 if r.kind == "admin" else 7
+            topic = r.topic
+            ev = "".join(f"\n- {e.reference}{f' ({e.date})' if e.date else ''}{f': {e.display}' if e.display else ''}"
+                         for e in r.evidence)
+            body = f"{head}\n\n**{r.title}**: {r.detail}\n\n**Fix:** {r.fix}" + (f"\n\nFound:{ev}" if ev else "") + _cite(r)
+            out.append(Draft(rank, seq, clip(r.detail), body, "warning", topic, det, smart_link(det, r)))
+        unknown = [r for r in det.requirements if r.status is Status.UNKNOWN]
+        if unknown:
+            items = "".join(f"\n- {r.title}: {r.detail}" for r in unknown)
+            out.append(Draft(8, seq, clip(f"Could not check {len(unknown)} requirement(s): the EHR did not return the data"),
+                             f"{head}\n\nNot checked:{items}", "info", "appropriate-use", det, smart_link(det, None)))
+        pa_text = _pa_summary(det)
+        if pa_text and det.covered != "not-covered":
+            rank = _PA_RANK[det.prior_auth.state]
+            risk = f"\n\nCompanion codes that fall with this decision: {', '.join(det.companion_codes_at_risk)}." \
+                if det.companion_codes_at_risk else ""
+            out.append(Draft(rank, seq, clip(pa_text[0]), f"{head}\n\n{pa_text[1]}{risk}{notes}{_cite(det)}",
+                             "warning", "coverage-info", det, smart_link(det, None)))
+        elif det.prior_auth.state is PAState.SATISFIED:
+            out.append(Draft(11, seq, clip(f"UTN {det.prior_auth.utn} valid until {det.prior_auth.expires.isoformat()} "
+                                           f"({_codes(det.prior_auth.covered_codes)})"),
+                             f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
+                             f"{notes}{_cite(det)}", "info", "coverage-info", det))
+        elif det.prior_auth.state is PAState.UNKNOWN and "location" in det.info_needed:
+            out.append(Draft(9, seq, "Prior authorization depends on where the service is done — add the location to the order",
+                             f"{head}\n\n{det.reason}", "info", "coverage-info", det))
+        if det.policy_url.startswith("https://"):
+            link = {"label": clip(det.policy_label or "Coverage policy", 80), "url": det.policy_url, "type": "absolute"}
+            out.append(Draft(12, seq, clip(f"Policy: {det.policy_label or det.program.label}"),
+                             f"{head}\n\nCriteria applied: {det.policy_label}. Program: {det.program.label}.{notes}",
+                             "info", "guideline", det, link))
+    return out
+

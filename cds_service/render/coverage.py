@@ -1,0 +1,108 @@
+"""Determination → Da Vinci CRD coverage-information extension and its order-sign systemAction
+(standards.md §2.3; CC-42..CC-49).
+
+Rules that keep one payload valid under both CRD 2.0.1 and 2.2 (standards.md §2.3 "Rules that satisfy
+both versions"): ``pa-needed`` always present unless ``covered = not-covered``; ``info-needed`` iff some
+element is ``conditional``; ``reason`` (text) whenever ``doc-purpose`` or ``info-needed`` is present;
+a single ``doc-needed`` ∈ {clinical, admin}; ``expiry-date`` only for 2.2; ``satisfied-pa-id`` iff
+``pa-needed = satisfied``.
+
+Decisions:
+- order-select (a secondary hook, CRD hook-19 / CC-48): never ``doc-needed`` clinical/admin, so the
+  builder drops doc-needed and doc-purpose there. render_response sends systemActions only for
+  order-sign; order-select answers with cards (CRD treats it as cache warming).
+- Orders outside the three families (Inferno's NutritionOrder / MedicationRequest fixtures): painpa
+  makes no determination but still returns one update per order (CC-42). 2.0.1 has no
+  ``indeterminate``, so ``covered = conditional``, ``pa-needed = conditional``, ``info-needed = OTH``
+  with the reason text; 2.2 uses ``indeterminate`` for both, with the reason (2.2 q9).
+- ``coverage-assertion-id`` is a stable hash of order, coverage, date and the assertion, so order-select
+  and order-sign for the same facts give the same id (CC-47: one id per coverage).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from datetime import date
+
+from cds_service.policy.model import Determination, ProgramKind
+
+COVERAGE_INFO_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+MAX_REASON = 1000
+
+
+def _code(url: str, value: str) -> dict:
+    return {"url": url, "valueCode": value}
+
+
+def assertion_id(det: Determination, today: date, covered: str, pa: str | None) -> str:
+    basis = "|".join([det.order_ref, det.coverage_ref or "", today.isoformat(), covered, pa or "",
+                      det.prior_auth.utn or "", det.policy_version])
+    return "painpa-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
+
+
+def coverage_extension(det: Determination, *, hook: str, crd_version: str, today: date) -> dict | None:
+    """The coverage-information extension for one determination, or None without a Coverage to cite
+    (2.2: "If no coverage instance is available, the coverage-information extension cannot be returned")."""
+    if not det.coverage_ref:
+        return None
+    v22 = crd_version.startswith("2.2")
+    covered, pa = det.covered, det.pa_needed
+    info = list(det.info_needed)
+    reason = det.reason
+    if det.program.kind is ProgramKind.OUT_OF_SCOPE and v22:
+        covered, pa, info = "indeterminate", "indeterminate", []
+    if pa == "satisfied" and not det.prior_auth.utn:
+        pa = "auth-needed"          # q5: satisfied-pa-id exists iff pa-needed = satisfied
+    if covered == "not-covered":
+        pa = None
+    elif pa is None:
+        pa = "conditional"
+    doc_needed = det.doc_needed if hook == "order-sign" and det.doc_needed in ("clinical", "admin") else None
+    conditional = "conditional" in (covered, pa, doc_needed)
+    if conditional and not info:
+        info = ["OTH"]
+    if not conditional:
+        info = []
+    if (info or doc_needed or covered == "indeterminate") and not reason:
+        reason = "See the accompanying cards for details."
+    subs = [{"url": "coverage", "valueReference": {"reference": det.coverage_ref}}, _code("covered", covered)]
+    if pa:
+        subs.append(_code("pa-needed", pa))
+    if doc_needed:
+        subs.append(_code("doc-needed", doc_needed))
+        subs.append(_code("doc-purpose", "withpa" if pa == "auth-needed" else "retain-doc"))
+    subs += [_code("info-needed", code) for code in dict.fromkeys(info)]
+    if reason and (info or doc_needed or covered in ("not-covered", "indeterminate") or pa == "indeterminate"):
+        subs.append({"url": "reason", "valueCodeableConcept": {"text": reason[:MAX_REASON]}})
+    if pa == "satisfied" and det.prior_auth.utn:
+        subs.append({"url": "satisfied-pa-id", "valueString": det.prior_auth.utn})
+        if v22 and det.prior_auth.expires:
+            subs.append({"url": "expiry-date", "valueDate": det.prior_auth.expires.isoformat()})
+    subs.append({"url": "date", "valueDate": today.isoformat()})
+    subs.append({"url": "coverage-assertion-id", "valueString": assertion_id(det, today, covered, pa)})
+    return {"url": COVERAGE_INFO_URL, "extension": subs}
+
+
+def system_action(det: Determination, order: dict, *, hook: str, crd_version: str, today: date) -> dict | None:
+    """An ``update`` of the whole draft order with the extension added (CH2 update = entire resource;
+    CRD 2.2 resp-37: no other element changes — an earlier coverage-information extension is replaced)."""
+    ext = coverage_extension(det, hook=hook, crd_version=crd_version, today=today)
+    if ext is None or not isinstance(order, dict) or not order.get("id") or not order.get("resourceType"):
+        return None
+    resource = copy.deepcopy(order)
+    kept = [e for e in resource.get("extension") or () if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFO_URL)]
+    resource["extension"] = [*kept, ext]
+    return {"type": "update", "description": f"Add coverage information to {order['resourceType']}/{order['id']}",
+            "resource": resource}
+
+
+def strip_coverage_information(resource: dict) -> dict:
+    """The resource without coverage-information extensions (CC-43 deep-equality helper)."""
+    out = copy.deepcopy(resource)
+    kept = [e for e in out.get("extension") or () if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFO_URL)]
+    if kept:
+        out["extension"] = kept
+    else:
+        out.pop("extension", None)
+    return out

@@ -1,0 +1,64 @@
+"""``painpa serve``: the production service under gunicorn (ARCHITECTURE.md interface contract).
+
+The master builds the app once before forking, so that a bad setting or a broken policy file stops
+start-up with a clear message (and the database tables exist before workers race to create them);
+each worker then builds its own app, with its own database pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from cds_service.config import ConfigError, Settings
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from cds_service.app import create_app
+
+        return create_app(self._settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(**({"base_url": args.base_url} if args.base_url else {}))
+    except ConfigError as exc:
+        print(f"painpa serve: {exc}", file=sys.stderr)
+        return 2
+    from cds_service.app import create_app
+
+    probe = create_app(settings)  # fail fast, and create tables once
+    probe.extensions["painpa.db"].dispose()
+    workers = args.workers or int(os.environ.get("PAINPA_WORKERS", "2"))
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        logging.getLogger(__name__).info("SQLite with %d workers: fine for one host; use PostgreSQL for more", workers)
+    print(f"painpa serving on http://{args.host}:{args.port} (public base URL {settings.base_url})", flush=True)
+    _Gunicorn(settings, {
+        "bind": f"{args.host}:{args.port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": int(os.environ.get("PAINPA_THREADS", "8")),
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "limit_request_field_size": 16384,
+    }).run()
+    return 0

@@ -1,0 +1,147 @@
+"""The authorization server proper: authlib's ``AuthorizationServer`` with the authorization-code
+grant (PKCE S256 required for every client, SMART App Launch 2.2 §"PKCE"), rotating refresh
+tokens, and client authentication by ``private_key_jwt``, ``client_secret_basic`` or ``none``.
+
+The launch context chosen at authorization (EHR launch id or the patient picker) rides on the code
+and then on the token row; ``save_token`` copies it into the token response (§5.4).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import Flask, current_app, g
+from joserfc import jwt
+from sqlalchemy import select
+
+from sandbox.auth.clientauth import PrivateKeyJwt
+from sandbox.auth.models import Code, RefreshCredential, SmartClient
+from sandbox.auth.tokens import digest, store_token
+from sandbox.tables import AuthCode, OAuthClient, Token
+
+AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "none"]
+ACCESS_TOKEN_TTL_S = 3600
+CODE_TTL_S = 60
+_RESPONSE_CONTEXT = ("patient", "encounter", "fhirContext", "appContext", "need_patient_banner",
+                     "smart_style_url", "intent")
+
+
+class SmartPKCE(CodeChallenge):
+    """S256 only, and required of confidential clients too (SMART 2.2: "SHALL ... for all apps")."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge") or data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier' (PKCE is required)")
+        return super().validate_code_verifier(grant, result)
+
+
+def _db():
+    return current_app.extensions["painpa.db"]
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def save_authorization_code(self, code, request):
+        data = request.payload.data
+        with _db().session() as s:
+            s.add(AuthCode(
+                code_sha256=digest(code), client_id=request.client.get_client_id(),
+                redirect_uri=request.payload.redirect_uri, scope=request.payload.scope or "",
+                code_challenge=data.get("code_challenge"), code_challenge_method=data.get("code_challenge_method"),
+                context=dict(g.get("sbx_launch_context") or {}), user=str(request.user),
+                expires=datetime.now(UTC) + timedelta(seconds=CODE_TTL_S),
+            ))
+
+    def query_authorization_code(self, code, client):
+        with _db().session() as s:
+            row = s.get(AuthCode, digest(code))
+            found = Code(row) if row is not None and row.client_id == client.get_client_id() else None
+        return found if found is not None and not found.expired else None
+
+    def delete_authorization_code(self, authorization_code):
+        with _db().session() as s:
+            row = s.get(AuthCode, authorization_code.code_sha256)
+            if row is not None:
+                s.delete(row)
+
+    def authenticate_user(self, authorization_code):
+        return authorization_code.user
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        with _db().session() as s:
+            row = s.scalars(select(Token).where(Token.refresh_sha256 == digest(refresh_token))).first()
+            cred = RefreshCredential(row) if row is not None else None
+        if cred is None or cred.is_revoked() or cred.is_expired():
+            return None
+        return cred
+
+    def authenticate_user(self, refresh_token):
+        return refresh_token.user
+
+    def revoke_old_credential(self, refresh_token):
+        with _db().session() as s:
+            row = s.get(Token, refresh_token.access_sha256)
+            if row is not None:
+                row.revoked = True
+
+
+def _query_client(client_id):
+    with _db().session() as s:
+        row = s.get(OAuthClient, client_id)
+        return SmartClient(row) if row is not None else None
+
+
+def _save_token(token, request):
+    """Persist the token and add the SMART launch context to the response body."""
+    credential = getattr(request, "authorization_code", None) or getattr(request, "refresh_token", None)
+    context = dict(getattr(credential, "context", {}) or {})
+    scope = token.get("scope", "").split()
+    if token.get("refresh_token") and not {"offline_access", "online_access"} & set(scope):
+        token.pop("refresh_token")  # only on request (SMART 2.2 §"Scopes for requesting a refresh token")
+    with _db().session() as s:
+        store_token(s, token, request.client.get_client_id(), str(request.user), context)
+    token.update({k: context[k] for k in _RESPONSE_CONTEXT if k in context})
+    if "openid" in scope:
+        token["id_token"] = _id_token(request.client.get_client_id(), str(request.user))
+
+
+def _id_token(client_id: str, user: str) -> str:
+    """OpenID Connect id_token for ``openid fhirUser`` (SMART 2.2 §"Scopes for requesting identity")."""
+    key = current_app.extensions["sandbox.key"]
+    base = current_app.extensions["painpa.settings"].base_url
+    now = int(time.time())
+    claims = {"iss": f"{base}/auth", "sub": user, "aud": client_id, "iat": now, "exp": now + 300,
+              "jti": str(uuid.uuid4()), "fhirUser": f"{base}/fhir/{user}"}
+    return jwt.encode({"alg": "ES384", "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=["ES384"])
+
+
+def init_auth_server(app: Flask, base_url: str) -> AuthorizationServer:
+    app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_TTL_S,
+                                                      "refresh_token": ACCESS_TOKEN_TTL_S})
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJwt(f"{base_url}/auth/token"))
+    server.register_grant(CodeGrant, [SmartPKCE(required=True)])
+    server.register_grant(RefreshGrant)
+    app.extensions["sandbox.auth_server"] = server
+    return server

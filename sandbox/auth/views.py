@@ -1,0 +1,99 @@
+"""SMART App Launch 2.2 endpoints: ``/fhir/.well-known/smart-configuration`` (§5.1 Conformance),
+``/auth/authorize`` (GET and POST, §"Obtain authorization code"; patient picker for standalone
+launch), ``/auth/token`` (§"Obtain access token", refresh) and ``/auth/jwks.json``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
+
+from sandbox.auth import launch
+from sandbox.ehr.roster import SANDBOX_USER, patient_choices
+from sandbox.keys import public_jwks
+
+bp = Blueprint("sandbox_auth", __name__, template_folder="../templates")
+
+
+def _base() -> str:
+    return current_app.extensions["painpa.settings"].base_url
+
+
+def _server():
+    return current_app.extensions["sandbox.auth_server"]
+
+
+@bp.get("/fhir/.well-known/smart-configuration")
+def smart_configuration():
+    base = _base()
+    body = {
+        "issuer": f"{base}/auth",
+        "jwks_uri": f"{base}/auth/jwks.json",
+        "authorization_endpoint": f"{base}/auth/authorize",
+        "token_endpoint": f"{base}/auth/token",
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384"],
+        "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access",
+                             "patient/*.rs", "user/*.rs", "patient/*.cruds", "user/*.cruds"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "capabilities": ["launch-ehr", "launch-standalone", "authorize-post", "client-public",
+                         "client-confidential-symmetric", "client-confidential-asymmetric", "context-banner",
+                         "context-style", "context-ehr-patient", "context-ehr-encounter",
+                         "context-standalone-patient", "permission-offline", "permission-online",
+                         "permission-patient", "permission-user", "permission-v1", "permission-v2",
+                         "sso-openid-connect"],
+    }
+    resp = jsonify(body)
+    resp.headers["Access-Control-Allow-Origin"] = "*"  # discovery is public (SMART 2.2 §5.5 CORS)
+    return resp
+
+
+@bp.get("/auth/jwks.json")
+def jwks():
+    return jsonify(public_jwks(current_app.extensions["sandbox.key"]))
+
+
+@bp.route("/auth/authorize", methods=["GET", "POST"])
+def authorize():
+    params = request.values.to_dict()
+    try:
+        grant = _server().get_consent_grant(end_user=SANDBOX_USER)
+    except OAuth2Error as err:  # bad client or redirect URI: never redirect to an unverified URI
+        return render_template("sandbox/auth_error.html", error=err.error, description=err.description), 400
+    redirect_uri = grant.request.payload.redirect_uri
+    fhir_base = f"{_base()}/fhir"
+    if params.get("aud", "").rstrip("/") != fhir_base:
+        return _error_redirect(redirect_uri, params, "invalid_request", f"aud must be the FHIR base {fhir_base}")
+    scopes = (params.get("scope") or "").split()
+    if params.get("launch"):
+        context = launch.resolve(current_app.extensions["painpa.db"], params["launch"])
+        if context is None:
+            return render_template("sandbox/auth_error.html", error="invalid_request",
+                                   description="This launch has expired or is unknown. Launch the app again "
+                                               "from the EHR."), 400
+    elif "launch/patient" in scopes:
+        if not params.get("patient"):
+            return render_template("sandbox/picker.html", params=params, client=grant.client.name,
+                                   patients=patient_choices(current_app.extensions["painpa.db"]))
+        context = {"patient": params["patient"], "need_patient_banner": True}
+    else:
+        context = {}
+    g.sbx_launch_context = context
+    return _server().create_authorization_response(grant_user=SANDBOX_USER, grant=grant)
+
+
+@bp.post("/auth/token")
+def token():
+    return _server().create_token_response()
+
+
+def _error_redirect(redirect_uri: str, params: dict, error: str, description: str):
+    query = {"error": error, "error_description": description}
+    if params.get("state"):
+        query["state"] = params["state"]
+    sep = "&" if "?" in redirect_uri else "?"
+    return redirect(f"{redirect_uri}{sep}{urlencode(query)}")

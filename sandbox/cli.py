@@ -1,0 +1,69 @@
+"""``painpa sandbox [--port P] [--host H] [--reset]``: the whole local EHR in one process on one
+port (ARCHITECTURE.md contract). First start (or ``--reset``) creates PAINPA_HOME, the sandbox
+key, the client registrations and the synthetic patients; later starts reuse them.
+
+A threaded WSGI server is used so that the EHR backend can call the CDS service over real HTTP on
+the same port while serving the browser's request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from cds_service.config import ConfigError, Settings
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    port = args.port
+    try:
+        settings = Settings.from_env(base_url=f"http://{_display_host(args.host)}:{port}", sandbox=True)
+    except ConfigError as exc:
+        print(f"painpa sandbox: {exc}", file=sys.stderr)
+        return 2
+    if args.reset and settings.home.exists():
+        _reset(settings)
+    from sandbox.app import create_sandbox_app
+    from sandbox.setup import ensure_ready
+
+    app = create_sandbox_app(settings)
+    try:
+        server = make_server(args.host, port, app, threaded=True)
+    except OSError as exc:
+        print(f"painpa sandbox: cannot listen on {args.host}:{port}: {exc.strerror}; try --port", file=sys.stderr)
+        return 2
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    seeded = ensure_ready(app)
+    url = f"{settings.base_url}/ehr/"
+    print(f"painpa sandbox: {'seeded ' + str(seeded) + ' patients, ' if seeded else ''}"
+          f"ready in {time.monotonic() - started:.1f} s", flush=True)
+    print(f"painpa sandbox: open {url}   (instance folder {settings.home}; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - naming, not binding
+
+
+def _reset(settings: Settings) -> None:
+    """Remove the sandbox's database (and WAL files) but keep keys and other files in PAINPA_HOME."""
+    if not settings.database_url.startswith("sqlite:///"):
+        print("painpa sandbox: --reset only clears the default SQLite database", file=sys.stderr)
+        return
+    db_path = Path(settings.database_url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        path = db_path.with_name(db_path.name + suffix)
+        if path.exists():
+            path.unlink()

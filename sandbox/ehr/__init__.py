@@ -1,0 +1,1 @@
+"""The sandbox EHR's screens and its CDS Hooks client."""

@@ -1,0 +1,165 @@
+"""What the order screen does, end to end: fire order-select / order-sign at painpa, keep the
+answer for the card actions, send feedback (CDS Hooks 2.0 §Feedback), apply accepted suggestions
+(§"Suggestion": actions processed like a transaction), launch SMART links (§"Link"; SMART App
+Launch 2.2 EHR launch with the card's appContext) and sign the order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from urllib.parse import urlencode
+
+from cachetools import TTLCache
+from flask import current_app
+
+from sandbox.auth import launch
+from sandbox.auth.tokens import revoke
+from sandbox.ehr import cards as card_view
+from sandbox.ehr import hookreq
+from sandbox.ehr.cdsclient import CdsClient, CdsError
+from sandbox.ehr.orders import draft_service_request
+from sandbox.ehr.roster import SANDBOX_USER
+from sandbox.fhir import store
+from sandbox.fhir.outcome import FhirError
+from sandbox.fhir.validate import validate
+from sandbox.setup import ehr_iss
+
+
+def _ext(name: str, factory):
+    if name not in current_app.extensions:
+        current_app.extensions[name] = factory()
+    return current_app.extensions[name]
+
+
+def _db():
+    return current_app.extensions["painpa.db"]
+
+
+def _base() -> str:
+    return current_app.extensions["painpa.settings"].base_url
+
+
+def client() -> CdsClient:
+    return _ext("sandbox.cds_client", lambda: CdsClient(_base(), ehr_iss(_base()), current_app.extensions["sandbox.key"]))
+
+
+def _answers() -> TTLCache:
+    return _ext("sandbox.answers", lambda: TTLCache(maxsize=512, ttl=3600))
+
+
+def _active_coverage(pid: str) -> str | None:
+    with _db().session() as s:
+        active = [c for c in store.candidates(s, "Coverage", pid) if c.get("status") == "active"]
+    return active[0]["id"] if active else None
+
+
+def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict:
+    db = _db()
+    draft = draft_service_request(form, patient=pid, encounter=encounter, coverage=_active_coverage(pid),
+                                  user=SANDBOX_USER, today=date.today())
+    service = client().service_for(hook)
+    context = {"userId": SANDBOX_USER, "patientId": pid}
+    if encounter:
+        context["encounterId"] = encounter
+    auth = hookreq.fhir_authorization(db, pid, SANDBOX_USER)
+    body = hookreq.build(hook, fhir_base=f"{_base()}/fhir", context=context, draft=draft, auth=auth)
+    if prefetch:
+        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, context, f"{_base()}/fhir")
+    try:
+        answer = client().call(service["id"], body)
+    finally:
+        revoke(db, auth["access_token"])  # CDS Hooks 2.0: revoke once the call completes
+    cards = card_view.prepare(answer.get("cards") or [])
+    _answers()[body["hookInstance"]] = {"service": service["id"], "cards": cards, "patient": pid,
+                                        "encounter": encounter, "draft": draft}
+    return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards,
+            "coverage": hookreq.coverage_info(answer.get("systemActions") or []),
+            "critical": card_view.has_critical(cards), "draft": draft, "prefetchKeys": sorted(body.get("prefetch", {}))}
+
+
+def _card(hook_instance: str, card_uuid: str) -> tuple[dict, dict]:
+    answer = _answers().get(hook_instance)
+    card = next((c for c in (answer or {}).get("cards", []) if c.get("uuid") == card_uuid), None)
+    if answer is None or card is None:
+        raise FhirError(404, "That card is no longer available; fire the hook again", "not-found")
+    return answer, card
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def override(hook_instance: str, card_uuid: str, reason_code: str | None, comment: str | None) -> dict:
+    answer, card = _card(hook_instance, card_uuid)
+    item: dict = {"card": card_uuid, "outcome": "overridden", "outcomeTimestamp": _now()}
+    reason = next((r for r in card.get("overrideReasons") or [] if r.get("code") == reason_code), None)
+    if reason or comment:
+        item["overrideReason"] = {k: v for k, v in (("reason", reason), ("userComment", comment)) if v}
+    return client().feedback(answer["service"], [item]) or {"ok": True}
+
+
+def accept(hook_instance: str, card_uuid: str, suggestion_uuid: str) -> dict:
+    """Apply the suggestion's actions (deletes, creates, updates; the draft order is updated in
+    place, anything else is written to the FHIR server), then report ``accepted``."""
+    answer, card = _card(hook_instance, card_uuid)
+    suggestion = next((s for s in card.get("suggestions") or [] if s.get("uuid") == suggestion_uuid), None)
+    if suggestion is None:
+        raise FhirError(404, "That suggestion is not on the card", "not-found")
+    draft = answer["draft"]
+    order = {"delete": 0, "create": 1, "update": 2}
+    with _db().session() as s:
+        for action in sorted(suggestion.get("actions") or [], key=lambda a: order.get(a.get("type"), 3)):
+            resource = action.get("resource") or {}
+            if resource.get("resourceType") == "ServiceRequest" and resource.get("id") == draft.get("id"):
+                answer["draft"] = draft = validate(resource, "ServiceRequest")
+            elif action.get("type") == "delete" and action.get("resourceId"):
+                rtype, _, rid = action["resourceId"].partition("/")
+                store.delete(s, rtype, rid)
+            elif action.get("type") in ("create", "update"):
+                resource = validate(resource)
+                store.put(s, {**resource, "id": resource.get("id") or store.new_id()})
+    client().feedback(answer["service"], [{"card": card_uuid, "outcome": "accepted", "outcomeTimestamp": _now(),
+                                           "acceptedSuggestions": [{"id": suggestion_uuid}]}])
+    return {"ok": True, "draft": answer["draft"]}
+
+
+def launch_url(hook_instance: str | None, card_uuid: str | None, link_index: int | None, pid: str,
+               encounter: str | None) -> str:
+    """EHR launch: ``{app launch url}?iss={FHIR base}&launch={id}``; the launch id carries patient,
+    encounter, the pending order in fhirContext and, for a card link, the card's appContext verbatim.
+    The pending order is saved (status draft) first, as EHRs keep pended orders, so the app can read it."""
+    context: dict = {"patient": pid, "encounter": encounter, "need_patient_banner": False,
+                     "smart_style_url": f"{_base()}/ehr/static/smart-style.json"}
+    url = f"{_base()}/smart/launch"
+    answer = _answers().get(hook_instance) if hook_instance else None
+    if card_uuid:
+        answer, card = _card(hook_instance or "", card_uuid)
+        links = [lk for lk in card.get("links") or [] if lk.get("type") == "smart"]
+        if link_index is None or not 0 <= link_index < len(links):
+            raise FhirError(404, "That SMART link is not on the card", "not-found")
+        url = links[link_index]["url"]
+        if links[link_index].get("appContext"):
+            context["appContext"] = links[link_index]["appContext"]
+    if answer is not None and answer["patient"] == pid:
+        with _db().session() as s:
+            store.put(s, answer["draft"])
+        context["fhirContext"] = [{"reference": f"ServiceRequest/{answer['draft']['id']}"}]
+    launch_id = launch.create(_db(), context)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}{urlencode({'iss': f'{_base()}/fhir', 'launch': launch_id})}"
+
+
+def sign(pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict:
+    """order-sign; with no critical card the order is signed: stored as an active ServiceRequest."""
+    result = fire("order-sign", pid, encounter, form, prefetch=prefetch)
+    if result["critical"]:
+        result["signed"] = False
+        return result
+    signed = {**result["draft"], "status": "active"}
+    with _db().session() as s:
+        stored, _ = store.put(s, validate(signed, "ServiceRequest"))
+    result.update(signed=True, order=f"ServiceRequest/{stored['id']}")
+    return result
+
+
+__all__ = ["CdsError", "accept", "fire", "launch_url", "override", "sign"]

@@ -1,0 +1,162 @@
+"""HTTP surface of the sandbox FHIR R4 server under ``/fhir`` (FHIR R4 RESTful API §3.1.0: read,
+search, create, update, delete, transaction/batch, capabilities). Thin: parse, authorize, call.
+
+Every request but ``metadata`` needs a bearer token from the sandbox authorization server; a
+patient-scoped token sees only its patient's compartment (SMART App Launch 2.2 §Scopes).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+
+from sandbox.auth.scopes import access
+from sandbox.auth.tokens import introspect
+from sandbox.fhir import bundle, store
+from sandbox.fhir.capability import capability_statement
+from sandbox.fhir.outcome import FhirError, error_response, fhir_response
+from sandbox.fhir.params import compartment_patient
+from sandbox.fhir.search import search
+from sandbox.fhir.validate import check_type, validate
+
+bp = Blueprint("sandbox_fhir", __name__, url_prefix="/fhir")
+_OPS = {"GET": "s", "READ": "r", "POST": "c", "PUT": "u", "DELETE": "d"}
+
+
+def _db():
+    return current_app.extensions["painpa.db"]
+
+
+def fhir_base() -> str:
+    return current_app.extensions["painpa.settings"].base_url + "/fhir"
+
+
+@bp.errorhandler(FhirError)
+def _fhir_error(err: FhirError):
+    return error_response(err)
+
+
+@bp.before_request
+def _authenticate():
+    if request.endpoint in ("sandbox_fhir.metadata", "sandbox_auth.smart_configuration") or request.method == "OPTIONS":
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    info = introspect(_db(), token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if info is None:
+        raise FhirError(401, "A valid bearer token from the sandbox authorization server is required", "login",
+                        headers={"WWW-Authenticate": 'Bearer realm="painpa-sandbox", error="invalid_token"'})
+    g.sbx_token = info
+    return None
+
+
+def authorize(method: str, rtype: str, resource: dict | None) -> None:
+    info = g.sbx_token
+    level = access(info.scope, rtype, _OPS[method])
+    if level is None:
+        raise FhirError(403, f"The token's scopes do not allow {method} on {rtype}", "forbidden")
+    if level == "patient" and resource is not None:
+        owner = compartment_patient(resource)
+        if owner is not None and owner != info.patient:
+            raise FhirError(403, f"The token is limited to Patient/{info.patient}", "forbidden")
+
+
+def _compartment(rtype: str) -> str | None:
+    return g.sbx_token.patient if access(g.sbx_token.scope, rtype, "s") == "patient" else None
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise FhirError(400, "The body is not a JSON object (send application/fhir+json)", "structure")
+    return data
+
+
+def _strict() -> bool:
+    return "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
+
+
+@bp.get("/metadata")
+def metadata():
+    return fhir_response(capability_statement(fhir_base(), current_app.extensions["painpa.settings"].base_url + "/auth"))
+
+
+@bp.post("")
+@bp.post("/")
+def transaction():
+    with _db().session() as s:
+        result = bundle.process(s, _body(), fhir_base(), authorize, g.sbx_token.patient)
+    return fhir_response(result)
+
+
+@bp.get("/<rtype>")
+def search_type(rtype: str):
+    check_type(rtype)
+    authorize("GET", rtype, None)
+    with _db().session() as s:
+        result = search(s, rtype, list(request.args.items(multi=True)), fhir_base(), strict=_strict(),
+                        compartment=_compartment(rtype))
+    return fhir_response(result)
+
+
+@bp.post("/<rtype>/_search")
+def search_post(rtype: str):
+    check_type(rtype)
+    authorize("GET", rtype, None)
+    params = list(request.args.items(multi=True)) + list(request.form.items(multi=True))
+    with _db().session() as s:
+        result = search(s, rtype, params, fhir_base(), strict=_strict(), compartment=_compartment(rtype))
+    return fhir_response(result)
+
+
+@bp.get("/<rtype>/<rid>")
+def read(rtype: str, rid: str):
+    check_type(rtype)
+    with _db().session() as s:
+        resource = store.read(s, rtype, store.check_id(rid))
+    authorize("READ", rtype, resource)
+    return fhir_response(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
+
+
+@bp.post("/<rtype>")
+def create(rtype: str):
+    resource = validate(_body(), rtype)
+    authorize("POST", rtype, resource)
+    with _db().session() as s:
+        stored, _ = store.put(s, {**resource, "id": store.new_id()})
+    return _written(stored, 201)
+
+
+@bp.put("/<rtype>/<rid>")
+def update(rtype: str, rid: str):
+    resource = validate(_body(), rtype)
+    if resource.get("id") != rid:
+        raise FhirError(400, f"The resource id {resource.get('id')!r} must equal the URL id {rid!r}", "invalid")
+    authorize("PUT", rtype, resource)
+    with _db().session() as s:
+        if store.exists(s, rtype, rid):
+            authorize("PUT", rtype, store.read(s, rtype, rid))
+        stored, created = store.put(s, resource, if_match=request.headers.get("If-Match"))
+    return _written(stored, 201 if created else 200)
+
+
+@bp.delete("/<rtype>/<rid>")
+def delete(rtype: str, rid: str):
+    check_type(rtype)
+    with _db().session() as s:
+        if store.exists(s, rtype, rid):
+            authorize("DELETE", rtype, store.read(s, rtype, rid))
+        store.delete(s, rtype, store.check_id(rid))
+    return fhir_response(None, 204)
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+def unsupported(rest: str):
+    raise FhirError(404 if request.method in ("GET", "HEAD") else 405,
+                    f"{request.method} /fhir/{rest} is not an interaction this server supports", "not-supported")
+
+
+def _written(stored: dict, status: int):
+    version = stored["meta"]["versionId"]
+    location = f"{fhir_base()}/{stored['resourceType']}/{stored['id']}/_history/{version}"
+    return fhir_response(stored, status, {"Location": location, "ETag": f'W/"{version}"',
+                                          "Last-Modified": stored["meta"]["lastUpdated"]})

@@ -1,0 +1,51 @@
+"""Loading the synthetic patients: each chart is one FHIR transaction Bundle POSTed to the sandbox
+FHIR server's own base endpoint (FHIR R4 RESTful API §3.1.0.11) with a short-lived system token,
+exactly as an integration engine would load data; nothing is written behind the server's back.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask
+
+from sandbox.auth.tokens import issue_direct, revoke
+from sandbox.seed.chart import Chart
+from sandbox.seed.practice import practice_bundle
+from sandbox.seed.scenarios import COVERAGE, SCENARIOS, Scenario
+
+SEED_CLIENT = "sandbox-seed"
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+def chart_bundle(scenario: Scenario, today: date) -> dict:
+    c = Chart(scenario.pid, today)
+    family, given, gender, age = scenario.name
+    from sandbox.seed.practice import STATES
+
+    c.patient(family, given, gender, age, scenario.state, STATES[scenario.state])
+    sopt, label, payer = COVERAGE[scenario.coverage]
+    coverage = c.coverage(sopt, label, payer, f"M{abs(hash(scenario.pid)) % 10**9:09d}")
+    c.encounter(0)
+    scenario.build(c, {"coverage": coverage})
+    return c.bundle()
+
+
+def seed(app: Flask, today: date | None = None) -> int:
+    today = today or date.today()
+    db = app.extensions["painpa.db"]
+    token = issue_direct(db, client_id=SEED_CLIENT, scope="system/*.cruds", context={}, user="system",
+                         expires_in=300)["access_token"]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    try:
+        for bundle in [practice_bundle(), *(chart_bundle(s, today) for s in SCENARIOS)]:
+            resp = client.post("/fhir", json=bundle, headers=headers)
+            if resp.status_code != 200:
+                raise SeedError(f"seed transaction failed ({resp.status_code}): {resp.get_data(as_text=True)[:800]}")
+    finally:
+        revoke(db, token)
+    return len(SCENARIOS)

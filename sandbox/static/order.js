@@ -1,0 +1,181 @@
+// Order entry of the painpa sandbox EHR: fires order-select on selection and order-sign on sign
+// (CDS Hooks 2.0), shows the cards, sends feedback, opens SMART links. No framework, no CDN.
+(function () {
+  "use strict";
+  const form = document.getElementById("order-form");
+  const catalog = JSON.parse(document.getElementById("catalog").textContent);
+  const codeSel = document.getElementById("code");
+  const familySel = document.getElementById("family");
+  const cardsEl = document.getElementById("cards");
+  const coverageEl = document.getElementById("coverage");
+  const statusEl = document.getElementById("hook-status");
+  const signStatus = document.getElementById("sign-status");
+  const patient = form.dataset.patient;
+  const encounter = form.dataset.encounter || null;
+  let hookInstance = null;
+  let timer = null;
+
+  function fillCodes(keep) {
+    const family = familySel.value;
+    codeSel.textContent = "";
+    for (const item of catalog[family] || []) {
+      const opt = document.createElement("option");
+      opt.value = item.code;
+      opt.textContent = item.code + " – " + item.label;
+      codeSel.appendChild(opt);
+    }
+    if (keep && [...codeSel.options].some(o => o.value === keep)) codeSel.value = keep;
+  }
+
+  function order() {
+    const data = Object.fromEntries(new FormData(form).entries());
+    data.draft_id = form.dataset.draftId;
+    delete data.prefetch;
+    return data;
+  }
+
+  async function post(url, body) {
+    const resp = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
+                                   body: JSON.stringify(body)});
+    const data = await resp.json().catch(() => ({error: "HTTP " + resp.status}));
+    if (!resp.ok) throw new Error(data.error || ("HTTP " + resp.status));
+    return data;
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function renderCoverage(rows) {
+    coverageEl.textContent = "";
+    for (const row of rows || []) {
+      const p = el("p", "", "coverage");
+      p.dataset.testid = "coverage-row";
+      p.dataset.covered = row.covered || "";
+      p.dataset.paNeeded = row["pa-needed"] || "";
+      const parts = ["Coverage: " + (row.covered || "?"), "PA: " + (row["pa-needed"] || "n/a")];
+      if (row["doc-needed"]) parts.push("documentation: " + row["doc-needed"]);
+      if (row["satisfied-pa-id"]) parts.push("UTN " + row["satisfied-pa-id"]);
+      if (row["info-needed"]) parts.push("info needed: " + row["info-needed"]);
+      p.textContent = parts.join(" · ");
+      coverageEl.appendChild(p);
+    }
+  }
+
+  function renderCards(result) {
+    cardsEl.textContent = "";
+    hookInstance = result.hookInstance;
+    if (!result.cards.length) cardsEl.appendChild(el("p", "No cards: painpa has nothing to add.", "muted"));
+    const tpl = document.getElementById("card-template");
+    for (const card of result.cards) {
+      const node = tpl.content.firstElementChild.cloneNode(true);
+      node.dataset.indicator = card.indicator;
+      node.dataset.uuid = card.uuid || "";
+      node.classList.add(card.indicator);
+      node.querySelector(".indicator").textContent = card.indicator;
+      node.querySelector(".summary").textContent = card.summary;
+      node.querySelector(".detail").innerHTML = card.detail_html;  // rendered server-side, raw HTML disabled
+      node.querySelector(".source").textContent = "Source: " + ((card.source || {}).label || "");
+      const links = node.querySelector(".links");
+      let smartIndex = 0;
+      for (const link of card.links || []) {
+        if (link.type === "smart") {
+          const b = el("button", link.label, "smart-link");
+          b.type = "button";
+          b.dataset.testid = "card-link";
+          const idx = smartIndex++;
+          b.addEventListener("click", () => launch({card: card.uuid, link: idx}));
+          links.appendChild(b);
+        } else if (/^https?:/i.test(link.url)) {
+          const a = el("a", link.label);
+          a.href = link.url; a.target = "_blank"; a.rel = "noopener noreferrer";
+          a.dataset.testid = "card-absolute-link";
+          links.appendChild(a);
+        }
+      }
+      const sugg = node.querySelector(".suggestions");
+      for (const s of card.suggestions || []) {
+        const b = el("button", "Accept: " + s.label, "suggestion");
+        b.type = "button";
+        b.dataset.testid = "card-suggestion";
+        b.addEventListener("click", async () => {
+          try { await post("/ehr/api/accept", {hookInstance, card: card.uuid, suggestion: s.uuid});
+                b.textContent = "Accepted: " + s.label; b.disabled = true; schedule(); }
+          catch (e) { b.textContent = "Could not apply: " + e.message; }
+        });
+        sugg.appendChild(b);
+      }
+      const reasonSel = node.querySelector(".reason");
+      reasonSel.appendChild(el("option", "(no coded reason)"));
+      reasonSel.firstChild.value = "";
+      for (const r of card.overrideReasons || []) {
+        const o = el("option", r.display || r.code); o.value = r.code; reasonSel.appendChild(o);
+      }
+      if (!card.uuid) node.querySelector(".override").remove();
+      else node.querySelector(".send-override").addEventListener("click", async (ev) => {
+        try {
+          await post("/ehr/api/override", {hookInstance, card: card.uuid, reason: reasonSel.value || null,
+                                           comment: node.querySelector(".comment").value || null});
+          ev.target.textContent = "Override sent"; ev.target.disabled = true;
+        } catch (e) { ev.target.textContent = "Failed: " + e.message; }
+      });
+      cardsEl.appendChild(node);
+    }
+    renderCoverage(result.coverage);
+  }
+
+  async function select() {
+    statusEl.textContent = "(order-select…)";
+    try {
+      const result = await post("/ehr/api/hooks/order-select", {patient, encounter, order: order(),
+                                                                  prefetch: document.getElementById("prefetch").checked});
+      renderCards(result);
+      statusEl.textContent = "(order-select: " + result.cards.length + " card(s))";
+    } catch (e) {
+      statusEl.textContent = "(order-select failed)";
+      cardsEl.textContent = "";
+      cardsEl.appendChild(el("p", e.message, "error"));
+    }
+  }
+
+  function schedule() { clearTimeout(timer); timer = setTimeout(select, 250); }
+
+  async function launch(extra) {
+    // Open the tab synchronously (popup blockers), then point it at the launch URL.
+    const win = window.open("about:blank", "_blank");
+    try {
+      const data = await post("/ehr/api/launch", Object.assign({hookInstance, patient, encounter}, extra));
+      if (win) win.location = data.url; else window.location = data.url;
+    } catch (e) {
+      if (win) win.close();
+      statusEl.textContent = "(launch failed: " + e.message + ")";
+    }
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    signStatus.textContent = "Signing: order-sign…";
+    try {
+      const result = await post("/ehr/api/sign", {patient, encounter, order: order(),
+                                                  prefetch: document.getElementById("prefetch").checked});
+      renderCards(result);
+      statusEl.textContent = "(order-sign: " + result.cards.length + " card(s))";
+      signStatus.textContent = result.signed ? "Signed: " + result.order
+        : "Not signed: resolve or override the critical card first.";
+      signStatus.dataset.signed = result.signed ? "true" : "false";
+    } catch (e) { signStatus.textContent = "Signing failed: " + e.message; }
+  });
+
+  familySel.addEventListener("change", () => { fillCodes(); schedule(); });
+  codeSel.addEventListener("change", schedule);
+  for (const id of ["levels", "laterality", "date", "state", "pos"]) {
+    document.getElementById(id).addEventListener("change", schedule);
+  }
+  document.getElementById("recheck").addEventListener("click", select);
+  document.getElementById("open-app").addEventListener("click", () => launch({}));
+  fillCodes(codeSel.dataset.default);
+  select();  // the default procedure is selected on arrival: order-select fires
+})();

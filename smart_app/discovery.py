@@ -1,0 +1,103 @@
+"""SMART configuration discovery (SMART App Launch 2.2 ``conformance.md``; standards.md §5.1, CC-60).
+
+``{iss}/.well-known/smart-configuration`` is fetched only for an ``iss`` that the operator
+registered; a server that does not offer PKCE ``S256`` is refused, and relative endpoint URLs are
+resolved against ``iss``. The answer decides the scope dialect (v2, or v1 when the server lists
+only v1 scopes) and the client authentication method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+
+class LaunchError(Exception):
+    """A launch cannot proceed; ``message`` is shown to the user as is (no secrets in it)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SmartConfig:
+    authorization_endpoint: str
+    token_endpoint: str
+    scopes_supported: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    auth_methods: tuple[str, ...]
+
+    @property
+    def scope_version(self) -> str:
+        """"v2" unless the server says it speaks only v1 (SMART 2.2 §Scopes: permission-v1/v2)."""
+        caps = set(self.capabilities)
+        if "permission-v2" in caps:
+            return "v2"
+        if self.scopes_supported:
+            v2 = any(_is_v2(s) for s in self.scopes_supported)
+            v1 = any(s.endswith((".read", ".write", ".*")) for s in self.scopes_supported)
+            if v1 and not v2:
+                return "v1"
+        if "permission-v1" in caps:
+            return "v1"
+        return "v2"
+
+
+def _is_v2(scope: str) -> bool:
+    base = scope.split("?", 1)[0]
+    if "/" not in base or "." not in base:
+        return False
+    suffix = base.rsplit(".", 1)[1]
+    return bool(suffix) and set(suffix) <= set("cruds")
+
+
+def _endpoint(iss: str, value, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise LaunchError(f"The EHR's SMART configuration has no {name}; ask the EHR administrator.", 502)
+    url = urljoin(iss.rstrip("/") + "/", value)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise LaunchError(f"The EHR's {name} {value!r} is not an http(s) URL.", 502)
+    return url
+
+
+def _strings(value) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def parse_config(iss: str, doc) -> SmartConfig:
+    if not isinstance(doc, dict):
+        raise LaunchError("The EHR's .well-known/smart-configuration is not a JSON object.", 502)
+    methods = _strings(doc.get("code_challenge_methods_supported"))
+    if "S256" not in methods:
+        # CC-60: PKCE S256 is mandatory in SMART 2.x; without it the code could be intercepted.
+        raise LaunchError(
+            "The EHR's authorization server does not support PKCE S256 "
+            "(code_challenge_methods_supported lacks S256); painpa refuses to launch.",
+            502,
+        )
+    return SmartConfig(
+        authorization_endpoint=_endpoint(iss, doc.get("authorization_endpoint"), "authorization_endpoint"),
+        token_endpoint=_endpoint(iss, doc.get("token_endpoint"), "token_endpoint"),
+        scopes_supported=_strings(doc.get("scopes_supported")),
+        capabilities=_strings(doc.get("capabilities")),
+        auth_methods=_strings(doc.get("token_endpoint_auth_methods_supported")),
+    )
+
+
+def discover(iss: str, timeout: tuple[float, float] = (2.0, 5.0)) -> SmartConfig:
+    url = iss.rstrip("/") + "/.well-known/smart-configuration"
+    try:
+        resp = requests.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        raise LaunchError("The EHR's SMART configuration could not be reached; try again shortly.", 502) from None
+    if resp.status_code != 200:
+        raise LaunchError(f"The EHR's SMART configuration answered HTTP {resp.status_code}.", 502)
+    try:
+        doc = resp.json()
+    except ValueError:
+        raise LaunchError("The EHR's .well-known/smart-configuration is not JSON.", 502) from None
+    return parse_config(iss, doc)

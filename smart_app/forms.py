@@ -1,0 +1,251 @@
+"""Fix forms end to end: the record as SDC launch context, the view model the template renders
+(accessible labels, hints, errors), the parser that turns a posted form into answers with clear
+messages, the QuestionnaireResponse (DTR ``qr-context`` names the order), and the save: the
+response plus its extracted resources in one FHIR ``transaction`` (FHIR R4 §3.1.0.11.2; SDC
+template extraction, :mod:`smart_app.extract`).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from datetime import UTC, date, datetime
+
+from smart_app import summary
+from smart_app.extract import EXTRACT, ExtractionError, extract
+from smart_app.fhir import AppFhir, FhirAccessError
+from smart_app.questionnaires import (
+    MAX_VALUE,
+    MIN_VALUE,
+    UNIQUE_TEXT,
+    answer_key,
+    answer_label,
+    catalogue,
+    enabled,
+    ext_value,
+    get,
+    initial_answers,
+    options,
+    walk,
+)
+from smart_app.validate import invalid_resources
+
+__all__ = ["catalogue", "get", "initial_answers", "environment", "view", "parse", "response", "save"]
+LINK_TO_ORDER = "http://painpa.org/fhir/StructureDefinition/link-to-order"
+QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _ref(value: str | None) -> dict:
+    return {"reference": value} if value else {}
+
+
+def environment(wl, det, context, iss: str = "") -> dict:
+    """SDC launch context for pre-population and extraction, for one order of the worklist."""
+    order = wl.order(det.order_ref) or {}
+    coverage = wl.record.resolve(det.coverage_ref) if det.coverage_ref else None
+    insurer = ((coverage or {}).get("payor") or [{}])[0]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for rs in wl.record.resources.values() for r in rs.values()]}
+    return {
+        "patient": wl.patient or {"resourceType": "Patient", "id": context.patient},
+        "order": order, "record": bundle,
+        "subject": {"reference": f"Patient/{context.patient}"},
+        "orderRef": {"reference": det.order_ref},
+        "encounter": _ref(f"Encounter/{context.encounter}" if context.encounter else None),
+        "author": _ref(context.fhir_user) if context.fhir_user else (order.get("requester") or {}),
+        "coverage": _ref(det.coverage_ref), "insurer": insurer if isinstance(insurer, dict) else {},
+        "orderCodes": [c for c in (order.get("code") or {}).get("coding") or ()],
+        "today": date.today().isoformat(), "iss": iss,
+        "summary": summary.generate(wl, det, context),
+    }
+
+
+def _field(item: dict) -> str:
+    return "item." + item["linkId"]
+
+
+def view(questionnaire: dict, answers: dict, env: dict) -> list[dict]:
+    """Flat render list (groups open/close) with everything the template needs."""
+    out: list[dict] = []
+
+    def visit(items, depth):
+        for item in items:
+            kind = item.get("type")
+            row = {"item": item, "type": kind, "depth": depth, "name": _field(item),
+                   "id": "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", item["linkId"]),
+                   "required": bool(item.get("required")), "repeats": bool(item.get("repeats")),
+                   "min": ext_value(item, MIN_VALUE), "max": ext_value(item, MAX_VALUE),
+                   "enable": [{"q": "f-" + c["question"], "op": c["operator"],
+                               "v": answer_key({"value" + k[6:]: v for k, v in c.items() if k.startswith("answer")})}
+                              for c in item.get("enableWhen") or ()],
+                   "behavior": item.get("enableBehavior", "all"), "hidden": not enabled(item, answers)}
+            given = answers.get(item["linkId"], [])
+            row["values"] = [answer_key(a) for a in given]
+            if kind in ("choice", "open-choice", "reference"):
+                row["options"] = [(answer_key(o), answer_label(o)) for o in options(questionnaire, item, env)]
+            if kind == "group":
+                out.append({**row, "open": True})
+                visit(item.get("item") or [], depth + 1)
+                out.append({"close": True})
+            else:
+                out.append(row)
+
+    visit(questionnaire.get("item") or [], 0)
+    return out
+
+
+def _convert(item: dict, raw: str, questionnaire: dict, env: dict) -> tuple[dict | None, str | None]:
+    kind, label = item.get("type"), item.get("text", item["linkId"])
+    if kind in ("choice", "open-choice", "reference"):
+        for opt in options(questionnaire, item, env):
+            if answer_key(opt) == raw:
+                return opt, None
+        return None, f"{label}: choose one of the listed options."
+    if kind in ("date", "dateTime"):
+        try:
+            if not DATE_RE.match(raw):
+                raise ValueError
+            date.fromisoformat(raw)
+        except ValueError:
+            return None, f"{label}: enter a date as YYYY-MM-DD."
+        return {"valueDate": raw}, None
+    if kind in ("integer", "decimal"):
+        try:
+            num = int(raw) if kind == "integer" else float(raw)
+        except ValueError:
+            return None, f"{label}: enter a {'whole ' if kind == 'integer' else ''}number."
+        lo, hi = ext_value(item, MIN_VALUE), ext_value(item, MAX_VALUE)
+        if (lo is not None and num < lo) or (hi is not None and num > hi):
+            return None, f"{label}: enter a value between {lo} and {hi}."
+        return {"valueInteger" if kind == "integer" else "valueDecimal": num}, None
+    if kind == "boolean":
+        if raw not in ("true", "false"):
+            return None, f"{label}: answer yes or no."
+        return {"valueBoolean": raw == "true"}, None
+    max_len = item.get("maxLength") or 20000
+    if len(raw) > max_len:
+        return None, f"{label}: at most {max_len} characters."
+    return {"valueString": raw}, None
+
+
+def parse(questionnaire: dict, form, env: dict | None = None) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """Answers from a posted form; errors keyed by linkId. Disabled items are discarded."""
+    env = env or {}
+    answers: dict[str, list[dict]] = {}
+    errors: dict[str, str] = {}
+    for item in walk(questionnaire.get("item") or []):
+        if item.get("type") in ("group", "display") or not enabled(item, answers):
+            continue
+        raws = [r.strip() for r in form.getlist(_field(item)) if r.strip()]
+        for raw in raws if item.get("repeats") else raws[:1]:
+            value, error = _convert(item, raw, questionnaire, env)
+            if error:
+                errors[item["linkId"]] = error
+            elif value:
+                answers.setdefault(item["linkId"], []).append(value)
+        if item.get("required") and item["linkId"] not in answers and item["linkId"] not in errors:
+            errors[item["linkId"]] = f"{item.get('text', item['linkId'])}: this answer is required."
+    return answers, errors
+
+
+def response(questionnaire: dict, answers: dict, env: dict) -> dict:
+    def build(items):
+        out = []
+        for item in items:
+            if item.get("type") == "group":
+                children = build(item.get("item") or [])
+                if children:
+                    out.append({"linkId": item["linkId"], "text": item.get("text"), "item": children})
+            elif answers.get(item["linkId"]) and enabled(item, answers):
+                out.append({"linkId": item["linkId"], "text": item.get("text"), "answer": answers[item["linkId"]]})
+        return out
+
+    qr = {"resourceType": "QuestionnaireResponse",
+          "extension": [{"url": QR_CONTEXT, "valueReference": env["orderRef"]}],
+          "questionnaire": f"{questionnaire['url']}|{questionnaire.get('version', '')}".rstrip("|"),
+          "status": "completed", "subject": env["subject"],
+          "authored": datetime.now(UTC).isoformat(timespec="seconds"), "item": build(questionnaire.get("item") or [])}
+    if env.get("author"):
+        qr["author"] = env["author"]
+    return qr
+
+
+def _duplicate_text(questionnaire: dict, answers: dict, env: dict) -> dict[str, str]:
+    """Refuse a note identical to one already in the chart (cloned documentation is an audit finding)."""
+    errors = {}
+    existing = set()
+    for entry in env["record"]["entry"]:
+        res = entry["resource"]
+        for content in res.get("content") or () if res.get("resourceType") == "DocumentReference" else ():
+            data = (content.get("attachment") or {}).get("data")
+            if data:
+                existing.add(" ".join(base64.b64decode(data).decode(errors="replace").split()))
+    for item in walk(questionnaire.get("item") or []):
+        if ext_value(item, UNIQUE_TEXT) and answers.get(item["linkId"]):
+            text = " ".join(str(answers[item["linkId"]][0].get("valueString", "")).split())
+            if text in existing:
+                errors[item["linkId"]] = ("This text is identical to a note already in the chart; "
+                                          "write what is specific to this visit.")
+    return errors
+
+
+def _order_update(questionnaire: dict, answers: dict, extracted: list, env: dict) -> tuple[str, dict] | None:
+    """Items carrying ``link-to-order`` append their reference answers, or the resources their
+    template extracted, to the order's element (e.g. ``supportingInfo``), in the same transaction."""
+    order = env.get("order") or {}
+    if not order.get("id"):
+        return None
+    updated = dict(order)
+    changed = False
+    for item in walk(questionnaire.get("item") or []):
+        element = ext_value(item, LINK_TO_ORDER)
+        if not element or not enabled(item, answers):
+            continue
+        refs = [a["valueReference"]["reference"] for a in answers.get(item["linkId"], []) if "valueReference" in a]
+        templates = {r.lstrip("#") for r in _extract_targets(item)}
+        refs += [url for url, _, tid in extracted if tid in templates]
+        present = {r.get("reference") for r in updated.get(element) or ()}
+        for ref in refs:
+            if ref not in present:
+                updated[element] = [*(updated.get(element) or ()), {"reference": ref}]
+                changed = True
+    if not changed:
+        return None
+    updated.pop("meta", None)
+    return (f"{env.get('iss', '')}/ServiceRequest/{order['id']}".lstrip("/"), updated)
+
+
+def _extract_targets(item: dict) -> list[str]:
+    return [((sub.get("valueReference") or {}).get("reference") or "")
+            for ext in item.get("extension") or () if ext.get("url") == EXTRACT
+            for sub in ext.get("extension") or () if sub.get("url") == "template"]
+
+
+def save(fhir: AppFhir, questionnaire: dict, answers: dict, env: dict) -> dict[str, str]:
+    """Write QuestionnaireResponse + extracted resources atomically; errors as {linkId|_form: text}."""
+    errors = _duplicate_text(questionnaire, answers, env)
+    if errors:
+        return errors
+    qr = response(questionnaire, answers, env)
+    try:
+        extracted = extract(questionnaire, qr, env)
+    except ExtractionError as exc:
+        return {"_form": f"This form cannot be saved (its extraction rules are broken: {exc})."}
+    entries = [(f"urn:uuid:{uuid.uuid4()}", qr), *((u, r) for u, r, _ in extracted)]
+    problems = invalid_resources([r for _, r in entries])
+    if problems:
+        return {"_form": "Nothing was saved: " + "; ".join(problems)}
+    requests = [{"method": "POST", "url": res["resourceType"]} for _, res in entries]
+    linked = _order_update(questionnaire, answers, extracted, env)
+    if linked:
+        entries.append(linked)
+        requests.append({"method": "PUT", "url": f"ServiceRequest/{linked[1]['id']}"})
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": url, "resource": res, "request": req} for (url, res), req in zip(entries, requests, strict=True)]}
+    try:
+        fhir.transaction(bundle)
+    except FhirAccessError as exc:
+        return {"_form": exc.message + " Nothing was saved."}
+    return {}

@@ -1,0 +1,139 @@
+"""HTTP surface of the SMART documentation app (SMART App Launch 2.2 EHR and standalone launch,
+redirect ``{base-url}/smart/callback``, JWKS at ``/.well-known/jwks.json``; ARCHITECTURE.md contract;
+standards.md §5, §9.3). Views stay thin: launch and tokens in :mod:`smart_app.oauth`, the worklist in
+:mod:`smart_app.worklist`, forms in :mod:`smart_app.forms`, packets in :mod:`smart_app.packet`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+
+from smart_app import forms, keys, oauth, packet, pas, security
+from smart_app import session as sess
+from smart_app.discovery import LaunchError
+from smart_app.fhir import FhirAccessError
+from smart_app.worklist import build
+
+bp = Blueprint("smart", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/smart/static")
+bp.after_request(security.headers)
+
+
+def _app():
+    return current_app._get_current_object()
+
+
+def _db():
+    return current_app.extensions["painpa.db"]
+
+
+def _settings():
+    return current_app.extensions["painpa.settings"]
+
+
+@bp.errorhandler(LaunchError)
+def _launch_error(err: LaunchError):
+    return render_template("smart/error.html", message=err.message), err.status
+
+
+@bp.errorhandler(FhirAccessError)
+def _fhir_error(err: FhirAccessError):
+    return render_template("smart/error.html", message=err.message), err.status
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    resp = jsonify(keys.public_jwks(_settings().home))
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/smart/launch")
+def launch():
+    iss = request.args.get("iss", "").strip()
+    if not iss:
+        return render_template("smart/start.html")
+    if len(iss) > 1024 or len(request.args.get("launch", "")) > 2048:
+        raise LaunchError("The launch parameters are too long.", 400)
+    bid = sess.browser_id() or sess.new_browser_id()
+    url = oauth.start(_db(), _settings(), iss=iss, launch=request.args.get("launch") or None, browser_id=bid)
+    resp = redirect(url, code=302)
+    resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=12 * 3600, **sess.cookie_kwargs())
+    return resp
+
+
+@bp.get("/smart/callback")
+def callback():
+    sid = oauth.complete(_db(), _settings(), browser_id=sess.browser_id(), state=request.args.get("state"),
+                         code=request.args.get("code"), error=request.args.get("error"))
+    return redirect(url_for("smart.worklist", sid=sid), code=303)
+
+
+def _worklist(session: sess.AppSession):
+    if session.context.handle:
+        from cds_service import applinks
+
+        card = applinks.redeem(_db(), session.context.handle)
+        if card and str(card.get("patient", "")).split("/")[-1] != session.context.patient:
+            card = {"refused": "The card was for another patient; showing this patient's orders."}
+        sess.save_card(session, card or {"refused": "The card link was already used or has expired; "
+                                                    "showing every pending order of the patient."})
+    return build(_app(), session.fhir(), session.context, session.card, date.today())
+
+
+@bp.get("/smart/app/<sid>")
+def worklist(sid: str):
+    session = sess.load(sid)
+    wl = _worklist(session)
+    return render_template("smart/worklist.html", s=session, wl=wl, forms=forms.catalogue(),
+                           saved=request.args.get("saved"))
+
+
+@bp.route("/smart/app/<sid>/form/<qid>", methods=["GET", "POST"])
+def form(sid: str, qid: str):
+    session = sess.load(sid)
+    questionnaire = forms.get(qid)
+    order_ref = request.values.get("order", "")
+    wl = _worklist(session)
+    det = wl.determination(order_ref)
+    if det is None:
+        raise LaunchError("That order is not in this worklist; go back to the worklist.", 404)
+    env = forms.environment(wl, det, session.context, session.iss)
+    errors: dict[str, str] = {}
+    answers = forms.initial_answers(questionnaire, env)
+    if request.method == "POST":
+        session.check_csrf(request.form.get("csrf"))
+        answers, errors = forms.parse(questionnaire, request.form, env)
+        if not errors:
+            errors = forms.save(session.fhir(), questionnaire, answers, env)
+        if not errors:
+            return redirect(url_for("smart.worklist", sid=sid, saved=questionnaire["title"]), code=303)
+    status = 422 if errors else 200
+    return render_template("smart/form.html", s=session, q=questionnaire, det=det, order_ref=order_ref,
+                           items=forms.view(questionnaire, answers, env), errors=errors), status
+
+
+@bp.get("/smart/app/<sid>/packet")
+def packet_html(sid: str):
+    session = sess.load(sid)
+    wl = _worklist(session)
+    return render_template("smart/packet.html", s=session, p=packet.build(wl, request.args.get("order")))
+
+
+@bp.get("/smart/app/<sid>/packet.pdf")
+def packet_pdf(sid: str):
+    session = sess.load(sid)
+    pdf = packet.pdf(packet.build(_worklist(session), request.args.get("order")))
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": 'inline; filename="pa-packet.pdf"'})
+
+
+@bp.post("/smart/app/<sid>/pas")
+def pas_submit(sid: str):
+    session = sess.load(sid)
+    session.check_csrf(request.form.get("csrf"))
+    wl = _worklist(session)
+    result = pas.submit(_db(), session.fhir(), wl, request.form.get("order", ""))
+    return redirect(url_for("smart.worklist", sid=sid, saved=result), code=303)

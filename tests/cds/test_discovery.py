@@ -1,0 +1,118 @@
+"""Discovery (CDS Hooks 2.0 §Discovery; CRD configuration-options and version): CC-1..CC-8."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from urllib.parse import parse_qsl
+
+from cds_service.app import create_app
+from cds_service.hooks import registry
+from tests.cds.conftest import ISS
+from tests.support import jwt as tjwt
+
+ALLOWED_TOKENS = {"context.patientId", "context.userId", "context.encounterId", "userPractitionerId",
+                  "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"}
+
+
+def _walk(value, path="$"):
+    if isinstance(value, dict):
+        yield path, value
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        yield path, value
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def test_cc1_discovery_is_json_with_services(client):
+    resp = client.get("/cds-services")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/json")
+    assert isinstance(resp.get_json()["services"], list)
+
+
+def test_cc2_services_have_hook_id_description_unique_url_safe(client):
+    services = client.get("/cds-services").get_json()["services"]
+    assert {s["hook"] for s in services} == {"order-select", "order-sign"}
+    pairs = [(s["id"], s["hook"]) for s in services]
+    assert len(pairs) == len(set(pairs))
+    for s in services:
+        assert re.fullmatch(r"[A-Za-z0-9._~-]+", s["id"])
+        assert isinstance(s["description"], str) and s["description"]
+        assert s["title"]
+
+
+def test_cc3_no_null_or_empty_values(client):
+    doc = client.get("/cds-services").get_json()
+    for path, value in _walk(doc):
+        assert value not in (None, "", [], {}), path
+
+
+def test_cc4_prefetch_tokens_are_portable(client):
+    for s in client.get("/cds-services").get_json()["services"]:
+        assert {"patient", "coverage", "user"} <= set(s["prefetch"])
+        for template in s["prefetch"].values():
+            tokens = set(re.findall(r"\{\{\s*([^}]*?)\s*\}\}", template))
+            assert tokens <= ALLOWED_TOKENS, template
+
+
+def test_cc5_prefetch_queries_use_the_ch2_subset(client):
+    for s in client.get("/cds-services").get_json()["services"]:
+        for template in s["prefetch"].values():
+            path, _, query = template.partition("?")
+            assert "/" not in path or path.count("/") == 1 or path.startswith("{{")
+            for name, value in parse_qsl(query, keep_blank_values=True):
+                assert not name.startswith("_include") and not name.startswith("_revinclude"), template
+                assert "." not in name, f"chained parameter in {template}"
+                base, _, modifier = name.partition(":")
+                assert modifier in ("", "in"), template
+                prefix = re.match(r"^([a-z]{2})\d", value)
+                assert prefix is None or prefix.group(1) in ("eq", "lt", "gt", "ge", "le"), template
+
+
+def test_cc6_configuration_options(client):
+    for s in client.get("/cds-services").get_json()["services"]:
+        options = s["extension"]["davinci-crd.configuration-options"]
+        for key in ("code", "name", "description"):
+            values = [o[key] for o in options]
+            assert len(values) == len(set(values)), key
+        for o in options:
+            assert o["type"] in ("boolean", "integer")
+            assert type(o["default"]) is {"boolean": bool, "integer": int}[o["type"]]
+        booleans = {o["code"] for o in options if o["type"] == "boolean"}
+        # one boolean per card topic the renderer can emit
+        assert set(registry.CARD_TOPICS) <= booleans
+        assert any(o["code"] == "max-cards" and o["type"] == "integer" for o in options)
+
+
+def test_cc6_every_topic_the_renderer_emits_has_an_option():
+    """The renderer's topic list (engineer 2) must be covered by discovery's options."""
+    import cds_service.render as render
+
+    emitted = set(getattr(render, "TOPICS", ()))
+    assert emitted <= set(registry.CARD_TOPICS)
+
+
+def test_cc7_versions_match_the_crd_regex(client):
+    for s in client.get("/cds-services").get_json()["services"]:
+        versions = s["extension"]["davinci-crd.version"]
+        assert versions and all(re.fullmatch(r"[1-9]\d*\.[1-9]\d*", v) for v in versions)
+
+
+def test_cc8_discovery_with_and_without_jwt(app, client, es_key, settings):
+    token = tjwt.sign(es_key, ISS, settings.base_url + "/cds-services")
+    assert client.get("/cds-services").status_code == 200
+    assert client.get("/cds-services", headers=tjwt.bearer(token)).status_code == 200
+
+
+def test_cc8_discovery_can_require_a_jwt(app, es_key):
+    strict = create_app(replace(app.extensions["painpa.settings"], discovery_requires_jwt=True))
+    http = strict.test_client()
+    base = strict.extensions["painpa.settings"].base_url
+    assert http.get("/cds-services").status_code == 401
+    ok = http.get("/cds-services", headers=tjwt.bearer(tjwt.sign(es_key, ISS, base + "/cds-services")))
+    assert ok.status_code == 200

@@ -1,0 +1,143 @@
+"""Data gathering against a real FHIR server process (CDS Hooks 2.0 §Prefetch, §FHIR Resource
+Access; standards.md §7 budget and §8.3): CC-25, CC-26, CC-28, CC-29, CC-56 at the gather level."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from cds_service.fhir.gather import gather, render_template
+from cds_service.fhir.queries import QUERIES
+from tests.cds.conftest import find, load
+
+TOKEN = "tok-" + "x" * 20
+
+
+@pytest.fixture
+def fast(settings):
+    return replace(settings, fhir_deadline_s=2.0, fhir_read_timeout_s=1.5, fhir_max_pages=5)
+
+
+def _gather(settings, fhir, **kw):
+    return gather(patient_id="pt-esi-1", settings=settings, fhir_server=fhir.base, access_token=TOKEN,
+                  context={"userId": "PractitionerRole/role-pain-1"}, **kw)
+
+
+def test_cc25_missing_prefetch_is_queried_with_the_bearer_token(fast, fhir):
+    record = _gather(fast, fhir)
+    assert record.patient["id"] == "pt-esi-1"
+    assert [c["id"] for c in record.coverages] == ["cov-mcr-1"]
+    assert len(record.of("Procedure")) == 6  # two pages of four: the next link was followed
+    assert not record.incomplete
+    log = fhir.log()
+    assert log and all(entry["auth"] for entry in log)
+    assert any("_page=1" in e["query"] for e in log if e["path"] == "/fhir/Procedure")
+
+
+def test_cc26_operation_outcome_or_null_prefetch_is_queried(fast, fhir):
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+    record = _gather(fast, fhir, prefetch={"patient": outcome, "coverage": None})
+    assert record.patient is not None and record.coverages
+    paths = {e["path"] for e in fhir.log()}
+    assert {"/fhir/Patient/pt-esi-1", "/fhir/Coverage"} <= paths
+
+
+def test_prefetched_keys_are_not_queried(fast, fhir):
+    prefetch = {"patient": find("Patient", "pt-esi-1"),
+                "coverage": {"resourceType": "Bundle", "type": "searchset",
+                             "entry": [{"resource": find("Coverage", "cov-mcr-1")}]}}
+    _gather(fast, fhir, prefetch=prefetch)
+    paths = {e["path"] for e in fhir.log()}
+    assert "/fhir/Patient/pt-esi-1" not in paths and "/fhir/Coverage" not in paths
+    assert "/fhir/Procedure" in paths
+
+
+def test_without_fhir_access_missing_types_are_incomplete(fast):
+    record = gather(patient_id="pt-esi-1", settings=fast, prefetch={"patient": find("Patient", "pt-esi-1")})
+    assert record.patient is not None
+    assert {"Coverage", "Procedure", "Observation"} <= record.incomplete
+    assert "Patient" not in record.incomplete
+
+
+def test_failed_query_marks_its_type_incomplete(fast, fhir):
+    fhir.control(fail=["Procedure"])
+    record = _gather(fast, fhir)
+    assert "Procedure" in record.incomplete
+    assert record.coverages  # the rest still arrived
+
+
+def test_cc28_redirect_is_not_followed(fast, fhir):
+    fhir.control(redirect=["Observation"])
+    record = _gather(fast, fhir)
+    assert "Observation" in record.incomplete  # 302 → failure, never a request to the Location
+
+
+def test_cc29_next_link_to_another_host_is_not_followed(fast, fhir):
+    fhir.control(foreign_next=["Procedure"])
+    record = _gather(fast, fhir)
+    assert len(record.of("Procedure")) == 4  # first page only
+
+
+def test_cc29_absolute_reference_to_another_host_is_not_read(fast, fhir):
+    order = load("orders.json")["esi"]
+    order["locationReference"] = [{"reference": "https://elsewhere.example/fhir/Location/loc-x"}]
+    order["performer"] = [{"reference": f"{fhir.base}/PractitionerRole/role-pain-1"}]
+    record = _gather(fast, fhir, orders=[order])
+    assert record.resolve("PractitionerRole/role-pain-1") is not None
+    assert record.resolve("Location/loc-asc-1") is not None  # PractitionerRole.location, second round
+    assert record.resolve("Location/loc-x") is None
+
+
+def test_second_round_reads_order_references(fast, fhir):
+    order = load("orders.json")["esi"]
+    record = _gather(fast, fhir, orders=[order])
+    assert record.resolve("Location/loc-asc-1")["address"]["state"] == "TX"
+    assert record.resolve("PractitionerRole/role-pain-1") is not None
+
+
+def test_cc56_hanging_server_answers_within_the_deadline(settings, fhir):
+    tight = replace(settings, fhir_deadline_s=0.6, fhir_read_timeout_s=5)
+    fhir.control(slow={"Observation": 3})
+    started = time.monotonic()
+    record = _gather(tight, fhir)
+    elapsed = time.monotonic() - started
+    assert "Observation" in record.incomplete
+    assert record.coverages
+    print(f"gather with a hanging Observation query returned after {elapsed:.2f}s (deadline 0.6s)")
+    assert elapsed < 2.5  # bounded by the deadline, not by the 3 s hang
+
+
+def test_cache_is_per_patient_user_and_token(fast, fhir):
+    scope = ("iss-a", None)
+    _gather(fast, fhir, cache_scope=scope)
+    first = len(fhir.log())
+    _gather(fast, fhir, cache_scope=scope)  # order-select warmed order-sign: no new search
+    assert len([e for e in fhir.log()[first:] if e["path"] == "/fhir/Procedure"]) == 0
+    gather(patient_id="pt-esi-1", settings=fast, fhir_server=fhir.base, access_token="another-token",
+           context={"userId": "PractitionerRole/role-pain-1"}, cache_scope=scope)
+    assert any(e["path"] == "/fhir/Procedure" for e in fhir.log()[first:])  # new token: no reuse
+    before = len(fhir.log())
+    gather(patient_id="pt-esi-1", settings=fast, fhir_server=fhir.base, access_token=TOKEN,
+           context={"userId": "Practitioner/dr-pain-1"}, cache_scope=scope)
+    assert any(e["path"] == "/fhir/Procedure" for e in fhir.log()[before:])  # other user: no reuse
+    before = len(fhir.log())
+    gather(patient_id="pt-other", settings=fast, fhir_server=fhir.base, access_token=TOKEN,
+           context={"userId": "PractitionerRole/role-pain-1"}, cache_scope=scope)
+    assert any(e["path"] == "/fhir/Procedure" for e in fhir.log()[before:])  # other patient: no reuse
+
+
+def test_templates_render_only_with_values():
+    q = {q.key: q.template for q in QUERIES}
+    assert render_template(q["patient"], {"patientId": "p1"}) == "Patient/p1"
+    assert render_template(q["user"], {"userId": None}) is None
+    assert render_template("Encounter/{{context.encounterId}}", {"patientId": "p"}) is None
+
+
+def test_extra_prefetch_keys_are_kept(fast):
+    loc = find("Location", "loc-asc-1")
+    record = gather(patient_id="pt-esi-1", settings=fast,
+                    prefetch={"locations": {"resourceType": "Bundle", "entry": [{"resource": loc}]},
+                              "junk": "not a resource"})
+    assert record.resolve("Location/loc-asc-1") == loc

@@ -1,0 +1,193 @@
+"""Request handling (CDS Hooks 2.0 §Calling a CDS Service; CRD hooks.md errors; standards.md §8):
+CC-20..CC-32, and the never-a-500 rule for odd input."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+
+from cds_service import clients
+from cds_service.app import create_app
+from tests.cds.checks import check_coverage_information, check_shape, coverage_infos
+from tests.cds.conftest import ISS, SELECT, SIGN, Caller, full_prefetch, hook_body, load
+
+TOKEN = "secret-access-token-" + "q" * 16
+ESI = "ServiceRequest/sr-esi-1"
+
+
+def _oo(resp, status):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["diagnostics"]
+    return body["issue"][0]["diagnostics"]
+
+
+def test_cc20_unparsable_json_is_400_operation_outcome(caller):
+    assert "JSON" in _oo(caller.post(SIGN, b"{\"hook\": "), 400)
+    _oo(caller.post(SIGN, b"[1, 2]"), 400)
+
+
+@pytest.mark.parametrize("missing", ["hook", "hookInstance", "context"])
+def test_cc21_missing_required_field_is_400_naming_it(caller, missing):
+    body = hook_body(prefetch=full_prefetch())
+    del body[missing]
+    assert missing in _oo(caller.post(SIGN, body), 400)
+
+
+def test_cc21_missing_context_fields_named(caller):
+    body = hook_body(prefetch=full_prefetch())
+    del body["context"]["draftOrders"]
+    assert "draftOrders" in _oo(caller.post(SIGN, body), 400)
+    body = hook_body("order-select", prefetch=full_prefetch())
+    del body["context"]["selections"]
+    assert "selections" in _oo(caller.post(SELECT, body), 400)
+
+
+def test_cc21_crd_constraints_are_422(caller):
+    body = hook_body("order-select", prefetch=full_prefetch(), selections=["ServiceRequest/not-a-draft"])
+    assert "selections" in _oo(caller.post(SELECT, body), 422)
+    body = hook_body(prefetch=full_prefetch())
+    del body["context"]["draftOrders"]["entry"][0]["resource"]["id"]
+    _oo(caller.post(SIGN, body), 422)
+
+
+def test_cc22_hook_mismatch_is_400(caller):
+    assert "hook" in _oo(caller.post(SELECT, hook_body("order-sign", prefetch=full_prefetch())), 400)
+
+
+def test_cc23_unknown_context_fields_and_extensions_ignored(caller):
+    body = hook_body(prefetch=full_prefetch(), extension={"x-vendor.thing": {"a": 1}})
+    body["context"]["vendorFlag"] = {"nested": True}
+    body["unknownTopLevel"] = 1
+    resp = caller.post(SIGN, body)
+    assert resp.status_code == 200
+    check_shape(resp.get_json(), body)
+
+
+def test_cc24_null_coverage_without_fhir_access(caller):
+    prefetch = {**full_prefetch(), "coverage": None}
+    assert caller.post(SIGN, hook_body(prefetch=prefetch)).status_code == 412
+    v22 = hook_body(prefetch=prefetch, extension={"davinci-crd.requestedVersion": "2.2"})
+    resp = caller.post(SIGN, v22)
+    assert resp.status_code == 200
+    check_shape(resp.get_json(), v22)
+
+
+def test_cc25_missing_prefetch_queried_with_bearer_then_200(caller, fhir):
+    body = hook_body(fhir_server=fhir.base, token=TOKEN)
+    resp = caller.post(SIGN, body)
+    assert resp.status_code == 200
+    log = fhir.log()
+    assert any(e["path"] == "/fhir/Coverage" for e in log)
+    check_coverage_information(resp.get_json(), body, in_scope={ESI})
+
+
+def test_cc26_operation_outcome_prefetch_is_queried(caller, fhir):
+    prefetch = {**full_prefetch(), "coverage": {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "timeout"}]}}
+    body = hook_body(prefetch=prefetch, fhir_server=fhir.base, token=TOKEN)
+    assert caller.post(SIGN, body).status_code == 200
+    assert [e["path"] for e in fhir.log() if e["path"].startswith("/fhir/Coverage")] == ["/fhir/Coverage"]
+
+
+@pytest.mark.parametrize("server", [
+    "http://169.254.169.254/latest/meta-data",
+    "https://ehr.example.org.evil.example/fhir",
+    "https://ehr.example.org/fhirx",
+    "http://ehr.example.org/fhir",
+    "https://user:pw@ehr.example.org/fhir",
+])
+def test_cc27_unregistered_fhir_server_refused_before_any_request(caller, server):
+    body = hook_body(fhir_server=server, token=TOKEN)
+    assert "fhirServer" in _oo(caller.post(SIGN, body), 400)
+
+
+def test_cc27_http_base_usable_only_when_insecure_registration_allowed(app, es_key, fhir):
+    strict = create_app(replace(app.extensions["painpa.settings"], allow_insecure_registered=False))
+    body = hook_body(fhir_server=fhir.base, token=TOKEN)
+    _oo(Caller(strict, es_key).post(SIGN, body), 400)
+    assert fhir.log() == []
+
+
+def test_cc28_redirect_not_followed_and_answer_still_200(caller, fhir):
+    fhir.control(redirect=["Coverage"])
+    body = hook_body(fhir_server=fhir.base, token=TOKEN, extension={"davinci-crd.requestedVersion": "2.2"})
+    resp = caller.post(SIGN, body)
+    assert resp.status_code == 200
+    check_shape(resp.get_json(), body)
+
+
+def test_cc29_absolute_reference_elsewhere_not_fetched(caller, fhir):
+    order = load("orders.json")["esi"]
+    order["locationReference"] = [{"reference": "https://elsewhere.example/fhir/Location/x"}]
+    body = hook_body(orders=[order], fhir_server=fhir.base, token=TOKEN)
+    assert caller.post(SIGN, body).status_code == 200
+    assert not any("Location/x" in e["path"] for e in fhir.log())
+
+
+def test_cc30_token_and_jwt_never_logged(app, caller, fhir, caplog):
+    caplog.set_level(logging.DEBUG)
+    fhir.control(fail=["Observation"])  # a failure path logs too
+    body = hook_body(fhir_server=fhir.base, token=TOKEN)
+    from tests.support import jwt as tjwt
+
+    jwt_ = tjwt.sign(caller.key, ISS, caller.base + f"/cds-services/{SIGN}")
+    assert caller.post(SIGN, body, token=jwt_).status_code == 200
+    assert caller.post(SIGN, body, token=jwt_).status_code == 401  # replay, logged as refused
+    assert TOKEN not in caplog.text and jwt_ not in caplog.text
+    assert "pt-esi-1" not in caplog.text
+
+
+def test_cc31_configuration_honoured(caller):
+    base = caller.post(SIGN, hook_body(prefetch=full_prefetch())).get_json()
+    topics = {c["source"]["topic"]["code"] for c in base["cards"]}
+    for topic in topics:
+        body = hook_body(prefetch=full_prefetch(), extension={"davinci-crd.configuration": {topic: False}})
+        resp = caller.post(SIGN, body).get_json()
+        assert topic not in {c["source"]["topic"]["code"] for c in resp["cards"]}
+    one = caller.post(SIGN, hook_body(prefetch=full_prefetch(),
+                                      extension={"davinci-crd.configuration": {"max-cards": 1}})).get_json()
+    assert len(one["cards"]) <= 1
+    odd = {"davinci-crd.configuration": {"unknown-key": 3, "max-cards": "many", "guideline": "yes"}}
+    assert caller.post(SIGN, hook_body(prefetch=full_prefetch(), extension=odd)).status_code == 200
+
+
+def test_cc32_order_select_evaluates_only_selections(caller):
+    orders = load("orders.json")
+    esi, other = orders["esi"], orders["other"]
+    body = hook_body("order-select", orders=[other, esi], selections=["ServiceRequest/sr-other-1"],
+                     prefetch=full_prefetch())
+    resp = caller.post(SELECT, body).get_json()
+    check_shape(resp, body)
+    assert all("sr-esi-1" not in str(c) for c in resp["cards"])
+    assert not [a for a, _ in coverage_infos(resp) if a["resource"]["id"] == "sr-esi-1"]
+    body = hook_body("order-select", orders=[other, esi], selections=[ESI], prefetch=full_prefetch())
+    resp = caller.post(SELECT, body).get_json()
+    check_shape(resp, body)
+    check_coverage_information(resp, body, in_scope=set())
+    assert resp["cards"] or coverage_infos(resp)  # the selected ESI order is answered
+
+
+def test_unknown_service_404_and_wrong_method_405(caller, client):
+    _oo(caller.post("no-such-service", hook_body(prefetch=full_prefetch())), 404)
+    _oo(client.get(f"/cds-services/{SIGN}"), 405)
+    _oo(client.delete("/cds-services"), 405)
+
+
+def test_oversized_body_413(app, es_key):
+    small = create_app(replace(app.extensions["painpa.settings"], max_request_bytes=2048))
+    body = hook_body(prefetch=full_prefetch())
+    _oo(Caller(small, es_key).post(SIGN, body), 413)
+
+
+def test_client_registered_jwks_rotation(app, caller):
+    """Replacing a client's registration (new keys) takes effect on the next call."""
+    from tests.support import jwt as tjwt
+
+    new_key = tjwt.make_key("ES384")
+    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(new_key),
+                       fhir_bases=["https://ehr.example.org/fhir"])
+    assert caller.post(SIGN, {}).status_code == 401
+    assert caller.post(SIGN, {}, key=new_key).status_code == 400

@@ -1,0 +1,61 @@
+"""Operational surfaces: /healthz, /readyz, /metrics, CORS (CC-54), ``painpa evaluate``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import replace
+
+from cds_service.app import create_app
+from tests.cds.conftest import SIGN, full_prefetch, hook_body
+from tests.support.procs import VENV_BIN
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["policies"] == "ok"
+
+
+def test_metrics_expose_counts_and_histogram(caller, client):
+    caller.post(SIGN, {})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'painpa_cds_requests_total{service="painpa-order-sign",status="400"}' in text
+    assert 'painpa_cds_request_seconds_bucket{service="painpa-order-sign",le="+Inf"}' in text
+
+
+def test_cc54_cors_preflight_only_for_allowlisted_origins(app):
+    cors = create_app(replace(app.extensions["painpa.settings"], cors_origins=("https://sandbox.cds-hooks.org",)))
+    http = cors.test_client()
+    headers = {"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "authorization,content-type"}
+    ok = http.options(f"/cds-services/{SIGN}", headers=headers)
+    assert ok.status_code < 300
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
+    assert "Authorization" in ok.headers["Access-Control-Allow-Headers"]
+    other = http.options(f"/cds-services/{SIGN}", headers={**headers, "Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def _evaluate(tmp_path, body, *args):
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    env = {**os.environ, "PAINPA_HOME": str(tmp_path / "home")}
+    return subprocess.run([str(VENV_BIN / "painpa"), "evaluate", str(path), *args], env=env,
+                          capture_output=True, text=True)
+
+
+def test_evaluate_prints_the_response(tmp_path):
+    out = _evaluate(tmp_path, hook_body(prefetch=full_prefetch()), "--today", "2026-11-25")
+    assert out.returncode == 0, out.stderr
+    response = json.loads(out.stdout)
+    assert "cards" in response and response.get("systemActions")
+
+
+def test_evaluate_explain_and_bad_input(tmp_path):
+    out = _evaluate(tmp_path, hook_body(prefetch=full_prefetch()), "--explain", "--today", "2026-11-25")
+    assert out.returncode == 0 and "sr-esi-1" in out.stdout
+    bad = _evaluate(tmp_path, {"hook": "patient-view"})
+    assert bad.returncode == 1 and "patient-view" in bad.stderr
+    assert _evaluate(tmp_path, {}, "--today", "tomorrow").returncode == 2

@@ -1,0 +1,64 @@
+"""Fixtures for the sandbox tests: an in-process sandbox app (Flask test client) on a fresh
+instance folder, bearer tokens from its own authorization server, and one real ``painpa sandbox``
+process per session for the HTTP and browser tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cds_service.config import Settings
+from sandbox.app import create_sandbox_app
+from sandbox.auth.tokens import issue_direct
+from tests.support.procs import free_port, running
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+BASE = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+def app(tmp_path):
+    settings = Settings.from_env(env={}, home=tmp_path / "instance", base_url=BASE, sandbox=True)
+    application = create_sandbox_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["painpa.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def token(app):
+    """token(scope="user/*.cruds", patient=None) -> Authorization headers for the FHIR server."""
+
+    def make(scope: str = "user/*.cruds", patient: str | None = None, expires_in: int = 300) -> dict:
+        issued = issue_direct(app.extensions["painpa.db"], client_id="test", scope=scope,
+                              context={"patient": patient} if patient else {}, user="Practitioner/t",
+                              expires_in=expires_in)
+        return {"Authorization": f"Bearer {issued['access_token']}"}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory):
+    """A real ``painpa sandbox`` process on a free port with a fresh PAINPA_HOME; yields its base URL
+    and how long it took from start to serving the EHR (printed, not asserted: no timed tests)."""
+    home = tmp_path_factory.mktemp("sandbox-home")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {"PAINPA_HOME": str(home), "PAINPA_BASE_URL": ""}
+    env.pop("DATABASE_URL", None)
+    started = time.monotonic()
+    with running(["painpa", "sandbox", "--port", str(port)], ready_url=f"{base}/ehr/", timeout=60,
+                 env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **env},
+                 log_path=ARTIFACTS / "sandbox-server.log"):
+        print(f"\npainpa sandbox served the EHR {time.monotonic() - started:.1f} s after start (fresh instance)")
+        yield base

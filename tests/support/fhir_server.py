@@ -1,0 +1,161 @@
+"""A small FHIR R4 fixture server for integration tests, run as its own process:
+
+    python -m tests.support.fhir_server --port P --data FILE.json [--page-size N] [--token T]
+
+Serves the resources of a JSON Bundle (or array): ``GET /fhir/{type}/{id}`` and
+``GET /fhir/{type}?patient=…`` (also ``subject``, ``beneficiary``; ``status``, ``use``, ``code``
+tokens), paged with absolute ``next`` links. Failure modes are switched at run time with
+``POST /_control`` ``{"fail": [types], "slow": {type: seconds}, "redirect": [types],
+"foreign_next": [types]}``; ``GET /_log`` returns what was asked (path, query, whether the bearer
+token matched) so tests can assert what the service fetched and with which credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, Response, jsonify, request
+
+REF_PARAMS = {"patient": ("subject", "patient", "beneficiary"), "subject": ("subject",),
+              "beneficiary": ("beneficiary",)}
+
+
+def _load(path: Path) -> list[dict]:
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        return [e["resource"] for e in data.get("entry", [])]
+    return list(data)
+
+
+def _codes(resource: dict) -> set[str]:
+    out: set[str] = set()
+    concept = resource.get("code") or {}
+    for coding in concept.get("coding", []) if isinstance(concept, dict) else []:
+        out.add(f"{coding.get('system', '')}|{coding.get('code')}")
+        out.add(str(coding.get("code")))
+    return out
+
+
+def _matches(resource: dict, params: dict[str, str]) -> bool:
+    for name, value in params.items():
+        if name.startswith("_"):
+            continue
+        if name in REF_PARAMS:
+            refs = set()
+            for field in REF_PARAMS[name]:
+                ref = resource.get(field)
+                if isinstance(ref, dict):
+                    refs.add(ref.get("reference"))
+            wanted = value if "/" in value else f"Patient/{value}"
+            if wanted not in refs:
+                return False
+        elif name == "code":
+            if not _codes(resource) & set(value.split(",")):
+                return False
+        elif name in ("status", "use") and resource.get(name) is not None and resource.get(name) != value:
+            return False
+    return True
+
+
+def create_app(resources: list[dict], page_size: int = 50, token: str | None = None) -> Flask:
+    app = Flask(__name__)
+    store: dict[str, dict[str, dict]] = {}
+    for r in resources:
+        store.setdefault(r["resourceType"], {})[r["id"]] = r
+    control: dict = {"fail": [], "slow": {}, "redirect": [], "foreign_next": []}
+    log: list[dict] = []
+    lock = threading.Lock()
+
+    def _record(rtype: str) -> Response | None:
+        auth = request.headers.get("Authorization", "")
+        with lock:
+            log.append({"path": request.path, "query": request.query_string.decode(),
+                        "token_ok": token is None or auth == f"Bearer {token}", "auth": bool(auth)})
+            delay = control["slow"].get(rtype, 0)
+        if token is not None and auth != f"Bearer {token}":
+            return Response(status=401)
+        if delay:
+            time.sleep(delay)
+        if rtype in control["fail"]:
+            return jsonify(resourceType="OperationOutcome",
+                           issue=[{"severity": "error", "code": "exception"}]), 500
+        if rtype in control["redirect"]:
+            return Response(status=302, headers={"Location": "http://127.0.0.2:9/stolen"})
+        return None
+
+    @app.post("/_control")
+    def set_control():
+        with lock:
+            control.update({"fail": [], "slow": {}, "redirect": [], "foreign_next": []})
+            control.update(request.get_json(force=True))
+        return jsonify(control)
+
+    @app.get("/_log")
+    def get_log():
+        with lock:
+            return jsonify(list(log))
+
+    @app.delete("/_log")
+    def clear_log():
+        with lock:
+            log.clear()
+        return Response(status=204)
+
+    @app.get("/fhir/metadata")
+    def metadata():
+        return jsonify(resourceType="CapabilityStatement", status="active", fhirVersion="4.0.1", kind="instance")
+
+    @app.get("/fhir/<rtype>/<rid>")
+    def read(rtype: str, rid: str):
+        problem = _record(rtype)
+        if problem is not None:
+            return problem
+        resource = store.get(rtype, {}).get(rid)
+        if resource is None:
+            return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "not-found"}]), 404
+        return Response(json.dumps(resource), mimetype="application/fhir+json")
+
+    @app.get("/fhir/<rtype>")
+    def search(rtype: str):
+        problem = _record(rtype)
+        if problem is not None:
+            return problem
+        params = {k: v for k, v in request.args.items()}
+        page = int(params.pop("_page", "0"))
+        size = int(params.get("_count", page_size))
+        hits = [r for r in store.get(rtype, {}).values() if _matches(r, params)]
+        chunk = hits[page * size:(page + 1) * size]
+        base = request.host_url.rstrip("/") + "/fhir"
+        bundle: dict = {"resourceType": "Bundle", "type": "searchset", "total": len(hits),
+                        "link": [{"relation": "self", "url": f"{base}/{rtype}?{request.query_string.decode()}"}],
+                        "entry": [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r,
+                                   "search": {"mode": "match"}} for r in chunk]}
+        if (page + 1) * size < len(hits):
+            nxt_base = "http://evil.invalid/fhir" if rtype in control["foreign_next"] else base
+            bundle["link"].append({"relation": "next",
+                                   "url": f"{nxt_base}/{rtype}?{urlencode({**params, '_page': page + 1})}"})
+        return Response(json.dumps(bundle), mimetype="application/fhir+json")
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--page-size", type=int, default=50)
+    parser.add_argument("--token", help="bearer token every FHIR request must carry")
+    args = parser.parse_args()
+    app = create_app(_load(args.data), args.page_size, args.token)
+    from werkzeug.serving import run_simple
+
+    run_simple("127.0.0.1", args.port, app, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

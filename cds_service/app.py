@@ -11,6 +11,7 @@ import secrets
 
 from flask import Flask
 
+from cds_service import security
 from cds_service.config import Settings
 from cds_service.fhir.client import new_session
 from cds_service.hooks.errors import register_error_handlers
@@ -21,6 +22,7 @@ BLUEPRINTS: tuple[tuple[str, str], ...] = (
     ("cds_service.health", "bp"),
     ("cds_service.metrics", "bp"),
     ("cds_service.hooks.views", "bp"),
+    ("cds_service.admin", "bp"),
     ("smart_app.views", "bp"),
 )
 
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["painpa.policies"] = _load_policies()
     app.extensions["painpa.http"] = new_session()
     register_error_handlers(app)
+    security.install(app)  # log redaction, egress guard, /openapi.json (docs/security.md)
     for module, attr in BLUEPRINTS:
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     return app

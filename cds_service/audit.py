@@ -103,6 +103,7 @@ def purge_cli(args: argparse.Namespace) -> int:
     from cds_service.store import init_db
 
     settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
     days = args.days if args.days is not None else settings.audit_retention_days
     removed = purge(init_db(settings.database_url), days)
     print(f"removed {removed} audit rows older than {days} days")

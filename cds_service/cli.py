@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cds_service.clients_cli import register as register_clients
 
     register_clients(sub, _lazy)
+    from cds_service.admin.cli import register as register_admin
+
+    register_admin(sub, _lazy)
 
     evaluate = sub.add_parser("evaluate", help="run one hook request offline (prefetch only); print the response")
     evaluate.add_argument("request", metavar="REQUEST.json")

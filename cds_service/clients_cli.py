@@ -7,9 +7,7 @@ import argparse
 import json
 import sys
 
-from cds_service.clients import ClientError, add_client, list_clients, load_jwks_file, remove_client
-from cds_service.config import ConfigError, Settings
-from cds_service.store import init_db
+# Heavy imports (SQLAlchemy, joserfc) happen inside the actions: building the parser stays cheap.
 
 
 def register(sub: argparse._SubParsersAction, lazy) -> None:
@@ -36,10 +34,18 @@ def register(sub: argparse._SubParsersAction, lazy) -> None:
 
 
 def _db():
-    return init_db(Settings.from_env().database_url)
+    from cds_service.config import Settings
+    from cds_service.store import init_db
+
+    settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return init_db(settings.database_url)
 
 
 def add(args: argparse.Namespace) -> int:
+    from cds_service.clients import ClientError, add_client, load_jwks_file
+    from cds_service.config import ConfigError
+
     try:
         jwks = load_jwks_file(args.jwks_file) if args.jwks_file else None
         info = add_client(
@@ -59,6 +65,8 @@ def add(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
+    from cds_service.clients import list_clients
+
     rows = list_clients(_db())
     if args.json:
         print(json.dumps([{
@@ -76,6 +84,8 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def remove(args: argparse.Namespace) -> int:
+    from cds_service.clients import remove_client
+
     if remove_client(_db(), args.iss):
         print(f"removed {args.iss}")
         return 0

@@ -51,6 +51,18 @@ def _base_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    out = []
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"PAINPA_EGRESS_ALLOW_NETWORKS item {item!r} is not a CIDR network such as 10.20.0.0/16") from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app factory needs. Build with :meth:`from_env`; tests use :func:`dataclasses.replace`."""
@@ -71,6 +83,12 @@ class Settings:
     audit_retention_days: int = 2190
     cors_origins: tuple[str, ...] = ()
     max_request_bytes: int = 5 * 1024 * 1024
+    # Security layer (cds_service/security, docs/security.md): prefetch bound, per-client rate limit,
+    # private networks a registered host name may resolve into, optional Redis for shared counters.
+    max_prefetch_resources: int = 5000
+    rate_limit_per_minute: int = 1200
+    egress_allow_networks: tuple[str, ...] = ()
+    redis_url: str = ""
     secret_key: str = field(default="", repr=False)
     sandbox: bool = False
 
@@ -94,5 +112,8 @@ class Settings:
             audit_retention_days=int(_float(env, "PAINPA_AUDIT_RETENTION_DAYS", 2190, 1, 36500)),
             cors_origins=origins,
             secret_key=env.get("PAINPA_SECRET_KEY", ""),
+            rate_limit_per_minute=int(_float(env, "PAINPA_RATE_LIMIT", 1200, 0, 1_000_000)),
+            egress_allow_networks=_networks(env.get("PAINPA_EGRESS_ALLOW_NETWORKS", "")),
+            redis_url=env.get("PAINPA_REDIS_URL", ""),
         )
         return replace(settings, **overrides) if overrides else settings

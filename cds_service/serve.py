@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from gunicorn.app.base import BaseApplication
@@ -34,7 +33,9 @@ class _Gunicorn(BaseApplication):
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from cds_service.security import logs
+
+    logs.configure()  # JSON lines, redacted (docs/security.md)
     try:
         settings = Settings.from_env(**({"base_url": args.base_url} if args.base_url else {}))
     except ConfigError as exc:
@@ -44,21 +45,16 @@ def run(args: argparse.Namespace) -> int:
 
     probe = create_app(settings)  # fail fast, and create tables once
     probe.extensions["painpa.db"].dispose()
-    workers = args.workers or int(os.environ.get("PAINPA_WORKERS", "2"))
+    from cds_service.gunicorn_conf import options
+
+    try:
+        gunicorn_options = options(host=args.host, port=args.port, workers=args.workers)
+    except ConfigError as exc:
+        print(f"painpa serve: {exc}", file=sys.stderr)
+        return 2
+    workers = gunicorn_options["workers"]
     if workers > 1 and settings.database_url.startswith("sqlite"):
         logging.getLogger(__name__).info("SQLite with %d workers: fine for one host; use PostgreSQL for more", workers)
     print(f"painpa serving on http://{args.host}:{args.port} (public base URL {settings.base_url})", flush=True)
-    _Gunicorn(settings, {
-        "bind": f"{args.host}:{args.port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": int(os.environ.get("PAINPA_THREADS", "8")),
-        "timeout": 30,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "limit_request_field_size": 16384,
-    }).run()
+    _Gunicorn(settings, {**gunicorn_options, "logconfig_dict": logs.gunicorn_logconfig()}).run()
     return 0

@@ -13,8 +13,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from cds_service.clients import add_client
+from sandbox.fhir import store
 from sandbox.keys import public_jwks
 from sandbox.seed.load import seed
+from sandbox.seed.practice import pas_endpoint
 from sandbox.tables import FhirResource, OAuthClient
 
 SMART_CLIENT_ID = "painpa-smart"
@@ -45,8 +47,11 @@ def ensure_ready(app: Flask) -> int:
                   launch_uri=f"{base}/smart/launch", scope="")
     upsert_client(db, CDS_CLIENT_ID, name="painpa CDS service", auth_method="private_key_jwt",
                   redirect_uris=[], jwks_uri=None, jwks=None, scope="")
+    # The EHR's FHIR base, and the payer's PAS base the app may call (the app reads it from the chart).
     add_client(db, iss=ehr_iss(base), jwks=public_jwks(app.extensions["sandbox.key"]),
-               fhir_bases=[f"{base}/fhir"], smart_client_id=SMART_CLIENT_ID, tenant="sandbox")
+               fhir_bases=[f"{base}/fhir", f"{base}/payer"], smart_client_id=SMART_CLIENT_ID, tenant="sandbox")
+    with db.session() as s:
+        store.put(s, pas_endpoint(base))
     with db.session() as s:
         count = s.scalar(select(func.count()).select_from(FhirResource).where(FhirResource.resource_type == "Patient"))
     return 0 if count else seed(app)

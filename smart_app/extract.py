@@ -8,8 +8,9 @@ once per FHIRPath result (and dropped when there is none), and an element carryi
 ``templateExtractValue`` takes the value of its FHIRPath expression (and is dropped when empty).
 Primitive elements carry the extensions on their ``_element`` sibling, as in FHIR JSON.
 
-Environment variables for the expressions: ``%resource`` (the QuestionnaireResponse), ``%context``
-(the current node), ``%subject``, ``%order``, ``%encounter``, ``%author``, ``%coverage``,
+Expressions are evaluated with the QuestionnaireResponse as root (``%resource``; linkIds are unique
+per form, so paths are absolute); ``%context`` is the current node (the QR item of an item-level
+extract, or the value a ``templateExtractContext`` iterates over), ``%subject``, ``%order``, ``%encounter``, ``%author``, ``%coverage``,
 ``%insurer`` (References), ``%index`` (1-based position in a repeated context) and one
 ``%ref_<templateId>`` Reference per template (``urn:uuid`` fullUrls, so extracted resources can
 point at each other inside the transaction).
@@ -63,8 +64,10 @@ def _json(value):
 
 
 def _eval(expr: str, node, env: dict) -> list:
+    """Evaluate against the QuestionnaireResponse (``%resource``, also the root); the current
+    iteration value is ``%context`` (fhirpathpy cannot navigate untyped sub-nodes as roots)."""
     try:
-        return [_json(v) for v in evaluate(node, expr, {**env, "context": node}, R4)]
+        return [_json(v) for v in evaluate(env["resource"], expr, {**env, "context": node}, R4)]
     except Exception as exc:  # noqa: BLE001 - fhirpathpy raises many types for a bad expression
         raise ExtractionError(f"extraction expression failed: {expr!r}: {exc}") from None
 
@@ -144,7 +147,8 @@ def extract(questionnaire: dict, response: dict, env: dict) -> list[tuple[str, d
     pairs: list[tuple[str, dict]] = [(ref, response) for ref in _extract_refs(questionnaire)]
     _walk(questionnaire.get("item") or [], response.get("item") or [], pairs)
     urls = {tid: f"urn:uuid:{uuid.uuid4()}" for tid in templates}
-    env = {**env, **{f"ref_{tid.replace('-', '_')}": {"reference": url} for tid, url in urls.items()}}
+    env = {**env, "resource": response,
+           **{f"ref_{tid.replace('-', '_')}": {"reference": url} for tid, url in urls.items()}}
     out: list[tuple[str, dict, str]] = []
     for ref, node in pairs:
         if ref not in templates:

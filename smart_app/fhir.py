@@ -48,14 +48,14 @@ class AppFhir:
         return url.startswith(self.base + "/") or url.startswith(self.base + "?")
 
     def url(self, path: str) -> str:
+        if ".." in path.split("?")[0].split("/"):
+            raise FhirAccessError("Refused a FHIR path with dot segments.", 400)
         if path.startswith(("http://", "https://")):
             if not self.owns(path):
                 raise FhirAccessError("Refused to send the EHR token to a server other than the EHR.", 400)
             return path
         if not path:
             return self.base
-        if ".." in path.split("?")[0].split("/"):
-            raise FhirAccessError("Invalid FHIR path.", 400)
         return f"{self.base}/{path.lstrip('/')}"
 
     def _request(self, method: str, path: str, **kwargs) -> dict:

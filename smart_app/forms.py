@@ -24,6 +24,7 @@ from smart_app.questionnaires import (
     catalogue,
     enabled,
     ext_value,
+    form_for,
     get,
     initial_answers,
     options,
@@ -31,7 +32,8 @@ from smart_app.questionnaires import (
 )
 from smart_app.validate import invalid_resources
 
-__all__ = ["catalogue", "get", "initial_answers", "environment", "view", "parse", "response", "save"]
+__all__ = ["catalogue", "form_for", "get", "initial_answers", "environment", "view", "parse", "response", "save"]
+ATTESTATION = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 LINK_TO_ORDER = "http://painpa.org/fhir/StructureDefinition/link-to-order"
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -41,7 +43,7 @@ def _ref(value: str | None) -> dict:
     return {"reference": value} if value else {}
 
 
-def environment(wl, det, context, iss: str = "") -> dict:
+def environment(wl, det, context, iss: str = "", requirement: str | None = None, policies=None) -> dict:
     """SDC launch context for pre-population and extraction, for one order of the worklist."""
     order = wl.order(det.order_ref) or {}
     coverage = wl.record.resolve(det.coverage_ref) if det.coverage_ref else None
@@ -57,9 +59,23 @@ def environment(wl, det, context, iss: str = "") -> dict:
         "author": _ref(context.fhir_user) if context.fhir_user else (order.get("requester") or {}),
         "coverage": _ref(det.coverage_ref), "insurer": insurer if isinstance(insurer, dict) else {},
         "orderCodes": [c for c in (order.get("code") or {}).get("coding") or ()],
-        "today": date.today().isoformat(), "iss": iss,
+        "today": date.today().isoformat(), "iss": iss, "requirement": requirement or "",
+        "attestationCode": _attestation_code(policies, requirement),
         "summary": summary.generate(wl, det, context),
     }
+
+
+def _attestation_code(policies, requirement: str | None) -> list[dict]:
+    """The painpa-attestation code the policy expects for ``requirement`` (its params), if any."""
+    if not policies or not requirement:
+        return []
+    for versions in getattr(policies, "docs", {}).values():
+        for doc in versions:
+            for spec in doc.data.get("requirements") or ():
+                if spec.get("id") == requirement:
+                    code = spec.get("params", {}).get("code") or spec.get("params", {}).get("attestation_code")
+                    return [{"system": ATTESTATION, "code": code}] if code else []
+    return []
 
 
 def _field(item: dict) -> str:
@@ -82,7 +98,7 @@ def view(questionnaire: dict, answers: dict, env: dict) -> list[dict]:
                               for c in item.get("enableWhen") or ()],
                    "behavior": item.get("enableBehavior", "all"), "hidden": not enabled(item, answers)}
             given = answers.get(item["linkId"], [])
-            row["values"] = [answer_key(a) for a in given]
+            row["given"] = [answer_key(a) for a in given]
             if kind in ("choice", "open-choice", "reference"):
                 row["options"] = [(answer_key(o), answer_label(o)) for o in options(questionnaire, item, env)]
             if kind == "group":
@@ -135,18 +151,25 @@ def parse(questionnaire: dict, form, env: dict | None = None) -> tuple[dict[str,
     env = env or {}
     answers: dict[str, list[dict]] = {}
     errors: dict[str, str] = {}
-    for item in walk(questionnaire.get("item") or []):
-        if item.get("type") in ("group", "display") or not enabled(item, answers):
-            continue
-        raws = [r.strip() for r in form.getlist(_field(item)) if r.strip()]
-        for raw in raws if item.get("repeats") else raws[:1]:
-            value, error = _convert(item, raw, questionnaire, env)
-            if error:
-                errors[item["linkId"]] = error
-            elif value:
-                answers.setdefault(item["linkId"], []).append(value)
-        if item.get("required") and item["linkId"] not in answers and item["linkId"] not in errors:
-            errors[item["linkId"]] = f"{item.get('text', item['linkId'])}: this answer is required."
+
+    def visit(items):
+        for item in items:
+            if item.get("type") == "display" or not enabled(item, answers):
+                continue  # a disabled group takes its whole subtree with it
+            if item.get("type") == "group":
+                visit(item.get("item") or [])
+                continue
+            raws = [r.strip() for r in form.getlist(_field(item)) if r.strip()]
+            for raw in raws if item.get("repeats") else raws[:1]:
+                value, error = _convert(item, raw, questionnaire, env)
+                if error:
+                    errors[item["linkId"]] = error
+                elif value:
+                    answers.setdefault(item["linkId"], []).append(value)
+            if item.get("required") and item["linkId"] not in answers and item["linkId"] not in errors:
+                errors[item["linkId"]] = f"{item.get('text', item['linkId'])}: this answer is required."
+
+    visit(questionnaire.get("item") or [])
     return answers, errors
 
 
@@ -155,7 +178,7 @@ def response(questionnaire: dict, answers: dict, env: dict) -> dict:
         out = []
         for item in items:
             if item.get("type") == "group":
-                children = build(item.get("item") or [])
+                children = build(item.get("item") or []) if enabled(item, answers) else []
                 if children:
                     out.append({"linkId": item["linkId"], "text": item.get("text"), "item": children})
             elif answers.get(item["linkId"]) and enabled(item, answers):

@@ -25,7 +25,7 @@ ANSWER_EXPR = SDC + "sdc-questionnaire-answerExpression"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 UNIQUE_TEXT = "http://painpa.org/fhir/StructureDefinition/unique-text"
-HIDDEN = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden"
+FIXES_REQUIREMENT = "http://painpa.org/fhir/StructureDefinition/fixes-requirement"
 
 
 class UnknownForm(LookupError):
@@ -51,6 +51,22 @@ def get(qid: str) -> dict:
 
 def catalogue() -> dict[str, str]:
     return {qid: q.get("title", qid) for qid, q in _all().items()}
+
+
+def _fixes(node: dict) -> set[str]:
+    return {e.get("valueString") for e in node.get("extension") or () if e.get("url") == FIXES_REQUIREMENT}
+
+
+def form_for(requirement_id: str, named: str | None) -> str | None:
+    """The form that fixes a requirement: the policy's ``form`` when painpa ships it, else the form
+    whose Questionnaire declares the requirement id (``fixes-requirement`` extension)."""
+    if named and named in _all():
+        return named
+    for qid, q in _all().items():
+        if requirement_id in _fixes(q) or any(requirement_id in _fixes(o) for i in walk(q.get("item") or [])
+                                              for o in i.get("answerOption") or ()):
+            return qid
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -183,6 +199,9 @@ def enabled(item: dict, answers: dict[str, list[dict]]) -> bool:
 def initial_answers(questionnaire: dict, env: dict) -> dict[str, list[dict]]:
     """Pre-population: ``initial`` values, then ``initialExpression`` over the record (SDC)."""
     answers: dict[str, list[dict]] = {}
+    env = {**env, "sections": [o["valueCoding"] for i in walk(questionnaire.get("item") or [])
+                               for o in i.get("answerOption") or ()
+                               if env.get("requirement") in _fixes(o) and "valueCoding" in o]}
     value_key = {"date": "valueDate", "integer": "valueInteger", "decimal": "valueDecimal",
                  "string": "valueString", "text": "valueString", "boolean": "valueBoolean",
                  "choice": "valueCoding", "open-choice": "valueCoding", "reference": "valueReference"}

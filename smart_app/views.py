@@ -14,7 +14,7 @@ from smart_app import forms, keys, oauth, packet, pas, security
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
 from smart_app.fhir import FhirAccessError
-from smart_app.worklist import build
+from smart_app.worklist import build, policies
 
 bp = Blueprint("smart", __name__, template_folder="templates", static_folder="static",
                static_url_path="/smart/static")
@@ -78,6 +78,8 @@ def _worklist(session: sess.AppSession):
         card = applinks.redeem(_db(), session.context.handle)
         if card and str(card.get("patient", "")).split("/")[-1] != session.context.patient:
             card = {"refused": "The card was for another patient; showing this patient's orders."}
+        elif card and card.get("fhirServer") and str(card["fhirServer"]).rstrip("/") != session.iss:
+            card = {"refused": "The card came from another EHR; showing this patient's orders."}
         sess.save_card(session, card or {"refused": "The card link was already used or has expired; "
                                                     "showing every pending order of the patient."})
     return build(_app(), session.fhir(), session.context, session.card, date.today())
@@ -88,7 +90,7 @@ def worklist(sid: str):
     session = sess.load(sid)
     wl = _worklist(session)
     return render_template("smart/worklist.html", s=session, wl=wl, forms=forms.catalogue(),
-                           saved=request.args.get("saved"))
+                           form_for=forms.form_for, saved=request.args.get("saved"))
 
 
 @bp.route("/smart/app/<sid>/form/<qid>", methods=["GET", "POST"])
@@ -100,7 +102,8 @@ def form(sid: str, qid: str):
     det = wl.determination(order_ref)
     if det is None:
         raise LaunchError("That order is not in this worklist; go back to the worklist.", 404)
-    env = forms.environment(wl, det, session.context, session.iss)
+    env = forms.environment(wl, det, session.context, session.iss, request.values.get("requirement"),
+                            policies(_app()))
     errors: dict[str, str] = {}
     answers = forms.initial_answers(questionnaire, env)
     if request.method == "POST":
@@ -112,6 +115,7 @@ def form(sid: str, qid: str):
             return redirect(url_for("smart.worklist", sid=sid, saved=questionnaire["title"]), code=303)
     status = 422 if errors else 200
     return render_template("smart/form.html", s=session, q=questionnaire, det=det, order_ref=order_ref,
+                           requirement=request.values.get("requirement", ""),
                            items=forms.view(questionnaire, answers, env), errors=errors), status
 
 

@@ -48,6 +48,16 @@ def _titles() -> dict[str, str]:
     return out
 
 
+def _month_range(first: str, last: str) -> list[str]:
+    """Every "YYYY-MM" from first to last, so a month without denials shows as a gap, not nothing."""
+    y, m = map(int, first.split("-"))
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     try:
         return min(hi, max(lo, int(request.args.get(name, default))))
@@ -110,7 +120,7 @@ def denials():
     charts = []
     for group in top[:8]:
         mine = [r for r in rows if (r["payer"], r["plan"]) == (group["payer"], group["plan"])]
-        month_keys = sorted({r["month"] for r in mine})
+        month_keys = _month_range(min(r["month"] for r in mine), max(r["month"] for r in mine))
         series = {titles.get(t["requirement"], t["requirement"]): [
             sum(r["denials"] for r in mine if r["month"] == m and r["requirement"] == t["requirement"])
             for m in month_keys] for t in group["top"]}

@@ -8,11 +8,16 @@ Nothing here logs a URL with a query (it may hold patient ids) or a header.
 
 from __future__ import annotations
 
+import json
 import time
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
-from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError
+
+from cds_service.security import answers
+from cds_service.security.egress import GuardedAdapter
+from cds_service.security.limits import BodyRefused, read_bounded
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 FHIR_JSON = "application/fhir+json"
@@ -28,7 +33,8 @@ def new_session(pool_size: int = 32) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    # The guard pins each connection to a DNS answer it checked (SSRF, docs/security.md).
+    adapter = GuardedAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -81,16 +87,19 @@ class FhirClient:
                 headers=headers,
                 timeout=(min(self._connect, remaining), min(self._read, remaining)),
                 allow_redirects=False,
+                stream=True,  # read under the deadline and the size cap (security.limits.read_bounded)
             )
+            if resp.status_code != 200:
+                resp.close()
+                raise FhirError(f"HTTP {resp.status_code}")
+            content = read_bounded(resp, MAX_BODY_BYTES, self.deadline)
         except requests.RequestException as exc:
             raise FhirError(type(exc).__name__) from None
-        if resp.status_code != 200:
-            raise FhirError(f"HTTP {resp.status_code}")
-        if len(resp.content) > MAX_BODY_BYTES:
-            raise FhirError("response too large")
+        except (BodyRefused, OSError, HTTPError) as exc:
+            raise FhirError(str(exc) if isinstance(exc, BodyRefused) else type(exc).__name__) from None
         try:
-            body = resp.json()
-        except ValueError:
+            body = json.loads(content)
+        except (ValueError, RecursionError):
             raise FhirError("response is not JSON") from None
         if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":
             raise FhirError("response is not a resource")
@@ -102,6 +111,8 @@ class FhirClient:
         if url is None:
             raise FhirError("reference outside the registered FHIR base")
         body = self.get(url)
+        if wrong := answers.problem(relative, body):  # a Patient where Coverage was asked = failed query
+            raise FhirError(wrong)
         if body.get("resourceType") != "Bundle":
             return [body]
         pages = [body]
@@ -110,6 +121,8 @@ class FhirClient:
             if not nxt or not self.owns(nxt):
                 break
             pages.append(self.get(nxt))
+            if wrong := answers.problem(relative, pages[-1]):
+                raise FhirError(wrong)
         return pages
 
     def continue_bundle(self, bundle: dict) -> list[dict]:

@@ -132,6 +132,7 @@ def gather(
     defaults: TenantDefaults | None = None,
     session: requests.Session | None = None,
     cache_scope: Sequence[str | None] | None = None,
+    queries: Sequence = QUERIES,
 ) -> PatientRecord:
     """The record for ``patient_id``. ``fhir_server`` must already be checked against the caller's
     registered bases; ``cache_scope`` (client iss, tenant) enables the short order-select →
@@ -158,8 +159,8 @@ def gather(
         cached = dict(_cache.get(key, {})) if key else {}
 
     jobs: dict[str, str] = {}
-    types = {q.key: q.resource_type for q in QUERIES}
-    for q in QUERIES:
+    types = {q.key: q.resource_type for q in queries}
+    for q in queries:
         value = prefetch.get(q.key)
         if _usable(value):
             record.add(value)

@@ -22,6 +22,7 @@ from cds_service.hooks.errors import HookError
 from cds_service.hooks.registry import CARD_TOPICS, ServiceDef
 from cds_service.hooks.request import HookRequest
 from cds_service.policy.record import PatientRecord, TenantDefaults
+from cds_service.security import degraded
 from cds_service.store.base import Database
 
 APP_LINK_TTL_S = 3600
@@ -115,6 +116,7 @@ def _record(call: HookCall) -> PatientRecord:
 
 
 def run(call: HookCall) -> HookResult:
+    from cds_service.insights.feed import add_denial_evidence
     from cds_service.policy.engine import evaluate
     from cds_service.render import render_response
 
@@ -123,15 +125,17 @@ def run(call: HookCall) -> HookResult:
     record = _record(call)
     orders = call.request.selected_orders
     determinations = evaluate(orders, record, call.policies, call.today) if orders else []
+    determinations = add_denial_evidence(call.db, determinations, record)  # issue 8: the plan's recent denials
     response = render_response(
         determinations,
-        list(call.request.draft_orders),
+        orders,  # paired with the determinations, one to one
         hook=call.request.hook,
         crd_version=call.request.crd_version,
         config=configuration(call.request.configuration),
         today=call.today,
         smart_link=smart_link_factory(call),
     )
+    response = degraded.honest(response, determinations, record)  # "could not verify" when data is missing
     return HookResult(response=response, determinations=determinations, record=record)
 
 

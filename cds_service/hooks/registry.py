@@ -12,21 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cds_service.fhir.queries import prefetch_templates
+from cds_service.render import CARD_TOPICS as RENDER_TOPICS
+from cds_service.render import DEFAULT_MAX_CARDS
 
-# Card topics (CRD card-type codes) the renderer may emit; each gets a boolean configuration option
-# (CRD 2.0.1 deviations: "SHALL, at minimum, offer a boolean option for each card type").
-CARD_TOPICS: dict[str, tuple[str, str]] = {
-    "coverage-info": ("Coverage Information",
-                      "Coverage, prior-authorization and documentation assertions for the orders."),
-    "therapy-alternatives-req": ("Required Therapy Alternatives",
-                                 "Cards when policy requires conservative therapy that is not documented."),
-    "appropriate-use": ("Appropriate Use",
-                        "Cards naming documentation the coverage policy requires (scores, imaging, diagnosis)."),
-    "guideline": ("Guidelines", "Links to the coverage policy (LCD, NCD, CMS model guide) that applies."),
-    "limits": ("Limits", "Cards when a frequency or quantity limit would be exceeded."),
-}
+# Card topics (CRD card-type codes) come from the renderer, the one place that emits them; each gets
+# a boolean configuration option (CRD 2.0.1 deviations: "SHALL, at minimum, offer a boolean option
+# for each card type").
+CARD_TOPICS: dict[str, tuple[str, str]] = {code: (name, desc) for code, name, desc in RENDER_TOPICS}
 CRD_VERSIONS = ("2.1", "2.2")
-DEFAULT_MAX_CARDS = 5
 
 
 @dataclass(frozen=True)
@@ -93,6 +86,18 @@ SERVICES: tuple[ServiceDef, ...] = (
         handler="cds_service.hooks.handlers:order_sign",
         usage_requirements=_USAGE,
     ),
+)
+
+# Issue 8: chronic pain management (G3002/G3003) month status, outside the order flow.
+from cds_service.insights.cpm_queries import prefetch_templates as _cpm_prefetch  # noqa: E402
+
+SERVICES += tuple(
+    ServiceDef(id=sid, hook=hook, title="painpa: chronic pain management (G3002/G3003) this month",
+               description="For a patient with chronic pain (> 3 months), shows this calendar month's G3002/G3003 "
+                           "status — initial visit, pain scale, care plan, minutes — and what is missing.",
+               handler="cds_service.insights.cpm_service:respond", prefetch=_cpm_prefetch(), topics=(),
+               usage_requirements=_USAGE)
+    for sid, hook in (("painpa-cpm", "patient-view"), ("painpa-cpm-encounter", "encounter-start"))
 )
 
 

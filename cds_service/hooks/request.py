@@ -55,7 +55,7 @@ class HookRequest:
 def parse_json(raw: bytes) -> dict:
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting bomb: 400, not 500
         raise HookError(400, "Request body is not parsable JSON") from None
     if not isinstance(body, dict):
         raise HookError(400, "Request body must be a JSON object")

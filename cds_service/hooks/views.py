@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
-from cds_service import audit, feedback, metrics
+from cds_service import audit, feedback, metrics, security
 from cds_service.auth import AuthError, authenticate
 from cds_service.hooks import registry
 from cds_service.hooks.errors import HookError, error_response, unauthorized
 from cds_service.hooks.handlers import HookCall, HookResult
 from cds_service.hooks.request import HookRequest, parse_json, parse_request
+from cds_service.security import egress, limits
 
 bp = Blueprint("cds", __name__)
 log = logging.getLogger(__name__)
@@ -29,11 +31,13 @@ def _ext(name: str):
 def _authenticate(audience_path: str):
     settings = _ext("painpa.settings")
     try:
-        return authenticate(_ext("painpa.db"), settings, request.headers.get("Authorization"),
-                            settings.base_url + audience_path)
+        client = authenticate(_ext("painpa.db"), settings, request.headers.get("Authorization"),
+                              settings.base_url + audience_path)
     except AuthError as exc:
         log.info("JWT refused: %s", exc)  # the reason only; never the token
         return None
+    security.enforce_rate_limit(client.iss)  # 429 + Retry-After when over budget (docs/security.md)
+    return client
 
 
 @bp.after_request
@@ -69,11 +73,13 @@ def call_service(service_id: str):
         resp = unauthorized()
     else:
         try:
-            hook_req = parse_request(parse_json(request.get_data()), service.hook)
+            hook_req = parse_request(limits.bounded_hook(parse_json(request.get_data()),
+                                                         settings.max_prefetch_resources), service.hook)
             if hook_req.fhir_server and not client.allows_fhir_server(
                 hook_req.fhir_server, allow_insecure=settings.allow_insecure_registered
             ):
                 raise HookError(400, "fhirServer is not a FHIR base registered for this client", "fhirServer")
+            egress.admit_fhir_server(hook_req.fhir_server if hook_req.access_token else None, settings)
             call = HookCall(service=service, request=hook_req, settings=settings, db=db,
                             policies=current_app.extensions.get("painpa.policies"),
                             today=datetime.now(UTC).date(), client=client,
@@ -82,6 +88,8 @@ def call_service(service_id: str):
             resp = jsonify(result.response)
         except HookError as exc:
             resp = error_response(exc.status, exc.message, exc.expression)
+        except HTTPException:
+            raise  # 413 and friends: answered by the app's error handlers
         except Exception as exc:  # noqa: BLE001 - answered and audited; traceback to the server log only
             log.exception("hook call failed: %s", type(exc).__name__)
             resp = error_response(500, "Internal error; the incident was logged")
@@ -112,7 +120,7 @@ def post_feedback(service_id: str):
     client = _authenticate(f"/cds-services/{service_id}/feedback")
     if client is None:
         return unauthorized()
-    items = feedback.validate(parse_json(request.get_data()))
+    items = feedback.validate(limits.bounded_feedback(parse_json(request.get_data())))
     db = _ext("painpa.db")
     try:
         feedback.store(db, service_id, client.iss, items)

@@ -79,9 +79,10 @@ def summarize(decisions: Iterable[PastDecision], *, window: int, payer: str, pla
 
 
 def apply_evidence(determinations: list, evidence: Mapping[str, DenialEvidence]) -> list:
-    """Return the determinations with the plan's denial history added: to the detail of each
-    requirement it concerns that is not yet met, and as a note on the determination. A
-    determination without evidence (or with no denials in the window) is returned unchanged."""
+    """Return the determinations with the plan's denial history added: to the fix of each
+    requirement it concerns that is not yet met (the detail stays the card's summary), and as a
+    note on the determination. A determination without evidence (or with no denials in the
+    window) is returned unchanged."""
     out = []
     for det in determinations:
         ev = evidence.get(det.order_ref)
@@ -91,6 +92,6 @@ def apply_evidence(determinations: list, evidence: Mapping[str, DenialEvidence])
         reqs = []
         for req in det.requirements:
             line = ev.sentence(req.id) if str(req.status) != "met" else ""
-            reqs.append(replace(req, detail=f"{req.detail} {line}".strip()) if line else req)
+            reqs.append(replace(req, fix=f"{req.fix} {line}".strip()) if line else req)
         out.append(replace(det, requirements=tuple(reqs), notes=(*det.notes, ev.sentence())))
     return out

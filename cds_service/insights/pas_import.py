@@ -178,12 +178,12 @@ def _get(session: requests.Session, url: str, token: str | None, timeout: float)
 
 
 def fetch_resources(base: str, *, token: str | None = None, since: str | None = None, max_pages: int = 50,
-                    timeout: float = 10.0, session: requests.Session | None = None) -> list[dict]:
+                    timeout: float = 10.0, session: requests.Session | None = None, count: int = 100) -> list[dict]:
     """ClaimResponses by search (with their request Claims and insurers included), then plain reads
     of the Claims, Coverages, Organizations and Practitioners the server did not include."""
     base = base.rstrip("/")
     session = session or requests.Session()
-    url = f"{base}/ClaimResponse?_count=100&_include=ClaimResponse:request&_include=ClaimResponse:insurer"
+    url = f"{base}/ClaimResponse?_count={count}&_include=ClaimResponse:request&_include=ClaimResponse:insurer"
     if since:
         url += f"&_lastUpdated=ge{since}"
     found: list[dict] = []

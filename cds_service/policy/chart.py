@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from cds_service.policy.record import PatientRecord
-from cds_service.policy.valuesets import ValueSet
+from cds_service.policy.valuesets import ValueSet, norm_code, norm_system
 
 ATTESTATION_SYSTEM = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 _BAD_STATUS = {"entered-in-error", "not-done", "cancelled", "refuted", "draft", "revoked"}
@@ -70,6 +70,16 @@ class Item:
     value: float | None = None
     unit: str = ""
     extra: str = ""              # modality codes (imaging), encounter ref (notes)
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """Normalised (system, code) pairs, computed once per item (ValueSet matching hot path)."""
+        cached = self.__dict__.get("_keys")
+        if cached is None:
+            cached = tuple((s, norm_code(s, c["code"])) for c in self.codings
+                           if isinstance(c.get("code"), str) for s in (norm_system(c.get("system")),))
+            object.__setattr__(self, "_keys", cached)
+        return cached
 
     @property
     def when(self) -> date | None:
@@ -207,19 +217,39 @@ class Chart:
                 if rtype == "DocumentReference":
                     self.raw_documents[_ref(resource)] = resource
         self._memo: dict[tuple[str, str], list[Item]] = {}
+        self._index: dict[str, dict[tuple[str, str], list[int]]] = {}
+        self.memo: dict[object, object] = {}       # per-evaluation results shared by orders (cloned notes)
 
     def incomplete(self, *rtypes: str) -> bool:
         return any(t in self.record.incomplete for t in rtypes)
 
+    def _keys(self, kind: str) -> dict[tuple[str, str], list[int]]:
+        """Positions of the items of ``kind`` by normalised (system, code), built on first use."""
+        index = self._index.get(kind)
+        if index is None:
+            index = {}
+            for pos, item in enumerate(self.items[kind]):
+                for key in item.keys:
+                    index.setdefault(key, []).append(pos)
+            self._index[kind] = index
+        return index
+
     def matching(self, kind: str, vs: ValueSet, *, text: bool = False) -> list[Item]:
-        """Items of ``kind`` coded in ``vs`` (or, with ``text``, naming one of its concepts)."""
+        """Items of ``kind`` coded in ``vs`` (or, with ``text``, naming one of its concepts), in record
+        order. Membership is tested once per distinct code, not once per item."""
         key = (kind, vs.id + ("+text" if text else ""))
         if key not in self._memo:
-            self._memo[key] = [i for i in self.items[kind]
-                               if vs.match(list(i.codings)) or (text and i.text and vs.text_match(i.text))]
+            positions: set[int] = set()
+            for (system, code), where in self._keys(kind).items():
+                if vs.contains_norm(system, code) if system else vs.contains(None, code):
+                    positions.update(where)
+            items = self.items[kind]
+            if text:
+                positions.update(n for n, i in enumerate(items) if n not in positions and i.text and vs.text_match(i.text))
+            self._memo[key] = [items[n] for n in sorted(positions)]
         return self._memo[key]
 
     def attested(self, code: str) -> list[Item]:
-        return [i for i in self.items["observations"]
-                if any(c.get("system") == ATTESTATION_SYSTEM and c.get("code") == code for c in i.codings)
-                and i.value == 1.0]
+        """Attestation Observations (painpa CodeSystem, valueBoolean true) for ``code``."""
+        where = self._keys("observations").get((ATTESTATION_SYSTEM, code.upper()), ())
+        return [self.items["observations"][n] for n in where if self.items["observations"][n].value == 1.0]

@@ -13,7 +13,7 @@ time, and a month boundary must not move with the server's time zone.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from cds_service.policy.loader import PolicySet
@@ -24,6 +24,10 @@ IDS = ("cpm.initial-visit", "cpm.pain-scale", "cpm.care-plan", "cpm.time")
 _DONE_OBS = {"final", "amended", "corrected"}
 _INACTIVE = {"resolved", "inactive", "remission"}
 _REFUTED = {"refuted", "entered-in-error"}
+# The resource types each requirement reads: an unmet result over a type the EHR did not return is
+# "unknown", never "missing" (record.incomplete).
+_READS = dict(zip(IDS, (("Encounter", "Procedure"), ("Observation",), ("CarePlan", "Goal", "Observation"),
+                        ("Observation", "Procedure")), strict=True))
 
 
 @dataclass(frozen=True)
@@ -299,5 +303,8 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
              f"Document {max(0, t['g3002_minutes'] - minutes)} more minutes of chronic pain management by the physician/QHP",
              t, tuple(time_ev), form=rules.get("form_time")),
     )
+    reqs = tuple(replace(r, status=Status.UNKNOWN, detail=f"Could not read {', '.join(unread)} from the EHR")
+                 if r.status is Status.UNMET and (unread := [t for t in _READS[r.id] if t in record.incomplete])
+                 else r for r in reqs)
     return CpmStatus(first, last, (last - today).days, _ev(cond, cond.get("onsetDateTime") or cond.get("recordedDate"),
                      cond.get("code")), since, minutes, unattributed, g3002, g3003, to_next, reqs)

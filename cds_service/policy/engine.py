@@ -68,7 +68,7 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
 
 # Checks whose detail reads as a card summary on its own ("No baseline pain score on file"); the
 # others are prefixed with the requirement title ("Multidisciplinary evaluation ...: Not documented").
-SELF_CONTAINED = {"conservative_care", "baseline_scale", "frequency", "pain_duration", "code_excluded", "repeat_relief",
+SELF_CONTAINED = {"single_region", "active_program", "modalities_tried", "no_condition", "conservative_care", "baseline_scale", "frequency", "pain_duration", "code_excluded", "repeat_relief",
                   "trial_relief", "pain_threshold", "cloned_notes", "diagnosis", "imaging"}
 
 
@@ -79,6 +79,19 @@ def _run(spec: dict, ctx: Ctx) -> RequirementResult:
         id=spec["id"], title=spec["title"], status=outcome.status, detail=detail, fix=spec["fix"],
         citation=citation(spec["citation"]), evidence=outcome.evidence, kind=spec["kind"], form=spec.get("form"),
         excludes=bool(spec.get("excludes")), topic=spec["topic"])
+
+
+def _with_blocks(results: list[RequirementResult], specs: list[dict]) -> tuple[RequirementResult, ...]:
+    """Mark results that cannot pass while a prerequisite (``requires`` in the data) is unmet, so
+    that one problem yields one card (pain duration needs the diagnosis first)."""
+    by_id = {r.id: r for r in results}
+    out = []
+    for r, spec in zip(results, specs, strict=True):
+        pre = by_id.get(spec.get("requires", ""))
+        if pre is not None and pre.status is not Status.MET and r.status is not Status.MET:
+            r = RequirementResult(**{**r.__dict__, "blocked_by": pre.id})
+        out.append(r)
+    return tuple(out)
 
 
 def _out_of_scope(facts: OrderFacts, coverage_ref: str | None, payer: str) -> Determination:
@@ -118,7 +131,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
                              reason=rt.reason, policy_version="; ".join(versions), notes=rt.notes)
 
     ctx = Ctx(chart, facts, policies, rt.program.kind.value, order)
-    results = tuple(_run(spec, ctx) for spec in requirement_specs(family, rt, facts, policies))
+    specs = requirement_specs(family, rt, facts, policies)
+    results = _with_blocks([_run(spec, ctx) for spec in specs], specs)
     if rt.pack is not None:
         cite = rt.pack.data["families"][family.id]["citation"]
         common["policy_url"], common["policy_label"] = cite.get("url", ""), cite["source"]

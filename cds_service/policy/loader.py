@@ -141,6 +141,9 @@ def _cross_check(doc: PolicyDoc, valuesets: dict[str, ValueSet], family_reqs: di
             if req["id"] in seen:
                 raise PolicyError(doc.path, f"requirements/{i}/id", f"duplicate requirement id {req['id']!r}")
             seen.add(req["id"])
+        for i, req in enumerate(doc.data["requirements"]):
+            if req.get("requires") and req["requires"] not in seen:
+                raise PolicyError(doc.path, f"requirements/{i}/requires", f"no requirement {req['requires']!r} in this family")
     if doc.type == "pack":
         for fam, spec in doc.data["families"].items():
             if fam not in family_reqs:

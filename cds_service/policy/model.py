@@ -68,6 +68,7 @@ class RequirementResult:
     form: str | None = None        # Questionnaire id under fhir_profiles/questionnaires that fixes it
     excludes: bool = False         # unmet means not covered at all (frequency limit, non-covered code)
     topic: str = "appropriate-use"  # CRD card topic for a card about this requirement (standards.md §2.5)
+    blocked_by: str | None = None  # id of an unmet requirement this one cannot pass without (no own card)
 
 
 @dataclass(frozen=True)

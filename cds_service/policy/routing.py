@@ -115,6 +115,10 @@ def route(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, programs: P
             pa_codes = tuple(c for c in facts.codes if policies.vs(spec["pa_codes"]).contains(None, c))
         program = Program(ProgramKind.PLAN_PACK, pack.id, pack.data["payer"]["name"], citation(spec["citation"]))
         return Route(program, pa_codes, validity_days=pack.data["validity_days"], pack=pack)
+    if facts.coverage is None:
+        program = Program(ProgramKind.UNKNOWN_PLAN, "unknown-plan", "No coverage on file")
+        return Route(program, info_needed=("OTH",),
+                     reason="No active Coverage on file: painpa cannot tell which payer's rules apply.")
     payer = facts.payer_name or (facts.payer_ids[0][1] if facts.payer_ids else "this plan")
     why = ("no policy pack configured for this payer" if not pack
            else f"the {pack.data['payer']['name']} pack does not configure {family.data['title'].lower()}")

@@ -48,7 +48,8 @@ class ValueSet:
     id: str
     title: str
     exact: dict[str, set[str]] = field(default_factory=dict)      # system -> codes
-    prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # system -> is-a roots
+    prefixes: dict[str, set[str]] = field(default_factory=dict)    # system -> is-a roots
+    prefix_lens: dict[str, tuple[int, ...]] = field(default_factory=dict)  # system -> root lengths
     displays: dict[str, str] = field(default_factory=dict)         # code -> display (for text match)
     unconfirmed: set[str] = field(default_factory=set)
     status: str = "confirmed"
@@ -59,11 +60,20 @@ class ValueSet:
             return False
         system = norm_system(system)
         systems = (system,) if system else tuple(self.exact) + tuple(self.prefixes)
-        for sys_ in systems:
-            c = norm_code(sys_, code)
-            if c in self.exact.get(sys_, ()):
+        return any(self.contains_norm(sys_, norm_code(sys_, code)) for sys_ in systems)
+
+    def contains_norm(self, system: str, code: str) -> bool:
+        """Membership for an already normalised (system, code): the hot path of the chart index."""
+        if code in self.exact.get(system, ()):
+            return True
+        roots = self.prefixes.get(system)
+        return bool(roots) and any(code[:n] in roots for n in self.prefix_lens[system])
+
+    def match_keys(self, keys: tuple[tuple[str, str], ...]) -> bool:
+        for sys_, code in keys:
+            if sys_ and self.contains_norm(sys_, code):
                 return True
-            if any(c.startswith(p) for p in self.prefixes.get(sys_, ())):
+            if not sys_ and self.contains(None, code):      # a coding without a system: try every system
                 return True
         return False
 
@@ -121,5 +131,6 @@ def build(resource: dict) -> ValueSet:
                 vs.unconfirmed.add(code)
         for flt in include.get("filter", ()):
             root = norm_code(system, flt["value"])
-            vs.prefixes[system] = (*vs.prefixes.get(system, ()), root)
+            vs.prefixes.setdefault(system, set()).add(root)
+    vs.prefix_lens = {sys_: tuple(sorted({len(r) for r in roots})) for sys_, roots in vs.prefixes.items()}
     return vs

@@ -99,12 +99,13 @@ def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
         head = _order_line(det)
         notes = "".join(f"\n\n{n}" for n in det.notes)
         if det.program.kind is ProgramKind.UNKNOWN_PLAN:
-            out.append(Draft(10, seq, f"No coverage rules configured for {det.program.label} — check the plan's PA list",
-                             f"{head}\n\n{det.reason}", "info", "coverage-info", det))
+            summary = (f"No coverage rules configured for {det.program.label} — check the plan's PA list"
+                       if det.coverage_ref else "No active coverage on file — payer rules unknown")
+            out.append(Draft(10, seq, clip(summary), f"{head}\n\n{det.reason}", "info", "coverage-info", det))
         for r in det.requirements:
             if r.status is Status.MET:
                 continue
-            if r.status is Status.UNKNOWN:
+            if r.status is Status.UNKNOWN or r.blocked_by:
                 continue
             rank = 0 if r.excludes else 4 if r.topic == "contraindication" else \
                 5 if r.kind == "clinical" else 6 if r.kind == "admin" else 7

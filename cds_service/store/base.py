@@ -20,6 +20,7 @@ TABLE_MODULES = (
     "cds_service.insights.tables",
     "sandbox.tables",
     "smart_app.tables",
+    "cds_service.security.tables",
 )
 
 

@@ -62,7 +62,10 @@ def authorize():
     params = request.values.to_dict()
     try:
         grant = _server().get_consent_grant(end_user=SANDBOX_USER)
-    except OAuth2Error as err:  # bad client or redirect URI: never redirect to an unverified URI
+    except OAuth2Error as err:
+        if getattr(err, "redirect_uri", None):  # the redirect URI was verified: report there (RFC 6749 §4.1.2.1)
+            return _server().handle_error_response(None, err)
+        # bad client or redirect URI: never redirect to an unverified URI
         return render_template("sandbox/auth_error.html", error=err.error, description=err.description), 400
     redirect_uri = grant.request.payload.redirect_uri
     fhir_base = f"{_base()}/fhir"

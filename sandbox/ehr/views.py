@@ -50,8 +50,10 @@ def patients():
 @bp.get("/patients/<pid>")
 def chart(pid: str):
     summary = summarize(_db(), pid)
+    from sandbox.patient_view import fire as patient_view  # issue 8: patient-view cards (G3002/G3003 month)
+
     return render_template("sandbox/chart.html", s=summary, name=display_name(summary.patient),
-                           scenario=scenario(pid))
+                           scenario=scenario(pid), pv=patient_view(pid))
 
 
 @bp.get("/patients/<pid>/order")

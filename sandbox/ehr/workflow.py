@@ -74,7 +74,17 @@ def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bo
                                         "encounter": encounter, "draft": draft}
     return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards,
             "coverage": hookreq.coverage_info(answer.get("systemActions") or []),
-            "critical": card_view.has_critical(cards), "draft": draft, "prefetchKeys": sorted(body.get("prefetch", {}))}
+            "critical": card_view.has_critical(cards), "draft": draft, "prefetchKeys": sorted(body.get("prefetch", {})),
+            "request": _redacted(body)}
+
+
+def _redacted(body: dict) -> dict:
+    """The hook request as sent, for display and for reuse as a test body; the token is revoked already
+    and is still never shown."""
+    shown = dict(body)
+    if "fhirAuthorization" in shown:
+        shown["fhirAuthorization"] = {**shown["fhirAuthorization"], "access_token": "[redacted]"}
+    return shown
 
 
 def _card(hook_instance: str, card_uuid: str) -> tuple[dict, dict]:

@@ -122,6 +122,16 @@ def match_string(expr: str, found: list, exact: bool = False) -> bool:
     return any(isinstance(v, str) and (v == expr if exact else v.lower().startswith(needle)) for v in found)
 
 
+def check_value(param: Param, raw: str) -> None:
+    """Reject a malformed search value even when no resource would be compared with it."""
+    if param.kind == "date":
+        for option in _split(raw):
+            try:
+                date_range(option[2:] if option[:2] in PREFIXES else option)
+            except ValueError:
+                raise FhirError(400, f"Invalid date search value {option!r}", "value") from None
+
+
 def matches(resource: dict, param: Param, raw: str, modifier: str | None = None) -> bool:
     found = [v for path in param.paths for v in values(resource, path)]
     if modifier == "missing":

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from sandbox.fhir import store
-from sandbox.fhir.match import matches, sort_key
+from sandbox.fhir.match import check_value, matches, sort_key
 from sandbox.fhir.outcome import FhirError
 from sandbox.fhir.params import PARAMS, compartment_patient, lookup, values
 
@@ -52,6 +52,7 @@ def search(s: Session, rtype: str, params: list[tuple[str, str]], base: str, *, 
         elif bare in _IGNORED:
             continue
         elif lookup(rtype, bare) is not None:
+            check_value(lookup(rtype, bare), raw)
             criteria.append((bare, modifier or None, raw))
         elif strict:
             raise FhirError(400, f"Search parameter {name!r} is not supported for {rtype}", "not-supported")

@@ -20,8 +20,8 @@ R4_TYPES = frozenset({
     "Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Encounter", "Coverage",
     "Condition", "Procedure", "Observation", "DiagnosticReport", "ImagingStudy", "DocumentReference",
     "MedicationRequest", "MedicationStatement", "Medication", "ServiceRequest", "DeviceRequest",
-    "CarePlan", "Claim", "ClaimResponse", "Questionnaire", "QuestionnaireResponse", "Task",
-    "Provenance", "AllergyIntolerance", "Binary", "Communication",
+    "CarePlan", "Goal", "Claim", "ClaimResponse", "Questionnaire", "QuestionnaireResponse", "Task",
+    "Provenance", "AllergyIntolerance", "Binary", "Communication", "Endpoint",
 })
 
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from sandbox.payer.decision import claim_and_response
 from sandbox.seed.codes import CPT, DCM, DISPLAY, ICD10, LOINC, POS, RXNORM, SOPT
 
+ATTESTATION = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 _COND_CAT = {"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}
 _ACTIVE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]}
 
@@ -105,6 +106,15 @@ class Chart:
                                                          "code": "survey"}]}],
             "code": cc(LOINC, loinc), "subject": self.ref, "effectiveDateTime": self.day(offset),
             "valueQuantity": {"value": value, "unit": "{score}", "system": "http://unitsofmeasure.org", "code": "{score}"},
+        })
+
+    def attest(self, code: str, text: str, offset: int) -> dict:
+        """A documented fact painpa's policy reads as an attestation Observation (the shape the SMART
+        app writes; CodeSystem fhir_profiles/valuesets/painpa-attestation.json)."""
+        return self._add("Observation", {
+            "status": "final", "code": cc(ATTESTATION, code, text), "subject": self.ref,
+            "effectiveDateTime": self.day(offset), "valueBoolean": True, "note": [{"text": text}],
+            "performer": [{"reference": "Practitioner/sbx-dr-lee"}],
         })
 
     def imaging(self, modality: str, region: str, offset: int, conclusion: str) -> dict:

@@ -5,6 +5,8 @@ exactly as an integration engine would load data; nothing is written behind the 
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from datetime import date
 
 from flask import Flask
@@ -28,7 +30,7 @@ def chart_bundle(scenario: Scenario, today: date) -> dict:
 
     c.patient(family, given, gender, age, scenario.state, STATES[scenario.state])
     sopt, label, payer = COVERAGE[scenario.coverage]
-    coverage = c.coverage(sopt, label, payer, f"M{abs(hash(scenario.pid)) % 10**9:09d}")
+    coverage = c.coverage(sopt, label, payer, "M" + hashlib.sha256(scenario.pid.encode()).hexdigest()[:9].upper())
     c.encounter(0)
     scenario.build(c, {"coverage": coverage})
     return c.bundle()
@@ -48,4 +50,11 @@ def seed(app: Flask, today: date | None = None) -> int:
                 raise SeedError(f"seed transaction failed ({resp.status_code}): {resp.get_data(as_text=True)[:800]}")
     finally:
         revoke(db, token)
+    from sandbox.seed_insights import seed_insights  # issue 8: CPM patient, payer decisions, dashboard user
+
+    try:
+        seed_insights(app, today)
+    except Exception as exc:  # noqa: BLE001 - the dashboard's demo data is optional; the EHR must still start
+        print(f"painpa sandbox: warning: dashboard demo data not loaded ({type(exc).__name__}: {exc})",
+              file=sys.stderr, flush=True)
     return len(SCENARIOS)

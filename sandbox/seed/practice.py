@@ -26,6 +26,19 @@ PAYERS = {
 }
 
 
+PAS_ENDPOINT_ID = "sandbox-pas"
+
+
+def pas_endpoint(base_url: str) -> dict:
+    """Where the payers' Da Vinci PAS API is (Organization.endpoint → Endpoint.address): the sandbox
+    payer. Rewritten at every start because the address depends on the port."""
+    return {"resourceType": "Endpoint", "id": PAS_ENDPOINT_ID, "status": "active", "name": "Sandbox payer (Da Vinci PAS)",
+            "connectionType": {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
+                               "code": "hl7-fhir-rest"},
+            "payloadType": [{"text": "Da Vinci PAS 2.2.1 Claim/$submit, Claim/$inquire"}],
+            "address": f"{base_url}/payer"}
+
+
 def location_id(state: str, kind: str) -> str:
     return f"loc-{state.lower()}-{kind}"
 
@@ -39,6 +52,7 @@ def practice_bundle() -> dict:
     for oid, (name, system, value) in PAYERS.items():
         resources.append({"resourceType": "Organization", "id": oid, "active": True, "name": name,
                           "identifier": [{"system": system, "value": value}],
+                          "endpoint": [{"reference": f"Endpoint/{PAS_ENDPOINT_ID}"}],
                           "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
                                                 "code": "pay", "display": "Payer"}]}]})
     for state, city in STATES.items():

@@ -75,6 +75,10 @@ def _scs(c: Chart, *, trial: bool = True, psych: bool = True) -> None:
         c.procedure(CPT, "63650", -21, note="7-day percutaneous SCS trial: 65% reduction in leg pain, walking "
                                             "tolerance doubled, opioid use halved.")
         c.score("72514-3", 3, -15)
+        c.attest("trial-functional-improvement", "Walking tolerance doubled during the trial", -15)
+        c.attest("percutaneous-leads-not-candidate", "Prior L4-5 instrumentation and epidural scarring", -10)
+    if psych:
+        c.attest("multidisciplinary-evaluation", "Spine conference: pain, surgery, PT and psychology reviewed", -10)
     c.note("Multidisciplinary spine conference", "Failed back surgery syndrome after L4-5 laminectomy. Failed PT, "
                                                  "medications and injections. Not a candidate for percutaneous "
                                                  "leads: prior instrumentation and epidural scarring.", -10)
@@ -89,6 +93,7 @@ def _pva(c: Chart, *, mri: bool = True, dx: tuple[str, ...] = ("M80.08XA",), wor
     if mri:
         c.imaging("MR", "thoracolumbar spine", -20, "Acute L1 compression fracture with marrow edema, 35% "
                                                    "height loss; no retropulsion.")
+    c.attest("fracture-progression", "35% height loss on MRI and kyphotic deformity", -3)
     if workup:
         c.procedure(CPT, "77080", -18, note="DXA: T-score -3.1. Referred to osteoporosis clinic.")
     c.note("Spine clinic visit", "Severe mid-back pain since a fall 4 weeks ago, NRS 8 despite bracing and "
@@ -146,7 +151,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("oh-esi-zoster", ("Taylor", "Helen", "female", 79), "OH", "medicare",
              "WISeR ESI (OH): acute herpes zoster pain: the 4-week conservative-care rule does not apply",
              esi(code="64479", level="T8-T9", laterality="right"),
-             lambda c, x: (c.condition("B02.29", -12), c.medication("25480", -10), c.score("72514-3", 9, -1))),
+             lambda c, x: (c.condition("B02.29", -12), c.medication("25480", -10), c.score("72514-3", 9, -1),
+                           c.imaging("MR", "thoracic spine", -4, "No compressive lesion; findings compatible "
+                                                                 "with T8 zoster radiculitis."),
+                           c.attest("active-rehab-program", "Daily home exercise program since diagnosis", -1))),
     Scenario("tx-scs-paddle", ("Martinez", "Jose", "male", 64), "TX", "medicare",
              "WISeR SCS paddle 63655 (TX): trial 65% relief, psych evaluation done; PA not yet requested",
              {"family": "scs", "code": "63655", "levels": 1, "laterality": "bilateral", "pos": "24", "level": "T9-T10"},

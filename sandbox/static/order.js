@@ -125,6 +125,7 @@
       cardsEl.appendChild(node);
     }
     renderCoverage(result.coverage);
+    document.getElementById("hook-request").textContent = JSON.stringify(result.request, null, 2);
   }
 
   async function select() {

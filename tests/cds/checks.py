@@ -50,7 +50,7 @@ def check_shape(body: dict, request: dict, *, dev: bool = True) -> None:
     version = (request.get("extension") or {}).get("davinci-crd.requestedVersion")
     draft_ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}"
                  for e in request["context"].get("draftOrders", {}).get("entry", [])}
-    md = MarkdownIt("gfm-like")
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
     for card in body["cards"]:
         assert isinstance(card["summary"], str) and 0 < len(card["summary"]) <= 139, "CC-34 summary"
         assert card["indicator"] in ("info", "warning", "critical"), "CC-34 indicator"

@@ -4,9 +4,9 @@ process per session for the HTTP and browser tests."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,11 +54,9 @@ def sandbox_server(tmp_path_factory):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {"PAINPA_HOME": str(home), "PAINPA_BASE_URL": ""}
-    env.pop("DATABASE_URL", None)
     started = time.monotonic()
     with running(["painpa", "sandbox", "--port", str(port)], ready_url=f"{base}/ehr/", timeout=60,
-                 env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **env},
+                 env={"PAINPA_HOME": str(home)},
                  log_path=ARTIFACTS / "sandbox-server.log"):
         print(f"\npainpa sandbox served the EHR {time.monotonic() - started:.1f} s after start (fresh instance)")
-        yield base
+        yield SimpleNamespace(base=base, home=home)

@@ -55,6 +55,10 @@ class Stack:
     home: Path
     ehrs: dict[str, Ehr] = field(default_factory=dict)
     unregistered: Ehr | None = None
+    cds_key: object = None  # private key of the registered CDS clients (their JWTs)
+
+    def cds_iss(self, ehr: Ehr) -> str:
+        return f"{ehr.base}/cds-client"
 
     def browser(self) -> requests.Session:
         s = requests.Session()
@@ -111,7 +115,7 @@ def stack(tmp_path_factory):
     with ExitStack() as stack_:
         stack_.enter_context(running(["painpa", "serve", "--port", str(port), "--base-url", base],
                                      ready_url=base + "/healthz", env=env, log_path=logs / "painpa.log"))
-        result = Stack(base=base, home=home)
+        result = Stack(base=base, home=home, cds_key=key)
         for mode in (*MODES, "foreign", "unregistered"):
             ehr_env = _ehr_env("normal" if mode in ("foreign", "unregistered") else mode, base)
             if mode == "foreign-next":

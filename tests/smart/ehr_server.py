@@ -26,7 +26,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask, abort, jsonify, redirect, request
+from flask import Flask, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -43,8 +43,10 @@ CODES: dict[str, dict] = {}
 TOKENS: dict[str, dict] = {}      # access token -> record
 REFRESH: dict[str, dict] = {}     # refresh token -> record
 USED_JTI: set[str] = set()
+FAIL_WRITES = {"on": False}
 
 app = Flask(__name__)
+app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
 
 
 class Client:
@@ -257,9 +259,23 @@ def new_launch():
     return jsonify(launch=launch)
 
 
+@app.post("/_test/token")
+def system_token():
+    """A token the EHR hands out itself (e.g. CDS Hooks fhirAuthorization for the service)."""
+    token = secrets.token_urlsafe(24)
+    TOKENS[token] = {"scope": "patient/*.rs", "context": request.get_json() or {}, "expires": time.time() + 300}
+    return jsonify(access_token=token, token_type="Bearer", expires_in=300, scope="patient/*.rs")
+
+
 @app.get("/_test/log")
 def get_log():
     return jsonify(LOG)
+
+
+@app.post("/_test/fail-writes")
+def fail_writes():
+    FAIL_WRITES["on"] = bool((request.get_json() or {}).get("on"))
+    return jsonify(FAIL_WRITES)
 
 
 @app.post("/_test/expire")
@@ -278,7 +294,9 @@ def _outcome(status: int, text: str):
 
 @app.before_request
 def check_token():
-    if not request.path.startswith("/fhir") or request.path.startswith("/fhir/.well-known"):
+    if not request.path.startswith("/fhir") or request.path.startswith(("/fhir/.well-known", "/fhir/Claim/$submit")):
+        if request.path.startswith("/fhir/Claim/$submit"):
+            LOG["fhir"].append({"method": request.method, "path": request.path, "token": ""})
         return None
     auth = request.headers.get("Authorization", "")
     LOG["fhir"].append({"method": request.method, "path": request.path, "token": auth[7:][:8]})
@@ -365,6 +383,8 @@ def _invalid(res: dict) -> str | None:
 @app.post("/fhir/")
 def transaction():
     bundle = request.get_json(silent=True)
+    if FAIL_WRITES["on"]:
+        return _outcome(503, "the EHR database is read-only for maintenance")
     if not isinstance(bundle, dict) or bundle.get("type") != "transaction":
         return _outcome(400, "expected a transaction Bundle")
     with LOCK:
@@ -389,7 +409,37 @@ def transaction():
 
 @app.post("/fhir/Claim/$submit")
 def pas_submit():
-    abort(404)
+    """A Da Vinci PAS payer: affirms every item (X12 306 A1) with an authorization number."""
+    bundle = request.get_json(silent=True) or {}
+    claim = ((bundle.get("entry") or [{}])[0]).get("resource") or {}
+    if claim.get("resourceType") != "Claim" or claim.get("use") != "preauthorization":
+        return _outcome(400, "entry 1 must be a PAS Claim")
+    number = "PAS" + secrets.token_hex(5).upper()
+    review = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
+    items = [{"itemSequence": i["sequence"], "adjudication": [{
+        "category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}]},
+        "extension": [{"url": review, "extension": [
+            {"url": "number", "valueString": number},
+            {"url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode",
+             "valueCodeableConcept": {"coding": [{"system": "https://codesystem.x12.org/005010/306", "code": "A1"}]}}]}]}]}
+        for i in claim.get("item") or ()]
+    today = time.strftime("%Y-%m-%d")
+    response = {"resourceType": "ClaimResponse", "id": str(uuid.uuid4()), "status": "active", "use": "preauthorization",
+                "type": claim.get("type"), "patient": claim.get("patient"), "created": today,
+                "insurer": claim.get("insurer"), "outcome": "complete", "preAuthRef": number,
+                "request": {"identifier": {"value": bundle.get("id", "")}}, "item": items}
+    return jsonify(resourceType="Bundle", type="collection", entry=[{"resource": response}])
+
+
+@app.get("/_test/ehr")
+def ehr_page():
+    """The EHR screen hosting the app in an iframe, as a real EHR does."""
+    from markupsafe import escape
+
+    src = request.args.get("src", "")
+    return (f'<!doctype html><html lang="en"><head><title>Test EHR</title></head><body><h1>Test EHR</h1>'
+            f'<iframe id="app" title="painpa" src="{escape(src)}" style="width:1200px;height:2400px"></iframe>'
+            f'</body></html>')
 
 
 @app.get("/")

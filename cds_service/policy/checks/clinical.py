@@ -87,10 +87,10 @@ def no_condition(p: dict, ctx: Ctx) -> Outcome:
     found = [i for i in ctx.chart.matching("conditions", vs) if i.active and (i.when is None or i.when <= ctx.dos)]
     if found:
         codes = ", ".join(sorted({(vs.match(list(i.codings)) or {}).get("code", "?") for i in found}))
-        return unmet(f"Recorded: {codes}", *(evidence(i, vs) for i in found[:5]))
+        return unmet(f"On file: {codes} ({vs.title.split(':')[-1].strip()})", *(evidence(i, vs) for i in found[:5]))
     if ctx.incomplete("Condition"):
         return missing(ctx, ("Condition",), "Contraindications not checked")
-    return met("None recorded")
+    return met(f"None recorded ({vs.title.split(':')[-1].strip()})")
 
 
 @check("code_excluded")
@@ -108,7 +108,7 @@ def single_region(p: dict, ctx: Ctx) -> Outcome:
     regions = [v for v in p["region_vss"] if any(ctx.vs(v).contains(None, c) for c in ctx.facts.codes)]
     if len(regions) > 1:
         return unmet("The order spans " + " and ".join(ctx.vs(v).title.split(": ")[-1] for v in regions))
-    return met("One spinal region")
+    return met("One spinal region per session")
 
 
 @check("attestation")

@@ -92,8 +92,9 @@ def unknown(detail: str, *ev: Evidence) -> Outcome:
 
 def missing(ctx: Ctx, rtypes: tuple[str, ...], detail: str, *ev: Evidence) -> Outcome:
     """Nothing qualifying found: unmet, or unknown when the query for those types failed."""
-    if ctx.incomplete(*rtypes):
-        return unknown(f"Could not read {', '.join(rtypes)} from the EHR; " + detail[0].lower() + detail[1:], *ev)
+    failed = [t for t in rtypes if ctx.incomplete(t)]
+    if failed:
+        return unknown(f"Could not read {', '.join(failed)} from the EHR; " + detail[0].lower() + detail[1:], *ev)
     return unmet(detail, *ev)
 
 

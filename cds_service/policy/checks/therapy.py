@@ -81,7 +81,7 @@ def active_program(p: dict, ctx: Ctx) -> Outcome:
             start, end = item.start or item.end, item.end
             if start and start <= ctx.dos and ((end or start) >= lo):
                 return met(f"Ongoing care: {item.text or vs.title} ({(end or start).isoformat()})", evidence(item, vs))
-    return missing(ctx, ("Procedure",), f"No rehab / home-exercise program in the last {p['within_days']} days")
+    return missing(ctx, ("Procedure",), f"No active rehab / home-exercise program in the last {p['within_days']} days")
 
 
 @check("modalities_tried")
@@ -97,5 +97,5 @@ def modalities_tried(p: dict, ctx: Ctx) -> Outcome:
             ev.append(evidence(items[0], vs))
     if len(tried) >= p["min"]:
         return met("Tried: " + ", ".join(tried), *ev)
-    detail = f"{len(tried)} of {p['min']} treatment modalities documented" + (f" ({', '.join(tried)})" if tried else "")
+    detail = f"Treatments tried and failed: {len(tried)} of {p['min']} modalities documented" + (f" ({', '.join(tried)})" if tried else "")
     return missing(ctx, ("Procedure", "MedicationRequest"), detail, *ev) if not tried else unmet(detail, *ev)

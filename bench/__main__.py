@@ -1,0 +1,188 @@
+"""``python -m bench`` (``make bench``): order-select and order-sign over real HTTP against
+``painpa serve`` under gunicorn, beside a bare-Flask baseline under the same gunicorn settings.
+
+Cases (issue 7): the patient history (a) in prefetch, or (b) fetched from a FHIR server with 0 or
+300 ms injected per query, for (c) patients of 50, 500 and 5,000 resources. Each (case, hook) has
+a latency phase (one client, calls back to back: the service's own time) and a throughput phase
+(``--load-concurrency`` clients for ``--load-seconds``). The same bodies and JWT headers go to
+painpa and to the baseline. Prints a table, painpa's p50 ratio to the baseline, the targets.
+
+    python -m bench [--quick] [--sizes 50,500,5000] [--sources prefetch,fhir0,fhir300] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from bench import load, patients, report, servers
+from bench.load import FHIR_TOKEN, HOOK_INSTANCE
+
+SERVICES = {"order-select": "painpa-order-select", "order-sign": "painpa-order-sign",
+            "order-sign-warm": "painpa-order-sign"}
+LARGE_BODY = 100_000  # bytes: above this the load phase cycles through a few distinct bodies
+WARMUP = 3
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="50,500,5000", help="patient sizes in resources")
+    p.add_argument("--sources", default="prefetch,fhir0,fhir300",
+                   help="prefetch, fhirN (FHIR server with N ms per query)")
+    p.add_argument("--requests", type=int, default=200, help="latency phase: calls per (case, hook)")
+    p.add_argument("--seconds", type=float, default=20.0, help="latency phase: wall-clock bound")
+    p.add_argument("--load-concurrency", type=int, default=8, help="throughput phase: concurrent clients")
+    p.add_argument("--load-seconds", type=float, default=4.0, help="throughput phase: duration (0 skips it)")
+    p.add_argument("--load-max", type=int, default=2000, help="throughput phase: most calls")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for painpa serve (e.g. PAINPA_REDIS_URL=redis://...)")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    p.add_argument("--py-spy", type=Path, help="record painpa's workers with py-spy into this SVG")
+    p.add_argument("--quick", action="store_true", help="a handful of calls per case (CI smoke)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.requests, args.seconds, args.load_seconds, args.load_max = 5, 5.0, 0.5, 40
+        args.load_concurrency = min(args.load_concurrency, 2)
+    return args
+
+
+def _sources(spec: str) -> list[tuple[str, int]]:
+    out = []
+    for item in spec.split(","):
+        item = item.strip()
+        if item == "prefetch":
+            out.append(("prefetch", 0))
+        elif item.startswith("fhir") and item[4:].isdigit():
+            out.append(("fhir", int(item[4:])))
+        else:
+            raise SystemExit(f"unknown source {item!r}: use prefetch or fhirN (N ms per query)")
+    return out
+
+
+class Bench:
+    """One run: the servers, the patients, and the rows measured so far."""
+
+    def __init__(self, args: argparse.Namespace, history: dict[int, list[dict]], painpa: servers.Painpa,
+                 fhir: servers.FhirServer, baseline: tuple[str, int], today: date) -> None:
+        self.args, self.history, self.painpa, self.fhir, self.today = args, history, painpa, fhir, today
+        self.baseline_base, baseline_pid = baseline
+        self.mem = {"painpa": servers.MemoryPeak(painpa.pid), "baseline": servers.MemoryPeak(baseline_pid)}
+        self.rows: list[report.Row] = []
+
+    def template(self, hook: str, size: int, source: str) -> bytes:
+        pid = f"bench-pt-{size}"
+        prefetch = patients.prefetch(self.history[size]) if source == "prefetch" else None
+        body = patients.hook_body(hook.removesuffix("-warm"), self.today, pid=pid, prefetch_values=prefetch,
+                                  fhir_server=self.fhir.base if source == "fhir" else None,
+                                  hook_instance=HOOK_INSTANCE.decode(), token=FHIR_TOKEN.decode())
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def payloads(self, template: bytes, n: int, tokens: list[str] | None) -> list[bytes]:
+        if len(template) <= LARGE_BODY:
+            return load.bodies(template, n, tokens)
+        pool = load.bodies(template, min(n, 20), tokens)
+        return [pool[i % len(pool)] for i in range(n)]
+
+    def measure(self, server: str, url: str, payloads: list[bytes], headers: list[str | None],
+                load_payloads: list[bytes], load_headers: list[str | None]) -> tuple[load.Run, load.Run | None]:
+        a = self.args
+        load.drive(url, payloads[:WARMUP], headers[:WARMUP], concurrency=1, max_seconds=a.seconds)
+        lat = load.drive(url, payloads[WARMUP:], headers[WARMUP:], concurrency=1, max_seconds=a.seconds)
+        thr = None
+        if a.load_seconds > 0:
+            thr = load.drive(url, load_payloads, load_headers, concurrency=a.load_concurrency,
+                             max_seconds=a.load_seconds)
+        return lat, thr
+
+    def case(self, source: str, latency_ms: int, size: int) -> None:
+        name = f"prefetch-{size}" if source == "prefetch" else f"fhir{latency_ms}-{size}"
+        self.fhir.set_latency(latency_ms / 1000)
+        hooks = ["order-select", "order-sign"] + (["order-sign-warm"] if source == "fhir" else [])
+        select_tokens: list[str] | None = None
+        for mem in self.mem.values():
+            mem.reset()
+        for hook in hooks:
+            template = self.template(hook, size, source)
+            n = self.args.requests + WARMUP
+            warm = hook == "order-sign-warm"
+            tokens = select_tokens if warm else [f"bench-{uuid.uuid4().hex}" for _ in range(n)]
+            if hook == "order-select":
+                select_tokens = tokens
+            payloads = self.payloads(template, n, tokens)
+            n_load = 0 if warm else self.args.load_max
+            load_tokens = [f"bench-{uuid.uuid4().hex}" for _ in range(n_load)]
+            load_payloads = self.payloads(template, n_load, load_tokens) if n_load else []
+            service = SERVICES[hook]
+            headers = self.painpa.auth_headers(service, n)
+            load_headers = self.painpa.auth_headers(service, n_load)
+            targets = [("painpa", self.painpa.url(service))]
+            if not warm:
+                targets.append(("baseline", f"{self.baseline_base}/cds-services/{service}"))
+            for server, url in targets:
+                lat, thr = self.measure(server, url, payloads, headers, load_payloads, load_headers)
+                self.rows.append(report.Row.of(latency=lat, load=thr, peak_bytes=self.mem[server].peak_bytes,
+                                               case=name, source=source, size=size, latency_ms=latency_ms,
+                                               hook=hook, server=server))
+                print(report.table(self.rows[-1:]).splitlines()[-1], flush=True)
+
+    def run(self) -> None:
+        for mem in self.mem.values():
+            mem.__enter__()
+        try:
+            for source, latency_ms in _sources(self.args.sources):
+                for size in (int(s) for s in self.args.sizes.split(",")):
+                    self.case(source, latency_ms, size)
+        finally:
+            for mem in self.mem.values():
+                mem.__exit__(None, None, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="painpa-bench-") as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        history = {size: patients.make_patient(size, started.date(), f"bench-pt-{size}") for size in sizes}
+        resources = patients.practice() + [r for size in sizes for r in history[size]]
+        fhir = stack.enter_context(servers.fhir_server(resources, work))
+        painpa = stack.enter_context(servers.painpa(work / "home", [fhir.base], workers=args.workers,
+                                                    env=extra_env, log_path=work / "serve.log"))
+        base = stack.enter_context(servers.baseline(workers=args.workers))
+        spy = None
+        if args.py_spy:
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses",
+                                    "--pid", str(painpa.pid), "--output", str(args.py_spy), "--rate", "200"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bench = Bench(args, history, painpa, fhir, base, started.date())
+        print(report.table([]), flush=True)
+        try:
+            bench.run()
+        finally:
+            if spy is not None:
+                spy.terminate()
+                spy.wait(timeout=60)
+    print()
+    print(f"painpa bench, {started:%Y-%m-%d %H:%M} UTC, {args.workers} gunicorn workers, "
+          f"latency phase: 1 client; throughput: {args.load_concurrency} clients for {args.load_seconds} s")
+    print(report.table(bench.rows))
+    print("\nTargets (issue 7):")
+    print(report.targets_text(bench.rows))
+    if args.json:
+        meta = {"started": started.isoformat(), "workers": args.workers, "args": vars(args) | {
+            "json": str(args.json), "py_spy": str(args.py_spy) if args.py_spy else None}}
+        args.json.write_text(json.dumps(report.as_json(bench.rows, meta), indent=1))
+    return 0 if all(r.errors == 0 for r in bench.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

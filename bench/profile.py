@@ -1,0 +1,80 @@
+"""Profile hook calls in one process (pyinstrument), with the bench's patients and request bodies:
+
+    python -m bench.profile [--size 500] [--hook order-sign] [--calls 50] [--html OUT.html]
+
+It builds the production app (``create_app``) on a fresh instance folder, registers a client,
+and POSTs through Flask's test client, so the profile shows painpa's own time (JWT, parsing,
+gather, policy, render, audit, database) without HTTP or load-client noise. For the processes
+of a real ``painpa serve`` under load, ``python -m bench --py-spy OUT.svg`` records them with py-spy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import patients
+from tests.support import jwt as tjwt
+
+ISS = "https://bench-ehr.example/cds"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=500)
+    p.add_argument("--hook", default="order-sign", choices=("order-select", "order-sign"))
+    p.add_argument("--calls", type=int, default=50)
+    p.add_argument("--html", type=Path, help="write pyinstrument's HTML report here")
+    p.add_argument("--database-url", help="profile against this database (default: SQLite in a temp folder)")
+    args = p.parse_args(argv)
+    from pyinstrument import Profiler
+
+    from cds_service import clients
+    from cds_service.app import create_app
+    from cds_service.config import Settings
+
+    today = datetime.now(UTC).date()
+    with tempfile.TemporaryDirectory(prefix="painpa-profile-") as tmp:
+        env = {"DATABASE_URL": args.database_url} if args.database_url else {}
+        settings = Settings.from_env(env=env, home=Path(tmp), base_url="http://127.0.0.1:8080")
+        app = create_app(settings)
+        key = tjwt.make_key("ES384")
+        clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
+                           fhir_bases=["https://ehr.example/fhir"])
+        history = patients.make_patient(args.size, today)
+        body = patients.hook_body(args.hook, today, prefetch_values=patients.prefetch(history))
+        data = json.dumps(body).encode()
+        service = "painpa-order-select" if args.hook == "order-select" else "painpa-order-sign"
+        path = f"/cds-services/{service}"
+        http = app.test_client()
+        tokens = [tjwt.sign(key, ISS, settings.base_url + path) for _ in range(args.calls + 3)]
+
+        def call(token: str) -> None:
+            resp = http.post(path, data=data, headers={**tjwt.bearer(token), "Content-Type": "application/json"})
+            if resp.status_code != 200:
+                raise SystemExit(f"HTTP {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
+
+        for token in tokens[:3]:
+            call(token)
+        profiler = Profiler(interval=0.0005)
+        started = time.perf_counter()
+        profiler.start()
+        for token in tokens[3:]:
+            call(token)
+        profiler.stop()
+        elapsed = time.perf_counter() - started
+        app.extensions["painpa.db"].dispose()
+    print(f"{args.calls} x {args.hook}, {args.size} resources in prefetch: "
+          f"{elapsed / args.calls * 1000:.1f} ms per call (profiled)")
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    if args.html:
+        args.html.write_text(profiler.output_html())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

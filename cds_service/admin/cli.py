@@ -1,0 +1,112 @@
+"""``painpa admin``: dashboard users and the imports behind the insights (CMS-0057-F specific denial
+reasons and public metrics, domain.md §3; PAS ClaimResponses, standards.md §4.2).
+
+    painpa admin create-user NAME [--password-stdin]
+    painpa admin import-denials FILE.csv
+    painpa admin import-metrics FILE.csv
+    painpa admin import-pas --fhir-base URL [--since YYYY-MM-DD] [--token-env VAR]
+    painpa admin remap
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+
+def register(sub, lazy) -> None:
+    admin = sub.add_parser("admin", help="dashboard users and insight imports (denials, payer metrics, PAS)")
+    actions = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    user = actions.add_parser("create-user", help="create a dashboard admin user (password prompted)")
+    user.add_argument("username")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user.set_defaults(func=lazy("cds_service.admin.cli:create_user"))
+    for kind in ("denials", "metrics"):
+        imp = actions.add_parser(f"import-{kind}", help=f"import a {kind} CSV file")
+        imp.add_argument("file")
+        imp.set_defaults(func=lazy("cds_service.admin.cli:import_csv"), kind=kind)
+    pas = actions.add_parser("import-pas", help="import PAS ClaimResponses from a registered FHIR server")
+    pas.add_argument("--fhir-base", required=True)
+    pas.add_argument("--since", help="only resources updated on or after this date (YYYY-MM-DD)")
+    pas.add_argument("--token-env", help="name of an environment variable holding a bearer token")
+    pas.set_defaults(func=lazy("cds_service.admin.cli:import_pas"))
+    remap = actions.add_parser("remap", help="re-apply fhir_profiles/denials rules to every stored reason")
+    remap.set_defaults(func=lazy("cds_service.admin.cli:remap"))
+
+
+def _app():
+    from cds_service.app import create_app
+
+    return create_app()
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from cds_service.admin.auth import UserError
+    from cds_service.admin.auth import create_user as create
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            print("painpa: passwords differ; nothing created", file=sys.stderr)
+            return 2
+    app = _app()
+    try:
+        create(app.extensions["painpa.db"], args.username, password)
+    except UserError as exc:
+        print(f"painpa: {exc}", file=sys.stderr)
+        return 2
+    print(f"created admin user {args.username}")
+    return 0
+
+
+def _print(report) -> int:
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0 if not report.errors else 1
+
+
+def import_csv(args: argparse.Namespace) -> int:
+    from cds_service.insights.imports import ImportFailed
+    from cds_service.insights.imports import import_csv as run
+
+    try:
+        with open(args.file, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        print(f"painpa: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    app = _app()
+    try:
+        return _print(run(app.extensions["painpa.db"], args.kind, raw, salt=app.secret_key))
+    except ImportFailed as exc:
+        print(f"painpa: {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+
+def import_pas(args: argparse.Namespace) -> int:
+    from cds_service.insights.imports import ImportFailed
+    from cds_service.insights.imports import import_pas as run
+
+    token = os.environ.get(args.token_env) if args.token_env else None
+    if args.token_env and not token:
+        print(f"painpa: environment variable {args.token_env} is empty", file=sys.stderr)
+        return 2
+    app = _app()
+    try:
+        return _print(run(app.extensions["painpa.db"], args.fhir_base, salt=app.secret_key,
+                          settings=app.extensions["painpa.settings"], token=token, since=args.since))
+    except ImportFailed as exc:
+        print(f"painpa: {exc}", file=sys.stderr)
+        return 2
+
+
+def remap(args: argparse.Namespace) -> int:
+    from cds_service.insights.rules import default_data
+    from cds_service.insights.store import remap as run
+
+    print(f"{run(_app().extensions['painpa.db'], default_data())} reasons re-mapped")
+    return 0

@@ -1,0 +1,63 @@
+"""gunicorn settings for ``painpa serve`` (the process model of docs/deploy.md).
+
+One place for the process model so that ``painpa serve`` (also what deploy/Containerfile runs) and
+the bench's bare-Flask baseline run under the same settings (docs/deploy.md, "Capacity").
+
+Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
+
+- ``gthread`` workers: a hook call is CPU-bound (JSON, policy, render) except while it waits on the
+  EHR's FHIR server; threads cover that wait without an event-loop monkey-patch. One worker process
+  per core (``PAINPA_WORKERS``, default 2), ``PAINPA_THREADS`` threads each (default 8).
+- Workers are stateless: everything shared (database, jti replay cache, JWKS, order-select →
+  order-sign warm cache) lives in PostgreSQL / Redis (cds_service/shared), so any worker on any host
+  may answer any call and workers can be recycled (``max_requests`` with jitter bounds slow leaks).
+- ``worker_tmp_dir=/dev/shm``: the heartbeat file on tmpfs, so a slow disk (container overlay)
+  cannot make the arbiter kill healthy workers.
+- ``timeout`` 30 s sits well above the FHIR deadline (``PAINPA_FHIR_DEADLINE``, 3 s) and below
+  typical load-balancer idle timeouts; ``keepalive`` 5 s lets an EHR reuse its connection.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cds_service.config import ConfigError
+
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 8
+SHM = "/dev/shm"  # noqa: S108 - gunicorn's heartbeat files (worker_tmp_dir), not application data
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+def options(*, host: str = "127.0.0.1", port: int = 8080, workers: int | None = None,
+            env: dict[str, str] | None = None) -> dict:
+    """The gunicorn settings as a dict (keys are gunicorn setting names)."""
+    env = dict(os.environ if env is None else env)
+    tmp = SHM if os.path.isdir(SHM) and os.access(SHM, os.W_OK) else None
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers or _int(env, "PAINPA_WORKERS", DEFAULT_WORKERS),
+        "worker_class": "gthread",
+        "threads": _int(env, "PAINPA_THREADS", DEFAULT_THREADS),
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "max_requests": _int(env, "PAINPA_MAX_REQUESTS", 20000),
+        "max_requests_jitter": 2000,
+        "worker_tmp_dir": tmp,
+        "accesslog": None,  # the audit table is the access record; an access log would hold patient URLs
+        "errorlog": "-",
+        "loglevel": "info",
+        "limit_request_field_size": 16384,
+    }
+

@@ -1,0 +1,208 @@
+"""Egress guard against SSRF through ``fhirServer`` (CDS Hooks 2.0 §FHIR Resource Access "https";
+standards.md §8.3; checks CC-27..CC-29).
+
+Two gates, one rule set:
+
+* :func:`admit_fhir_server` runs in the view, after the client's registered-base check and before
+  any outbound byte: ``https`` is required except for an explicitly registered loopback base (or the
+  sandbox), and the host's DNS answers are checked against loopback, private, link-local, reserved
+  and cloud-metadata ranges. A refusal is a 400 naming ``fhirServer``.
+* :class:`GuardedAdapter` re-applies the check inside every connection a :func:`new_session`
+  session opens, and connects to the very address it checked (the resolution is pinned), so a DNS
+  answer that changes between the two gates (rebinding) still cannot reach a forbidden address.
+
+A base whose host is an IP literal (or ``localhost``) names its address explicitly: an operator who
+registered ``http://127.0.0.1:8090/fhir`` meant it. Hostnames that resolve into private networks are
+allowed only for networks listed in ``PAINPA_EGRESS_ALLOW_NETWORKS`` (hospital FHIR servers often
+live on 10/8). Metadata addresses are refused always.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from urllib.parse import urlsplit
+
+from cachetools import TTLCache
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as u3conn
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack 169.254.169.254, AWS ECS task
+# metadata, AWS IPv6 IMDS, Alibaba, Azure WireServer): never reachable, whatever is registered.
+METADATA = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16",
+))
+LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
+RESOLVE_TTL_S = 15
+DEFAULT_RESOLVE_TIMEOUT_S = 2.0
+
+
+class EgressRefused(Exception):
+    """The destination is not one painpa may connect to; the message says why (no secrets)."""
+
+
+class _Policy:
+    """Process-wide settings of the guard (set by the app factory from :class:`Settings`)."""
+
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    permissive: bool = False  # the local sandbox: every registered address is the operator's own
+
+
+policy = _Policy()
+_resolved: TTLCache[tuple[str, int], tuple[IPAddress, ...]] = TTLCache(maxsize=512, ttl=RESOLVE_TTL_S)
+_lock = threading.Lock()
+_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns")
+
+
+def configure(settings) -> None:
+    policy.allow_networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.egress_allow_networks)
+    policy.permissive = bool(settings.sandbox)
+
+
+def _unwrap(ip: IPAddress) -> IPAddress:
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return mapped if mapped is not None else ip
+
+
+def literal(host: str) -> IPAddress | None:
+    try:
+        return _unwrap(ipaddress.ip_address(host.strip("[]").split("%")[0]))
+    except ValueError:
+        return None
+
+
+def refusal(ip: IPAddress, *, explicit: bool) -> str | None:
+    """Why ``ip`` may not be reached (None when it may). ``explicit``: the URL named the address."""
+    ip = _unwrap(ip)
+    if ip in METADATA:
+        return "a cloud metadata address"
+    if explicit or policy.permissive or any(ip in net for net in policy.allow_networks):
+        return None
+    for test, name in ((ip.is_loopback, "a loopback"), (ip.is_link_local, "a link-local"),
+                       (ip.is_multicast, "a multicast"), (ip.is_unspecified, "an unspecified"),
+                       (ip.is_private, "a private")):
+        if test:
+            return f"{name} address"
+    return None if ip.is_global else "a non-public address"
+
+
+def resolve(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
+    """DNS answers for ``host`` (cached briefly), bounded by ``timeout``: getaddrinfo cannot be
+    interrupted, so it runs on a small pool and a slow resolver costs at most ``timeout``."""
+    ip = literal(host)
+    if ip is not None:
+        return (ip,)
+    key = (host.lower(), port)
+    with _lock:
+        if key in _resolved:
+            return _resolved[key]
+    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        infos = future.result(timeout=timeout)
+    except FutureTimeout:
+        raise EgressRefused("DNS resolution timed out") from None
+    except OSError:
+        raise EgressRefused("the host name does not resolve") from None
+    found = tuple(dict.fromkeys(_unwrap(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos))
+    with _lock:
+        _resolved[key] = found
+    return found
+
+
+def checked_addresses(host: str, port: int, timeout: float = DEFAULT_RESOLVE_TIMEOUT_S) -> tuple[IPAddress, ...]:
+    """Every address ``host`` resolves to, or :class:`EgressRefused` if any of them is forbidden
+    (a mixed answer is refused whole: the resolver, not us, would pick which one is used)."""
+    explicit = literal(host) is not None or host.lower() in LOOPBACK_NAMES
+    addresses = resolve(host, port, timeout)
+    if host.lower() in LOOPBACK_NAMES and not all(a.is_loopback for a in addresses):
+        raise EgressRefused("localhost does not resolve to loopback")
+    for ip in addresses:
+        why = refusal(ip, explicit=explicit)
+        if why:
+            raise EgressRefused(f"the host resolves to {why}")
+    return addresses
+
+
+def insecure_allowed(url: str, settings) -> bool:
+    """``http`` only for a registered loopback base (tests, a dev EHR on this host) or the sandbox."""
+    host = (urlsplit(url).hostname or "").lower()
+    ip = literal(host)
+    loopback = host in LOOPBACK_NAMES or (ip is not None and ip.is_loopback)
+    return settings.allow_insecure_registered and (loopback or settings.sandbox)
+
+
+def admit_fhir_server(url: str | None, settings) -> None:
+    """Raise a 400 :class:`HookError` when ``url`` may not receive the bearer token. Call it after
+    the registered-base check; it makes no connection (DNS only, bounded by the connect timeout).
+    An unresolvable name is let through: the connection then fails and the answer says so."""
+    from cds_service.hooks.errors import HookError
+
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not insecure_allowed(url, settings):
+        raise HookError(400, "fhirServer must use https (http is accepted only for a registered loopback base)",
+                        "fhirServer")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        checked_addresses(parts.hostname or "", port, settings.fhir_connect_timeout_s)
+    except EgressRefused as exc:
+        if "resolves to" in str(exc) or "localhost" in str(exc):
+            raise HookError(400, f"fhirServer refused: {exc}", "fhirServer") from None
+
+
+class _GuardedConnectionMixin:
+    """urllib3 connection whose socket goes only to an address :func:`checked_addresses` passed."""
+
+    def _new_conn(self) -> socket.socket:
+        timeout = self.timeout if isinstance(self.timeout, int | float) else DEFAULT_RESOLVE_TIMEOUT_S
+        try:
+            addresses = checked_addresses(self._dns_host, self.port, timeout)
+        except EgressRefused as exc:
+            raise NewConnectionError(self, f"egress refused: {exc}") from None
+        last: OSError | None = None
+        for ip in addresses:
+            try:
+                return u3conn.create_connection((str(ip), self.port), self.timeout, source_address=self.source_address,
+                                                socket_options=self.socket_options)
+            except TimeoutError:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from None
+            except OSError as exc:
+                last = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
+
+
+class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass  # TLS server name and certificate checks still use the URL's host name
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose pools open only guarded connections (mount on http:// and https://)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+
+def clear_cache() -> None:
+    with _lock:
+        _resolved.clear()

@@ -1,0 +1,97 @@
+"""Per-client rate limit (standards.md §8.15 resource limits; issue 6; check CC-54's neighbour
+"clear errors"): a fixed window of ``rate_limit_per_minute`` calls per registered ``iss``, counted in
+the shared database (or Redis when ``PAINPA_REDIS_URL`` is set) so that every worker and host sees
+the same count. Over the limit the answer is 429 with ``Retry-After`` and an OperationOutcome
+(code ``throttled``).
+
+It runs after the JWT is verified: counting by an unverified ``iss`` would let anyone spend a
+registered client's budget. A broken counter store fails open (logged): answering the clinician
+matters more than throttling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from flask import Response, jsonify
+from sqlalchemy import delete
+
+from cds_service.security.tables import RateCounter
+from cds_service.store.base import Database
+
+WINDOW_S = 60
+PURGE_PROBABILITY = 0.01
+log = logging.getLogger(__name__)
+
+
+def _key(iss: str, window: int) -> str:
+    return f"{hashlib.sha256(iss.encode()).hexdigest()[:40]}:{window}"
+
+
+def _count_db(db: Database, key: str, expires: datetime) -> int:
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(RateCounter).values(key=key, count=1, expires=expires)
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"count": RateCounter.count + 1})
+    with db.session() as s:
+        count = s.execute(stmt.returning(RateCounter.count)).scalar_one()
+    if random.random() < PURGE_PROBABILITY:
+        with db.session() as s:
+            s.execute(delete(RateCounter).where(RateCounter.expires < datetime.now(UTC)))
+    return int(count)
+
+
+def _count_redis(client, key: str) -> int:
+    pipe = client.pipeline()
+    pipe.incr(f"painpa:rate:{key}")
+    pipe.expire(f"painpa:rate:{key}", WINDOW_S * 2)
+    return int(pipe.execute()[0])
+
+
+def hit(db: Database, iss: str, *, redis_client=None, now: float | None = None) -> tuple[int, float]:
+    """Count one call of ``iss``; returns (calls in this window, seconds until the window ends)."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_S)
+    key = _key(iss, window)
+    retry = (window + 1) * WINDOW_S - now
+    if redis_client is not None:
+        try:
+            return _count_redis(redis_client, key), retry
+        except Exception as exc:  # noqa: BLE001 - fall back to the database, still shared
+            log.warning("rate limit: Redis unavailable (%s); counting in the database", type(exc).__name__)
+    expires = datetime.fromtimestamp((window + 2) * WINDOW_S, UTC) + timedelta(seconds=1)
+    return _count_db(db, key, expires), retry
+
+
+def throttled(retry_after_s: float, limit: int) -> Response:
+    body = {"resourceType": "OperationOutcome", "issue": [{
+        "severity": "error", "code": "throttled",
+        "diagnostics": f"Rate limit of {limit} calls per minute for this client exceeded; "
+                       f"retry after {math.ceil(retry_after_s)} s",
+    }]}
+    resp = jsonify(body)
+    resp.status_code = 429
+    resp.mimetype = "application/fhir+json"
+    resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return resp
+
+
+def check(db: Database, settings, iss: str, *, redis_client=None) -> Response | None:
+    """None when the call may proceed; otherwise the 429 response to send."""
+    limit = settings.rate_limit_per_minute
+    if limit <= 0:
+        return None
+    try:
+        count, retry = hit(db, iss, redis_client=redis_client)
+    except Exception as exc:  # noqa: BLE001 - fail open, loudly
+        log.warning("rate limit not checked: %s", type(exc).__name__)
+        return None
+    return throttled(retry, limit) if count > limit else None

@@ -1,0 +1,37 @@
+"""Fixtures of the insights tests: a database on SQLite and on PostgreSQL (same tests on both),
+seeded from the CSV files under data/ through the real import path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cds_service.insights.imports import import_csv
+from cds_service.store import init_db
+
+DATA = Path(__file__).parent / "data"
+SALT = "test-salt"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        database = init_db(f"sqlite:///{tmp_path / 'insights.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        database = init_db(url)
+        with database.session() as s:  # one server for the session: start every test empty
+            s.execute(text("TRUNCATE ins_denial_reason, ins_decision, ins_payer_metric, ins_admin_user "
+                           "RESTART IDENTITY CASCADE"))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def seeded(db):
+    denials = import_csv(db, "denials", (DATA / "denials.csv").read_bytes(), salt=SALT)
+    metrics = import_csv(db, "metrics", (DATA / "metrics.csv").read_bytes(), salt=SALT)
+    assert not denials.errors and not metrics.errors
+    return db

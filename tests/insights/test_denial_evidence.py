@@ -1,0 +1,87 @@
+"""Imported denials change the cards of later orders of the same plan (issue 8; CMS-0057-F specific
+reasons, domain.md §3, fed into the CRD cards of standards.md §2.4): the real engine evaluates an
+order, the CDS layer's hook adds the plan's history, the real renderer writes the cards."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import pytest
+
+from cds_service.insights.evidence import PastDecision, apply_evidence, summarize
+from cds_service.insights.feed import add_denial_evidence
+from cds_service.policy.engine import evaluate
+from cds_service.policy.loader import load_policies
+from cds_service.policy.record import PatientRecord, TenantDefaults
+from cds_service.render import render_response
+
+TODAY = date(2026, 11, 29)
+PLAN = {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}]},
+        "value": "GOLD-HMO", "name": "Gold HMO"}
+COVERAGE = {
+    "resourceType": "Coverage", "id": "cov1", "status": "active", "beneficiary": {"reference": "Patient/p1"},
+    "type": {"coding": [{"system": "https://nahdo.org/sopt", "code": "111"}]},
+    "payor": [{"reference": "Organization/payer-example-ma", "display": "Example Advantage Plan",
+               "identifier": {"system": "http://painpa.org/fhir/sid/example-payer", "value": "EXAMPLE-MA-EVICORE"}}],
+    "class": [PLAN],
+}
+PATIENT = {"resourceType": "Patient", "id": "p1", "address": [{"state": "TX"}]}
+RADICULOPATHY = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                 "clinicalStatus": {"coding": [{"code": "active"}]}, "onsetDateTime": "2026-06-01",
+                 "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M54.16"}]}}
+
+
+def order(code="64483"):
+    return {"resourceType": "ServiceRequest", "id": "sr1", "status": "draft", "intent": "order",
+            "subject": {"reference": "Patient/p1"}, "occurrenceDateTime": "2026-12-10",
+            "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": code}]},
+            "insurance": [{"reference": "Coverage/cov1"}]}
+
+
+@pytest.fixture(scope="module")
+def policies():
+    return load_policies()
+
+
+def cards_for(db, policies, coverage, code="64483"):
+    record = PatientRecord.from_resources([PATIENT, coverage, RADICULOPATHY],
+                                          defaults=TenantDefaults(state="TX", place_of_service="11"))
+    dets = add_denial_evidence(db, evaluate([order(code)], record, policies, TODAY), record)
+    response = render_response(dets, [order(code)], hook="order-sign", crd_version="2.0.1", config={},
+                               today=TODAY, smart_link=lambda det, req=None: None)
+    return response["cards"]
+
+
+def test_imported_denials_appear_on_a_later_orders_card(seeded, policies):
+    cards = cards_for(seeded, policies, COVERAGE)
+    conservative = [c for c in cards if "denied 4 of its last 10 lumbar ESIs for missing conservative-care" in c["detail"]]
+    assert len(conservative) == 1
+    assert conservative[0]["detail"].index("**Fix:**") < conservative[0]["detail"].index("denied 4 of its last 10")
+    assert all(len(c["summary"]) < 140 for c in cards)
+    baseline = [c for c in cards if "denied 1 of its last 10 lumbar ESIs for missing baseline" in c["detail"]]
+    assert len(baseline) == 1
+
+
+def test_other_plan_of_the_same_payer_gets_its_own_history(seeded, policies):
+    silver = copy.deepcopy(COVERAGE)
+    silver["class"][0].update(value="SILVER", name="Silver PPO")
+    details = " ".join(c["detail"] for c in cards_for(seeded, policies, silver))
+    assert "lumbar ESIs for missing conservative-care" not in details
+    assert "denied 1 of its last 1 lumbar ESIs for missing or non-concordant imaging" in details
+
+
+def test_no_history_no_change(db, policies):
+    without = [c["detail"] for c in cards_for(None, policies, COVERAGE)]
+    assert [c["detail"] for c in cards_for(db, policies, COVERAGE)] == without
+    assert not any("denied" in d and "of its last" in d for d in without)
+
+
+def test_summary_counts_only_the_window_and_each_decision_once():
+    past = [PastDecision(date(2026, 10, 30 - i), "denied" if i < 3 else "affirmed",
+                         ("esi.conservative-care", "esi.conservative-care") if i < 3 else ()) for i in range(12)]
+    ev = summarize(past, window=10, payer="P", plan="Gold", group_label="lumbar ESIs",
+                   phrases={"esi.conservative-care": "missing PT duration"})
+    assert (ev.considered, ev.denied, ev.by_requirement[0].count) == (10, 3, 3)
+    assert ev.sentence("esi.conservative-care") == "This plan (Gold) denied 3 of its last 10 lumbar ESIs for missing PT duration."
+    assert apply_evidence([], {}) == []

@@ -1,0 +1,105 @@
+"""Da Vinci PAS 2.2.1 ``Claim/$submit`` and ``Claim/$inquire`` of the sandbox payer: decisions by
+the configured rules, ClaimResponse with preAuthRef (14-character UTN), reviewAction A1/A3/A4,
+a 120-day preAuthPeriod, a specific denial reason (CMS-0057-F), and the decision stored in the
+FHIR server where painpa looks for it."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from sandbox.payer.decision import claim
+from sandbox.payer.rules import RulesError, load_rules
+
+X12 = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
+
+
+@pytest.fixture
+def h(client, token):
+    headers = token()
+    client.put("/fhir/Patient/pa-1", json={"resourceType": "Patient", "id": "pa-1", "address": [{"state": "TX"}]},
+               headers=headers)
+    return headers
+
+
+def _request(codes: list[str], *, documented: bool) -> dict:
+    c = claim(patient="pa-1", claim_id="c-submit", codes=codes, created=date.today(), coverage_ref="Coverage/cv",
+              insurer="Organization/payer-medicare")
+    entries = [{"fullUrl": "urn:uuid:claim", "resource": c}]
+    if documented:
+        c["supportingInfo"] = [{"sequence": 1, "category": {"coding": [{
+            "system": "http://hl7.org/us/davinci-pas/CodeSystem/PASSupportingInfoType", "code": "additionalInformation"}]},
+            "valueReference": {"reference": "urn:uuid:qr"}}]
+        entries.append({"fullUrl": "urn:uuid:qr", "resource": {
+            "resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/pa-1"}}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _action(response: dict) -> str:
+    ext = response["item"][0]["adjudication"][0]["extension"][0]["extension"]
+    return next(e["valueCodeableConcept"]["coding"][0]["code"] for e in ext if e["url"] == X12)
+
+
+def test_documented_request_is_affirmed_with_a_utn_valid_120_days(client, h):
+    resp = client.post("/payer/Claim/$submit", json=_request(["64483", "64484"], documented=True), headers=h)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    bundle = resp.get_json(force=True)
+    cr = bundle["entry"][0]["resource"]
+    assert cr["resourceType"] == "ClaimResponse" and cr["use"] == "preauthorization" and _action(cr) == "A1"
+    assert re.fullmatch(r"[A-Z0-9]{2}A\d{11}", cr["preAuthRef"])
+    start, end = date.fromisoformat(cr["preAuthPeriod"]["start"]), date.fromisoformat(cr["preAuthPeriod"]["end"])
+    assert (end - start) == timedelta(days=119)  # 120 calendar days including the decision day
+    assert [i["itemSequence"] for i in cr["item"]] == [1, 2]
+    found = client.get("/fhir/ClaimResponse?patient=pa-1&use=preauthorization&_include=ClaimResponse:request",
+                       headers=h).get_json(force=True)
+    kinds = sorted(e["resource"]["resourceType"] for e in found["entry"])
+    assert kinds == ["Claim", "ClaimResponse"]
+
+
+def test_undocumented_request_is_denied_with_a_specific_reason(client, h):
+    cr = client.post("/payer/Claim/$submit", json=_request(["64483"], documented=False), headers=h).get_json(force=True)
+    cr = cr["entry"][0]["resource"]
+    assert _action(cr) == "A3" and "documentation" in cr["processNote"][0]["text"]
+    assert cr["preAuthRef"]  # a non-affirmed decision has a UTN too (it goes on the claim)
+    assert "preAuthPeriod" not in cr
+
+
+def test_vertebral_augmentation_is_pended(client, h):
+    cr = client.post("/fhir/Claim/$submit", json=_request(["22514"], documented=True), headers=h).get_json(force=True)
+    cr = cr["entry"][0]["resource"]
+    assert _action(cr) == "A4" and cr["outcome"] == "queued" and "preAuthRef" not in cr
+
+
+def test_inquire_returns_the_latest_decision(client, h):
+    client.post("/payer/Claim/$submit", json=_request(["64483"], documented=True), headers=h)
+    resp = client.post("/payer/Claim/$inquire", json=_request(["64483"], documented=False), headers=h)
+    assert resp.status_code == 200
+    assert _action(resp.get_json(force=True)["entry"][0]["resource"]) == "A1"
+    none = client.post("/payer/Claim/$inquire", json=_request(["63655"], documented=False), headers=h)
+    assert none.status_code == 404 and none.get_json(force=True)["resourceType"] == "OperationOutcome"
+
+
+def test_bad_submissions(client, h):
+    assert client.post("/fhir/Claim/$submit", json=_request(["64483"], documented=True)).status_code == 401
+    bad_token = {"Authorization": "Bearer nope"}
+    assert client.post("/payer/Claim/$submit", json=_request(["64483"], documented=True), headers=bad_token).status_code == 401
+    assert client.post("/payer/Claim/$submit", json={"resourceType": "Patient"}, headers=h).status_code == 400
+    body = _request(["64483"], documented=True)
+    body["entry"][0]["resource"]["use"] = "claim"
+    assert client.post("/payer/Claim/$submit", json=body, headers=h).status_code == 400
+    body = _request(["64483"], documented=True)
+    body["entry"][0]["resource"]["patient"] = {"reference": "Patient/stranger"}
+    assert client.post("/payer/Claim/$submit", json=body, headers=h).status_code == 422
+
+
+def test_rules_are_checked_data(tmp_path):
+    assert [r["action"] for r in load_rules()][-1] == "A1"
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A3", "when": {}}]}))
+    with pytest.raises(RulesError, match="specific reason"):
+        load_rules(tmp_path)
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {"bogus": 1}}]}))
+    with pytest.raises(RulesError, match="bogus"):
+        load_rules(tmp_path)

@@ -23,6 +23,7 @@ BLUEPRINTS: tuple[tuple[str, str], ...] = (
     ("cds_service.metrics", "bp"),
     ("cds_service.hooks.views", "bp"),
     ("cds_service.admin", "bp"),
+    ("cds_service.insights.cpm_app", "bp"),
     ("smart_app.views", "bp"),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 import time
 from pathlib import Path
@@ -32,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from sandbox.app import create_sandbox_app
     from sandbox.setup import ensure_ready
 
-    app = create_sandbox_app(settings)
-    try:
-        server = make_server(args.host, port, app, threaded=True)
-    except OSError as exc:
-        print(f"painpa sandbox: cannot listen on {args.host}:{port}: {exc.strerror}; try --port", file=sys.stderr)
+    problem = _cannot_listen(args.host, port)  # before seeding, and werkzeug would sys.exit() on its own
+    if problem:
+        print(f"painpa sandbox: cannot listen on {args.host}:{port}: {problem}; try --port", file=sys.stderr)
         return 2
+    app = create_sandbox_app(settings)
+    server = make_server(args.host, port, app, threaded=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     seeded = ensure_ready(app)
     url = f"{settings.base_url}/ehr/"
@@ -51,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def _display_host(host: str) -> str:

@@ -1,0 +1,3 @@
+"""painpa's SMART on FHIR documentation app (SMART App Launch 2.2; standards.md §5, §9.3): launch and
+tokens, the worklist computed by the CDS service's own gather and evaluate, FHIR-native fix forms
+(SDC Questionnaires with template extraction), the PA packet and Da Vinci PAS submission."""

@@ -19,6 +19,7 @@ from smart_app.questionnaires import (
     MAX_VALUE,
     MIN_VALUE,
     UNIQUE_TEXT,
+    UnknownForm,
     answer_key,
     answer_label,
     catalogue,
@@ -32,7 +33,7 @@ from smart_app.questionnaires import (
 )
 from smart_app.validate import invalid_resources
 
-__all__ = ["catalogue", "form_for", "get", "initial_answers", "environment", "view", "parse", "response", "save"]
+__all__ = ["UnknownForm", "catalogue", "form_for", "get", "initial_answers", "environment", "view", "parse", "response", "save"]
 ATTESTATION = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 LINK_TO_ORDER = "http://painpa.org/fhir/StructureDefinition/link-to-order"
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
@@ -27,6 +27,7 @@ from smart_app.registry import smart_client_for
 from smart_app.tables import SmartPendingLaunch, SmartSession, digest
 
 PENDING_TTL_S = 600
+SESSION_TTL_S = 12 * 3600  # a clinic day; the tokens are useless to keep longer
 REFRESH_SKEW_S = 60
 TIMEOUT = (2.0, 10.0)
 _refresh_locks: dict[str, threading.Lock] = {}
@@ -155,13 +156,16 @@ def complete(db: Database, settings, *, browser_id: str | None, state: str | Non
     if not launch_ctx.patient:
         raise LaunchError("The EHR did not provide a patient in context; open the app from a patient chart.", 400)
     session_id = secrets.token_urlsafe(32)
+    now = datetime.now(UTC).replace(tzinfo=None)
     with db.session() as s:
+        s.execute(delete(SmartSession).where(SmartSession.created < now - timedelta(seconds=SESSION_TTL_S)))
         s.add(SmartSession(
             id_digest=digest(session_id), browser_digest=row.browser_digest, iss=row.iss,
             client_id=row.client_id, token_endpoint=row.token_endpoint, auth_method=row.auth_method,
-            access_token=body["access_token"], refresh_token=body.get("refresh_token"),
+            access_token=keys.seal(settings.home, body["access_token"]),
+            refresh_token=keys.seal(settings.home, body.get("refresh_token")),
             expires_at=_expires_at(body), scope=str(body.get("scope", "")), context=launch_ctx.as_dict(),
-            created=datetime.now(UTC).replace(tzinfo=None),
+            created=now,
         ))
     return session_id
 
@@ -179,27 +183,28 @@ def access_token(db: Database, settings, session_key: str) -> str:
             if row is None:
                 raise LaunchError("The app session ended; relaunch the app from the EHR.", 401)
             if row.expires_at - time.time() > REFRESH_SKEW_S:
-                return row.access_token
+                return keys.unseal(settings.home, row.access_token)
             if not row.refresh_token:
                 if row.expires_at > time.time():
-                    return row.access_token
+                    return keys.unseal(settings.home, row.access_token)
                 raise LaunchError("The EHR access token expired; relaunch the app from the EHR.", 401)
             snapshot = SmartSession(iss=row.iss, client_id=row.client_id, token_endpoint=row.token_endpoint,
                                     auth_method=row.auth_method)
-            refresh_token = row.refresh_token
+            refresh_token = keys.unseal(settings.home, row.refresh_token)
         try:
             body = _token_request(db, settings, snapshot, {"grant_type": "refresh_token", "refresh_token": refresh_token})
         except LaunchError:
             with db.session() as s:
                 row = s.get(SmartSession, session_key)
                 if row is not None and row.expires_at > time.time():
-                    return row.access_token
+                    return keys.unseal(settings.home, row.access_token)
             raise LaunchError("The EHR session could not be renewed; relaunch the app from the EHR.", 401) from None
         with db.session() as s:
             row = s.get(SmartSession, session_key)
-            row.access_token = body["access_token"]
-            row.refresh_token = body.get("refresh_token") or row.refresh_token
+            row.access_token = keys.seal(settings.home, body["access_token"])
+            if body.get("refresh_token"):  # SMART 2.2: a new refresh token replaces the old one
+                row.refresh_token = keys.seal(settings.home, body["refresh_token"])
             row.expires_at = _expires_at(body)
             row.scope = str(body.get("scope") or row.scope)
             row.refreshes = (row.refreshes or 0) + 1
-            return row.access_token
+            return body["access_token"]

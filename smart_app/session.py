@@ -85,3 +85,19 @@ def save_card(session: AppSession, card: dict | None) -> None:
         ctx["handle"] = None  # redeemed (or refused): never redeem twice
         row.context = ctx
     session.card = card or {}
+
+
+def redeem_card(session: AppSession) -> None:
+    """Redeem the card's appContext handle once (CDS Hooks 2.0 §Link; standards.md §8.11). The
+    payload is trusted only for this patient and this EHR; otherwise every pending order is shown."""
+    if not session.context.handle:
+        return
+    from cds_service import applinks
+
+    card = applinks.redeem(current_app.extensions["painpa.db"], session.context.handle)
+    if card and str(card.get("patient", "")).split("/")[-1] != session.context.patient:
+        card = {"refused": "The card was for another patient; showing this patient's orders."}
+    elif card and card.get("fhirServer") and str(card["fhirServer"]).rstrip("/") != session.iss:
+        card = {"refused": "The card came from another EHR; showing this patient's orders."}
+    save_card(session, card or {"refused": "The card link was already used or has expired; "
+                                           "showing every pending order of the patient."})

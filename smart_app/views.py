@@ -43,6 +43,11 @@ def _fhir_error(err: FhirAccessError):
     return render_template("smart/error.html", message=err.message), err.status
 
 
+@bp.errorhandler(forms.UnknownForm)
+def _unknown_form(err):
+    return render_template("smart/error.html", message=f"There is no form {str(err)[:60]!r}; go back to the worklist."), 404
+
+
 @bp.get("/.well-known/jwks.json")
 def jwks():
     resp = jsonify(keys.public_jwks(_settings().home))
@@ -72,16 +77,7 @@ def callback():
 
 
 def _worklist(session: sess.AppSession):
-    if session.context.handle:
-        from cds_service import applinks
-
-        card = applinks.redeem(_db(), session.context.handle)
-        if card and str(card.get("patient", "")).split("/")[-1] != session.context.patient:
-            card = {"refused": "The card was for another patient; showing this patient's orders."}
-        elif card and card.get("fhirServer") and str(card["fhirServer"]).rstrip("/") != session.iss:
-            card = {"refused": "The card came from another EHR; showing this patient's orders."}
-        sess.save_card(session, card or {"refused": "The card link was already used or has expired; "
-                                                    "showing every pending order of the patient."})
+    sess.redeem_card(session)
     return build(_app(), session.fhir(), session.context, session.card, date.today())
 
 

@@ -4,33 +4,42 @@ Keys come from the JWK Set stored at registration or from the registered JWKS UR
 ``requests`` (no redirects, short timeouts) and cached per URL. An unknown ``kid`` triggers one
 refetch, at most once per ``REFETCH_INTERVAL_S`` per URL, so a key rotation is picked up without
 letting an attacker drive outbound traffic.
+
+The cache is cds_service.shared: in-process by default, Redis when ``PAINPA_REDIS_URL`` is set, in
+which case the fetched set and the refetch limit are shared by every worker (one fetch per
+deployment, not per worker). It holds public keys only.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 import time
+from functools import lru_cache
 
 import requests
-from cachetools import TTLCache
 from joserfc.jwk import KeySet
 
+from cds_service import shared
 from cds_service.clients import ClientInfo, public_jwks
 
 JWKS_TTL_S = 600
 REFETCH_INTERVAL_S = 30
 MAX_JWKS_BYTES = 64 * 1024
 
-_cache: TTLCache[str, KeySet] = TTLCache(maxsize=256, ttl=JWKS_TTL_S)
-_last_fetch: dict[str, float] = {}
-_lock = threading.Lock()
+CACHE_NS, FETCH_NS = "jwks", "jwks-fetch"
 
 
 class JwksUnavailable(Exception):
     """The registered JWKS URL could not be read or did not hold a usable key set."""
 
 
-def _fetch(url: str, timeout: tuple[float, float]) -> KeySet:
+@lru_cache(maxsize=128)
+def _parse(raw: bytes) -> KeySet:
+    """Keys from serialized public JWKS (memoised: the same bytes always give the same keys)."""
+    return KeySet.import_key_set(json.loads(raw))
+
+
+def _fetch(url: str, timeout: tuple[float, float]) -> bytes:
     try:
         resp = requests.get(url, timeout=timeout, allow_redirects=False, headers={"Accept": "application/json"})
     except requests.RequestException as exc:
@@ -38,35 +47,54 @@ def _fetch(url: str, timeout: tuple[float, float]) -> KeySet:
     if resp.status_code != 200 or len(resp.content) > MAX_JWKS_BYTES:
         raise JwksUnavailable(f"HTTP {resp.status_code}")
     try:
-        return KeySet.import_key_set(public_jwks(resp.json()))
+        raw = json.dumps(public_jwks(resp.json()), sort_keys=True).encode()
+        _parse(raw)
     except ValueError as exc:
         raise JwksUnavailable(str(exc)) from None
+    return raw
 
 
-def key_set(client: ClientInfo, kid: str | None, timeout: tuple[float, float]) -> KeySet:
+def _may_fetch(cache: shared.SharedCache, url_key: str) -> bool:
+    """True when no worker fetched this URL in the last REFETCH_INTERVAL_S (claims the slot)."""
+    try:
+        return cache.add(FETCH_NS, url_key, b"1", REFETCH_INTERVAL_S)
+    except shared.CacheUnavailable:  # Redis down: limit per process instead
+        return shared.cache_for(None).add(FETCH_NS, url_key, b"1", REFETCH_INTERVAL_S)
+
+
+def key_set(client: ClientInfo, kid: str | None, timeout: tuple[float, float],
+            cache: shared.SharedCache | None = None) -> KeySet:
     """The client's keys; refetch a URL-registered set once when ``kid`` is not in it."""
     if client.jwks is not None:
-        return KeySet.import_key_set(client.jwks)
+        return _parse(json.dumps(client.jwks, sort_keys=True).encode())
     url = client.jwks_url
     assert url is not None  # registration guarantees one of the two
-    with _lock:
-        cached = _cache.get(url)
-        known = cached is not None and (kid is None or any(k.kid == kid for k in cached.keys))
-        recently = time.monotonic() - _last_fetch.get(url, -1e9) < REFETCH_INTERVAL_S
-        if known:
-            return cached
-        if recently:
-            if cached is None:
+    cache = cache or shared.cache_for(None)
+    url_key = shared.digest(url)
+    raw = cache.get(CACHE_NS, url_key)
+    cached = _parse(raw) if raw else None
+    if cached is not None and (kid is None or any(k.kid == kid for k in cached.keys)):
+        return cached
+    if not _may_fetch(cache, url_key):
+        if cached is None:  # another worker or thread is fetching it right now: wait for its result
+            deadline = time.monotonic() + sum(timeout)
+            while raw is None and time.monotonic() < deadline and cache.get(FETCH_NS, url_key) != b"failed":
+                time.sleep(0.05)
+                raw = cache.get(CACHE_NS, url_key)
+            if raw is None:
                 raise JwksUnavailable("refetch rate-limited")
-            return cached
-        _last_fetch[url] = time.monotonic()
-    fresh = _fetch(url, timeout)
-    with _lock:
-        _cache[url] = fresh
-    return fresh
+            return _parse(raw)
+        return cached
+    try:
+        raw = _fetch(url, timeout)
+    except JwksUnavailable:
+        cache.set(FETCH_NS, url_key, b"failed", REFETCH_INTERVAL_S)  # waiters stop waiting
+        raise
+    cache.set(CACHE_NS, url_key, raw, JWKS_TTL_S)
+    return _parse(raw)
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
-        _last_fetch.clear()
+    shared.clear(CACHE_NS)
+    shared.clear(FETCH_NS)
+    _parse.cache_clear()

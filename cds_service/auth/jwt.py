@@ -16,6 +16,7 @@ from joserfc import jws
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 
+from cds_service import shared
 from cds_service.auth import jwks
 from cds_service.auth.replay import first_use
 from cds_service.clients import ClientInfo, get_client
@@ -82,7 +83,7 @@ def authenticate(db: Database, settings: Settings, authorization: str | None, au
         raise AuthError("jku not registered for this iss")
     timeout = (settings.fhir_connect_timeout_s, settings.fhir_read_timeout_s)
     try:
-        keys = jwks.key_set(client, header.get("kid"), timeout)
+        keys = jwks.key_set(client, header.get("kid"), timeout, shared.cache_for(settings.redis_url))
         verified = jose_jwt.decode(token, keys, algorithms=list(ALGORITHMS))
     except jwks.JwksUnavailable as exc:
         raise AuthError(f"JWKS unavailable: {exc}") from None
@@ -92,6 +93,7 @@ def authenticate(db: Database, settings: Settings, authorization: str | None, au
     if claims.get("iss") != client.iss:
         raise AuthError("iss changed")
     _claims_ok(claims, client, audience, settings)
-    if not first_use(db, client.iss, claims["jti"], int(claims["exp"]), settings.jwt_leeway_s):
+    if not first_use(db, client.iss, claims["jti"], int(claims["exp"]), settings.jwt_leeway_s,
+                     settings.redis_url):
         raise AuthError("jti replayed")
     return client

@@ -8,6 +8,7 @@ longer pass the ``exp`` check, then purged opportunistically.
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
@@ -19,8 +20,17 @@ from cds_service.store.tables import SeenJti
 PURGE_PROBABILITY = 0.02
 
 
-def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int) -> bool:
-    """Record ``jti`` for ``iss``; False when it was already recorded (a replay)."""
+def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int, redis_url: str = "") -> bool:
+    """Record ``jti`` for ``iss``; False when it was already recorded (a replay). With
+    ``PAINPA_REDIS_URL`` the record is an atomic ``SET NX`` in Redis (cds_service/shared); when
+    Redis cannot answer, the database records it instead (docs/security.md)."""
+    if redis_url:
+        from cds_service import shared
+
+        try:
+            return shared.jti_first_use(shared.cache_for(redis_url), iss, jti, max(1.0, exp + leeway_s - time.time()))
+        except shared.CacheUnavailable:
+            pass
     expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=leeway_s)
     try:
         with db.session() as s:

@@ -27,6 +27,15 @@ class FhirError(Exception):
     """A read failed (network, timeout, status, redirect, bad JSON, link to another host)."""
 
 
+class Truncated(FhirError):
+    """More ``next`` pages than ``max_pages``: the pages read are kept, the type is still incomplete
+    (so the policy says unknown, not unmet, for what may be on the pages not read)."""
+
+    def __init__(self, pages: list[dict]) -> None:
+        super().__init__("more pages than the pagination bound")
+        self.pages = pages
+
+
 def new_session(pool_size: int = 32) -> requests.Session:
     """A session for outbound FHIR calls: no cookies (they would cross tenants), no proxies or
     ``.netrc`` from the environment (they could add credentials or reroute the token)."""
@@ -123,6 +132,8 @@ class FhirClient:
             pages.append(self.get(nxt))
             if wrong := answers.problem(relative, pages[-1]):
                 raise FhirError(wrong)
+        if len(pages) >= self.max_pages and (nxt := next_link(pages[-1])) and self.owns(nxt):
+            raise Truncated(pages)
         return pages
 
     def continue_bundle(self, bundle: dict) -> list[dict]:

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from urllib.parse import quote
 
 import requests
-from cachetools import TTLCache
 
+from cds_service import shared
 from cds_service.config import Settings
-from cds_service.fhir.client import FhirClient, FhirError, new_session
+from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_session
 from cds_service.fhir.queries import QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
 
@@ -33,10 +32,13 @@ log = logging.getLogger(__name__)
 # Types a draft order (or what it points to) may reference that the policy reads for place of service.
 FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
 CACHE_TTL_S = 120
+REF_PREFIX = "ref:"
 MAX_WORKERS = 16
 
-_cache: TTLCache[tuple, dict[str, list[dict]]] = TTLCache(maxsize=512, ttl=CACHE_TTL_S)
-_cache_lock = threading.Lock()
+# The order-select → order-sign warm cache lives in cds_service.shared: serialized and bounded in
+# bytes in-process (an entry-count bound let 512 records of 5,000 resources take gigabytes, as the
+# bench showed), or in Redis when PAINPA_REDIS_URL is set so that any worker can reuse it.
+CACHE_NS = "gather"
 _default_session: requests.Session | None = None
 
 
@@ -53,8 +55,7 @@ def cache_key(scope: Sequence[str | None], fhir_server: str, patient_id: str, us
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    shared.clear(CACHE_NS)
 
 
 def render_template(template: str, context: Mapping[str, str | None]) -> str | None:
@@ -112,6 +113,7 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
                 except FhirError as exc:
                     log.info("FHIR query %s failed: %s", key, exc)
                     failed.add(key)
+                    results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # keep, still incomplete
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     for fut in pending:
@@ -155,8 +157,8 @@ def gather(
     key = None
     if client and cache_scope is not None:
         key = cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
-    with _cache_lock:
-        cached = dict(_cache.get(key, {})) if key else {}
+    cache = shared.cache_for(settings.redis_url)
+    cached = (shared.get_json(cache, CACHE_NS, shared.digest(*key)) or {}) if key else {}
 
     jobs: dict[str, str] = {}
     types = {q.key: q.resource_type for q in queries}
@@ -189,35 +191,45 @@ def gather(
         if extra_key not in known and _usable(value):
             record.add(value)
     if client:
+        # What the draft orders point to is known now: read it in the same parallel round.
+        searching = {types[k] for k in jobs}  # e.g. Coverage: its search will very likely bring it
+        jobs.update({REF_PREFIX + ref: ref for ref in _wanted(client, record, orders)
+                     if ref.split("/")[0] not in searching})
         results, failed = _run(client, jobs)
         for pages in results.values():
             for page in pages:
                 record.add(page)
-        record.incomplete.update(types[k] for k in failed)
-        if key is not None and results:
-            with _cache_lock:
-                _cache[key] = {**cached, **results}
-        _follow_references(client, record, orders)
+        record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
+        fresh = {k: v for k, v in results.items() if not k.startswith(REF_PREFIX) and k not in failed}
+        if key is not None and fresh:
+            shared.set_json(cache, CACHE_NS, shared.digest(*key), {**cached, **fresh}, CACHE_TTL_S)
+        _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"))
     return record
 
 
-def _follow_references(client: FhirClient, record: PatientRecord, orders: Sequence[dict]) -> None:
-    """Two rounds: what the orders point to, then what those point to (PractitionerRole → Location)."""
-    sources: list[dict] = list(orders) + record.of("PractitionerRole")
+def _wanted(client: FhirClient, record: PatientRecord, sources: Sequence[dict]) -> list[str]:
+    """Relative ``Type/id`` references of ``sources`` worth reading and not yet in the record."""
+    wanted: list[str] = []
+    for resource in sources:
+        for ref in _references(resource):
+            if ref.startswith(("http://", "https://")):
+                if not client.owns(ref):
+                    continue  # another host: never followed, never sent the token
+                ref = ref[len(client.base) + 1:]
+            parts = ref.split("/")
+            if (len(parts) == 2 and parts[0] in FOLLOWED_TYPES and parts[1] and record.resolve(ref) is None
+                    and ref not in wanted):
+                wanted.append(ref)
+    return wanted
+
+
+def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict]) -> None:
+    """Up to two more rounds for what the fetched resources point to (PractitionerRole → Location)."""
     for _round in range(2):
-        wanted: dict[str, str] = {}
-        for resource in sources:
-            for ref in _references(resource):
-                if ref.startswith(("http://", "https://")):
-                    if not client.owns(ref):
-                        continue  # another host: never followed, never sent the token
-                    ref = ref[len(client.base) + 1:]
-                parts = ref.split("/")
-                if len(parts) == 2 and parts[0] in FOLLOWED_TYPES and parts[1] and record.resolve(ref) is None:
-                    wanted[ref] = ref
+        wanted = _wanted(client, record, sources)
         if not wanted:
             return
-        results, failed = _run(client, wanted)
+        results, failed = _run(client, {ref: ref for ref in wanted})
         sources = []
         for pages in results.values():
             for page in pages:

@@ -13,7 +13,7 @@ from cds_service.policy.model import Status
 
 TOPIC = {"code": "clinical-reminder", "display": "Clinical Reminder"}
 SUMMARY_MAX = 139
-_MARK = {Status.MET: "✅", Status.UNMET: "❌", Status.UNKNOWN: "❔"}
+_MARK = {Status.MET: "Met", Status.UNMET: "Missing", Status.UNKNOWN: "Not readable"}
 
 
 def _billing(status: CpmStatus) -> str:
@@ -50,7 +50,7 @@ def detail(status: CpmStatus) -> str:
              + (f", qualifying since {status.qualified_on}" if status.qualified_on else "") + ".", "",
              f"**{status.month:%B %Y}** ({status.days_left} day(s) left in the month):", ""]
     for r in status.requirements:
-        lines.append(f"- {_MARK[r.status]} **{r.title}**: {r.detail}" + (f" — *{r.fix}*" if r.fix else ""))
+        lines.append(f"- **{_MARK[r.status]}** · {r.title}: {r.detail}" + (f" — *{r.fix}*" if r.fix else ""))
     lines.append("")
     if status.g3002:
         nxt = f"; {status.minutes_to_next} more minutes add a G3003" if status.minutes_to_next else ""

@@ -22,6 +22,11 @@ ATTESTATION_SYSTEM = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 _BAD_STATUS = {"entered-in-error", "not-done", "cancelled", "refuted", "draft", "revoked"}
 _INACTIVE_CLINICAL = {"inactive", "resolved", "remission"}
 _TAG = re.compile(r"<[^>]+>")
+# A tolerant reader: a resource whose elements have the wrong JSON types is skipped (it is not
+# evidence) instead of failing the hook call; these are the errors such data raises.
+MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError)
+ONGOING = date.max               # end of a course still in progress (in-progress / active, no end date)
+_RUNNING = {"in-progress", "active", "on-hold"}
 MAX_NOTE_BYTES = 200_000
 
 
@@ -114,8 +119,16 @@ def _condition(r: dict) -> Item:
     return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, recorded, active)
 
 
+def _open(r: dict, key: str) -> bool:
+    """A period with a start and no end on a course still running (in-progress / active)."""
+    period = r.get(key)
+    return isinstance(period, dict) and not period.get("end") and r.get("status") in _RUNNING
+
+
 def _procedure(r: dict) -> Item:
     start, end = _period(r, "performedPeriod", "performedDateTime")
+    if start and _open(r, "performedPeriod"):
+        end = ONGOING
     return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, end)
 
 
@@ -132,6 +145,8 @@ def _medication(r: dict) -> Item:
     else:
         start, end = _period(r, "effectivePeriod", "effectiveDateTime")
         start = start or to_date(r.get("dateAsserted"))
+        if start and _open(r, "effectivePeriod"):
+            end = ONGOING
     return Item(_ref(r), _codings(concept), concept_text(concept), start, end or start)
 
 
@@ -211,9 +226,12 @@ class Chart:
         self.raw_documents: dict[str, dict] = {}
         for rtype, (kind, reader) in _READERS.items():
             for resource in record.resources.get(rtype, {}).values():
-                if not _usable(resource):
+                try:
+                    if not _usable(resource):
+                        continue
+                    self.items[kind].append(reader(resource))
+                except MALFORMED:
                     continue
-                self.items[kind].append(reader(resource))
                 if rtype == "DocumentReference":
                     self.raw_documents[_ref(resource)] = resource
         self._memo: dict[tuple[str, str], list[Item]] = {}

@@ -291,7 +291,7 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
         _req(IDS[1], "Validated pain scale this month", scale_ev is not None,
              f"Scale recorded {scale_ev.date}" if scale_ev else f"No validated pain or function scale in {month_name}",
              "Administer a validated pain scale (e.g. NRS, PEG, ODI) and record the score", rules["pain_scale"],
-             (scale_ev,), form="pain-score"),
+             (scale_ev,)),
         _req(IDS[2], "Person-centered care plan", plan is not None and not plan_missing,
              ("Care plan complete" if not plan_missing else f"Care plan lacks {', '.join(plan_missing)}")
              if plan else "No active care plan on file",

@@ -20,8 +20,8 @@ from __future__ import annotations
 from datetime import date
 
 from cds_service.policy import priorauth
-from cds_service.policy.chart import Chart
-from cds_service.policy.checks import CHECKS, Ctx
+from cds_service.policy.chart import MALFORMED, Chart
+from cds_service.policy.checks import CHECKS, Ctx, Outcome
 from cds_service.policy.loader import PolicyDoc, PolicySet
 from cds_service.policy.model import (
     Determination,
@@ -37,6 +37,7 @@ from cds_service.policy.record import PatientRecord
 from cds_service.policy.routing import Route, citation, family_policy, route
 
 OUT_OF_SCOPE_REASON = "not an interventional pain order; painpa makes no determination"
+UNREADABLE_REASON = "the draft order could not be read; painpa makes no determination"
 
 
 def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies: PolicySet) -> list[dict]:
@@ -68,12 +69,16 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
 
 # Checks whose detail reads as a card summary on its own ("No baseline pain score on file"); the
 # others are prefixed with the requirement title ("Multidisciplinary evaluation ...: Not documented").
-SELF_CONTAINED = {"single_region", "active_program", "modalities_tried", "no_condition", "conservative_care", "baseline_scale", "frequency", "pain_duration", "code_excluded", "repeat_relief",
-                  "trial_relief", "pain_threshold", "cloned_notes", "diagnosis", "imaging"}
+SELF_CONTAINED = {"single_region", "active_program", "modalities_tried", "no_condition", "conservative_care",
+                  "baseline_scale", "frequency", "pain_duration", "code_excluded", "repeat_relief", "trial_relief",
+                  "pain_threshold", "cloned_notes", "diagnosis", "imaging"}
 
 
 def _run(spec: dict, ctx: Ctx) -> RequirementResult:
-    outcome = CHECKS[spec["check"]](spec["params"], ctx)
+    try:
+        outcome = CHECKS[spec["check"]](spec["params"], ctx)
+    except MALFORMED:
+        outcome = Outcome(Status.UNKNOWN, "Could not evaluate: the record holds malformed data for this check")
     detail = outcome.detail if spec["check"] in SELF_CONTAINED else f"{spec['title']}: {outcome.detail}"
     return RequirementResult(
         id=spec["id"], title=spec["title"], status=outcome.status, detail=detail, fix=spec["fix"],
@@ -183,4 +188,16 @@ def evaluate(orders: list[dict], record: PatientRecord, policies: PolicySet, tod
     ESI / stimulator / PVA families get an out-of-scope determination."""
     chart = Chart(record)
     decisions = priorauth.collect(record)
-    return [_evaluate_one(o if isinstance(o, dict) else {}, record, chart, decisions, policies, today) for o in orders]
+    return [_safe_one(o if isinstance(o, dict) else {}, record, chart, decisions, policies, today) for o in orders]
+
+
+def _safe_one(order: dict, record: PatientRecord, chart: Chart, decisions: list[priorauth.Decision],
+              policies: PolicySet, today: date) -> Determination:
+    try:
+        return _evaluate_one(order, record, chart, decisions, policies, today)
+    except MALFORMED:
+        # An order whose elements have the wrong JSON types: say so rather than fail the hook call.
+        ref = f"{order.get('resourceType')}/{order.get('id')}"
+        facts = OrderFacts(ref, str(order.get("resourceType")), (), (), today, True, None, None, None, "unknown", (), "")
+        det = _out_of_scope(facts, None, "Health plan")
+        return Determination(**{**det.__dict__, "reason": UNREADABLE_REASON})

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from cds_service.policy.chart import _codings, to_date
+from cds_service.policy.chart import MALFORMED, _codings, to_date
 from cds_service.policy.model import PAState, PriorAuthStatus
 from cds_service.policy.orders import _billing
 from cds_service.policy.record import PatientRecord
@@ -119,8 +119,17 @@ def _from_earlier_order(order: dict) -> Decision | None:
 
 
 def collect(record: PatientRecord) -> list[Decision]:
-    out = [d for cr in record.resources.get("ClaimResponse", {}).values() if (d := _from_claim_response(cr, record))]
-    out += [d for sr in record.resources.get("ServiceRequest", {}).values() if (d := _from_earlier_order(sr))]
+    """Every readable decision on file; a malformed ClaimResponse or order is skipped, not trusted."""
+    out: list[Decision] = []
+    sources = [(cr, lambda r: _from_claim_response(r, record)) for cr in record.resources.get("ClaimResponse", {}).values()]
+    sources += [(sr, _from_earlier_order) for sr in record.resources.get("ServiceRequest", {}).values()]
+    for resource, read in sources:
+        try:
+            decision = read(resource)
+        except MALFORMED:
+            continue
+        if decision is not None and isinstance(decision.number, str | None):
+            out.append(decision)
     return out
 
 

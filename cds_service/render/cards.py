@@ -73,19 +73,21 @@ def _cite(req_or_det: RequirementResult | Determination) -> str:
 
 def _pa_summary(det: Determination) -> tuple[str, str] | None:
     pa, short = det.prior_auth, _SHORT.get(det.program.kind, det.program.label)
+    term = "UTN" if det.program.kind in _SHORT else "Authorization"   # UTN is Medicare's word
     risk = " + companion codes at risk" if det.companion_codes_at_risk else ""
     expires = pa.expires.isoformat() if pa.expires else "?"
     texts = {
-        PAState.NEEDED: (f"{short} prior authorization required — no UTN on file ({_codes(det.codes)}{risk})",
+        PAState.NEEDED: (f"{short} prior authorization required — no {term if term == 'UTN' else 'authorization'} on file "
+                         f"({_codes(det.codes)}{risk})",
                          "Submit the prior-authorization request before scheduling; without a UTN the claim goes to "
                          "prepayment review and the companion codes fall with it."),
-        PAState.NON_AFFIRMED: (f"{short} PA non-affirmed (UTN {pa.utn}) — {_codes(pa.missing_codes or det.codes)} will be denied",
+        PAState.NON_AFFIRMED: (f"{short} PA non-affirmed ({term} {pa.utn}) — {_codes(pa.missing_codes or det.codes)} will be denied",
                                "Resubmit with the missing documentation (peer-to-peer is available), or give the patient an ABN."),
         PAState.PENDED: (f"{short} PA pending{f' ({pa.utn})' if pa.utn else ''} — hold scheduling until affirmed",
-                         "Wait for the affirmed decision and its 14-character UTN before the procedure."),
-        PAState.EXPIRED: (f"{short} UTN {pa.utn} expired {expires} — new PA needed for this date of service",
+                         f"Wait for the affirmed decision and its {term} before the procedure."),
+        PAState.EXPIRED: (f"{short} {term} {pa.utn} expired {expires} — new PA needed for this date of service",
                           "Submit a new prior-authorization request covering the planned date of service."),
-        PAState.PARTIAL: (f"UTN {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
+        PAState.PARTIAL: (f"{term} {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
                           "Codes not on the PA request are denied: request the missing codes on the same service's PAR."),
     }
     return texts.get(pa.state)
@@ -127,7 +129,8 @@ def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
             out.append(Draft(rank, seq, clip(pa_text[0]), f"{head}\n\n{pa_text[1]}{risk}{notes}{_cite(det)}",
                              "warning", "coverage-info", det, smart_link(det, None)))
         elif det.prior_auth.state is PAState.SATISFIED:
-            out.append(Draft(11, seq, clip(f"UTN {det.prior_auth.utn} valid until {det.prior_auth.expires.isoformat()} "
+            term = "UTN" if det.program.kind in _SHORT else "Authorization"
+            out.append(Draft(11, seq, clip(f"{term} {det.prior_auth.utn} valid until {det.prior_auth.expires.isoformat()} "
                                            f"({_codes(det.prior_auth.covered_codes)})"),
                              f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
                              f"{notes}{_cite(det)}", "info", "coverage-info", det))

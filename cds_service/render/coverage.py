@@ -90,6 +90,8 @@ def system_action(det: Determination, order: dict, *, hook: str, crd_version: st
     ext = coverage_extension(det, hook=hook, crd_version=crd_version, today=today)
     if ext is None or not isinstance(order, dict) or not order.get("id") or not order.get("resourceType"):
         return None
+    if not isinstance(order.get("extension", []), list):
+        return None                 # not FHIR: adding ours would mean rewriting the client's element
     resource = copy.deepcopy(order)
     kept = [e for e in resource.get("extension") or () if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFO_URL)]
     resource["extension"] = [*kept, ext]
@@ -100,6 +102,8 @@ def system_action(det: Determination, order: dict, *, hook: str, crd_version: st
 def strip_coverage_information(resource: dict) -> dict:
     """The resource without coverage-information extensions (CC-43 deep-equality helper)."""
     out = copy.deepcopy(resource)
+    if not isinstance(out.get("extension", []), list):
+        return out
     kept = [e for e in out.get("extension") or () if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFO_URL)]
     if kept:
         out["extension"] = kept

@@ -16,12 +16,12 @@ log = logging.getLogger(__name__)
 
 
 def redis_client(url: str):
-    """A Redis client for ``url`` with short timeouts, or None when no URL is configured."""
+    """The deployment's Redis (engineer 6's client settings: short timeouts, no retries), or None."""
     if not url:
         return None
-    import redis
+    from cds_service.shared import redis_client as shared_client
 
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return shared_client(url)
 
 
 def install(app: Flask) -> None:

@@ -15,7 +15,7 @@ import threading
 
 from cds_service.shared.cache import CacheUnavailable, LocalCache, RedisCache, SharedCache
 
-__all__ = ["CacheUnavailable", "LocalCache", "RedisCache", "SharedCache", "cache_for", "digest", "get_json",
+__all__ = ["CacheUnavailable", "LocalCache", "RedisCache", "SharedCache", "cache_for", "clear", "digest", "get_json",
            "jti_first_use", "redis_client", "set_json"]
 
 _caches: dict[str, SharedCache] = {}
@@ -42,6 +42,14 @@ def cache_for(redis_url: str | None) -> SharedCache:
             cache = RedisCache(redis_client(key)) if key else LocalCache()
             _caches[key] = cache
         return cache
+
+
+def clear(namespace: str) -> None:
+    """Empty ``namespace`` in every cache this process has opened (tests; an operator's reset)."""
+    with _lock:
+        caches = list(_caches.values())
+    for cache in caches:
+        cache.clear(namespace)
 
 
 def digest(*parts: object) -> str:

@@ -6,6 +6,7 @@ Launch 2.2 EHR launch with the card's appContext) and sign the order.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
@@ -43,8 +44,25 @@ def client() -> CdsClient:
     return _ext("sandbox.cds_client", lambda: CdsClient(_base(), ehr_iss(_base()), current_app.extensions["sandbox.key"]))
 
 
-def _answers() -> TTLCache:
-    return _ext("sandbox.answers", lambda: TTLCache(maxsize=512, ttl=3600))
+class _Answers:
+    """The last answers by hookInstance, for card actions; a lock because the server is threaded and
+    cachetools caches are not thread-safe."""
+
+    def __init__(self) -> None:
+        self._cache: TTLCache = TTLCache(maxsize=512, ttl=3600)
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def __setitem__(self, key: str, value: dict) -> None:
+        with self._lock:
+            self._cache[key] = value
+
+
+def _answers() -> _Answers:
+    return _ext("sandbox.answers", _Answers)
 
 
 def _active_coverage(pid: str) -> str | None:

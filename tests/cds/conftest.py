@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import uuid
 from dataclasses import replace
@@ -21,6 +22,9 @@ from tests.support import jwt as tjwt
 from tests.support.procs import free_port, running
 
 DATA = Path(__file__).parent / "data"
+# Public example requests (shared/ sits beside the work tree, in CI as here); override with the env var.
+EXTERNAL = Path(os.environ.get("PAINPA_EXTERNAL_FIXTURES")
+                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "external")
 ISS = "https://ehr.example.org/cds-client"
 SELECT = "painpa-order-select"
 SIGN = "painpa-order-sign"

@@ -165,3 +165,16 @@ def test_cc16_replay_refused_on_postgresql(settings, es_key, postgres_url):
     second = http.post(f"/cds-services/{SIGN}", json={}, headers=tjwt.bearer(token))
     assert (first.status_code, second.status_code) == (PASSED, 401)
     app.extensions["painpa.db"].dispose()
+
+
+def test_token_without_kid_verifies_only_against_a_single_key_set(app, caller, settings, es_key, rs_key):
+    """CDS Hooks requires ``kid``; tolerated only when the registered set leaves no choice."""
+    db = app.extensions["painpa.db"]
+    aud = f"{settings.base_url}/cds-services/{SIGN}"
+    clients.add_client(db, iss="https://one-key.example", jwks=tjwt.jwks(es_key), fhir_bases=["https://one.example/fhir"])
+    token = tjwt.sign(es_key, "https://one-key.example", aud, header={"kid": None})
+    assert caller.post(SIGN, {}, token=token).status_code == PASSED
+    clients.add_client(db, iss="https://two-keys.example", jwks=tjwt.jwks(rs_key, es_key),
+                       fhir_bases=["https://two.example/fhir"])
+    token = tjwt.sign(es_key, "https://two-keys.example", aud, header={"kid": None})
+    _assert_401_without_detail(caller.post(SIGN, {}, token=token))

@@ -14,10 +14,9 @@ from requests.adapters import BaseAdapter
 
 from cds_service import clients
 from tests.cds.checks import check_coverage_information, check_shape
-from tests.cds.conftest import ISS, SELECT, SIGN
+from tests.cds.conftest import EXTERNAL, ISS, SELECT, SIGN
 
-ROOT = Path("/work/shared/fixtures/external")
-FILES = sorted(p for p in ROOT.rglob("*.json"))
+FILES = sorted(p for p in EXTERNAL.rglob("*.json"))
 
 
 def _json(path: Path):
@@ -87,7 +86,7 @@ def test_hook_request_files_get_200_or_specific_4xx(app_with_key, offline_app, c
 
 
 @pytest.mark.parametrize("path", HOOK_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_hook_request_files_with_unregistered_server_get_4xx(app_with_key, caller, path):
+def test_hook_request_files_from_a_client_without_those_bases(app_with_key, caller, path):
     body = _json(path)
     resp = caller.post(_service_for(body["hook"]), body)
     _check(resp, body)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from cds_service.store.tables import Feedback
-from tests.cds.conftest import SELECT, SIGN
-
-EXTERNAL = Path("/work/shared/fixtures/external/HL7__cds-hooks")
+from tests.cds.conftest import EXTERNAL, SELECT, SIGN
 
 
 def _count(app) -> int:
@@ -58,7 +55,7 @@ def test_cc51_sandbox_reason_without_display_is_accepted(caller):
 def test_cc51_spec_examples_accepted(caller):
     for name in ("index__feedback-overridden-with-reason.json", "index__feedback-overridden-without-reason.json",
                  "index__feedback-suggestion-accepted.json"):
-        body = json.loads((EXTERNAL / name).read_text())
+        body = json.loads((EXTERNAL / "HL7__cds-hooks" / name).read_text())
         assert caller.feedback(SIGN, body).status_code == 200, name
 
 

@@ -117,3 +117,10 @@ def test_clients_cli_errors_are_clear(tmp_path):
     assert _painpa(env, "clients", "remove", "x").returncode == 0
     assert _painpa(env, "clients", "remove", "x").returncode == 1
     assert "no clients registered" in _painpa(env, "clients", "list").stdout
+
+
+def test_serve_refuses_a_bad_base_url(tmp_path):
+    env = {**os.environ, "PAINPA_HOME": str(tmp_path)}
+    out = subprocess.run([str(VENV_BIN / "painpa"), "serve", "--port", str(free_port()), "--base-url",
+                          "cds.example.org"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "must be an absolute http(s) URL" in out.stderr

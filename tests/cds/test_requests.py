@@ -192,3 +192,23 @@ def test_client_registered_jwks_rotation(app, caller):
                        fhir_bases=["https://ehr.example.org/fhir"])
     assert caller.post(SIGN, {}).status_code == 401
     assert caller.post(SIGN, {}, key=new_key).status_code == 400
+
+
+def test_cc56_hanging_fhir_server_degrades_to_a_valid_answer(app, es_key, fhir):
+    """The deadline cuts the hung query; the answer is 200, valid, and the audit row names the gap."""
+    from sqlalchemy import select
+
+    from cds_service.store.tables import AuditEvent
+
+    tight = create_app(replace(app.extensions["painpa.settings"], fhir_deadline_s=0.5, fhir_read_timeout_s=5))
+    fhir.control(slow={"Procedure": 3})
+    for version in ("2.0.1", "2.2"):
+        ext = {"davinci-crd.requestedVersion": "2.2"} if version == "2.2" else None
+        body = hook_body(fhir_server=fhir.base, token=TOKEN, extension=ext)
+        resp = Caller(tight, es_key).post(SIGN, body)
+        assert resp.status_code == 200
+        check_shape(resp.get_json(), body)
+        check_coverage_information(resp.get_json(), body, in_scope={ESI})
+    with tight.extensions["painpa.db"].session() as s:
+        rows = list(s.scalars(select(AuditEvent)))
+    assert rows and all("Procedure" in r.incomplete for r in rows)

@@ -94,7 +94,7 @@ def test_patient_view_card_says_what_is_missing(app, key):
     resources = [r for r in chart(today, minutes=(12,)) if r["resourceType"] != "CarePlan"]
     card = call(app, key, "painpa-cpm", body("patient-view", prefetch=prefetch(resources))).get_json()["cards"][0]
     assert "12 of 30 min" in card["summary"] and "no care plan" in card["summary"]
-    assert "❌ **Person-centered care plan**: No active care plan on file" in card["detail"]
+    assert "- **Missing** · Person-centered care plan: No active care plan on file" in card["detail"]
     assert "18 more for G3002" in card["detail"]
 
 

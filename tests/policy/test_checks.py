@@ -187,3 +187,14 @@ def test_unknown_only_when_the_query_failed(policies):
     p = b.esi_ready(b.Patient())
     p.incomplete.add("Observation")                       # evidence that was read still counts
     assert _req(policies, p, "64483", rid="esi.baseline-scale")[0].status is Status.MET
+
+
+def test_a_course_still_in_progress_counts_up_to_the_date_of_service(policies):
+    p = _without(b.esi_ready(b.Patient()), "97110")
+    p.resources = [r for r in p.resources if r["resourceType"] != "MedicationRequest"]
+    course = b.procedure("97110", b.days(35))
+    course.pop("performedDateTime")
+    course.update(status="in-progress", performedPeriod={"start": b.iso(b.days(35))})
+    p.add(course)
+    r, _ = _req(policies, p, "64483", rid="esi.conservative-care")
+    assert r.status is Status.MET and "5 weeks" in r.detail

@@ -38,7 +38,7 @@ def test_a_valid_payload_passes_both():
     (ext(covered="indeterminate", pa_needed="indeterminate"), "2.2", "q9"),
     (ext(covered="indeterminate", pa_needed="conditional"), "2.0.1", "not allowed in 2.0.1"),
     (ext(covered="covered", pa_needed="no-auth", expiry_date={"valueDate": "2027-01-01"}), "2.0.1", "unknown sub-extension"),
-    (ext(covered="covered", pa_needed="no-auth", date={"valueDate": "2026-11-29"}), "2.2", "date must occur exactly once"),
+    (ext(covered="covered", pa_needed="no-auth", date=[{"valueDate": "2026-11-29"}] * 2), "2.2", "date must occur exactly once"),
     (ext(covered="covered", pa_needed="no-auth", doc_needed=["clinical", "admin"]), "2.0.1", "0..1 in 2.0.1"),
 ])
 def test_each_invariant_rejects_its_violation(payload, version, message):

@@ -146,3 +146,15 @@ def test_no_coverage_means_no_coverage_information(policies):
 def test_topic_list_is_unique_and_described():
     codes = [c for c, _, _ in CARD_TOPICS]
     assert len(codes) == len(set(codes)) and all(d and desc for _, d, desc in CARD_TOPICS)
+
+
+def test_satisfied_carries_the_utn_and_expiry_only_in_2_2(policies):                      # CC-49, q5
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("TX", "11")))
+    p.add(b.decision(("64483",), "A1", b.days(30)))
+    orders = [b.order("64483")]
+    for version, expiry in (("2.0.1", None), ("2.2", "2027-03-09")):
+        _, _, resp = _render(policies, version=version, orders_patient=(orders, p))
+        subs = {s["url"]: s for s in resp["systemActions"][0]["resource"]["extension"][-1]["extension"]}
+        assert subs["pa-needed"]["valueCode"] == "satisfied"
+        assert subs["satisfied-pa-id"]["valueString"] == "JFA00000000001"
+        assert subs.get("expiry-date", {}).get("valueDate") == expiry

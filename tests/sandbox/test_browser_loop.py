@@ -1,7 +1,8 @@
 """The whole loop in headless Chromium against ``painpa sandbox`` started as a real process:
 pick a patient → order an ESI (order-select fires) → cards → open the SMART app from the card's
-link (EHR launch with appContext) → record the missing conservative therapy → sign (order-sign)
-→ covered. Screenshots of each step go to tests/artifacts/; with PAINPA_DOC_SCREENSHOTS=1 the
+link (EHR launch with appContext) → record the missing conservative therapy → request prior
+authorization from the app (Da Vinci PAS to the sandbox payer) → sign (order-sign) → covered, with
+the new UTN satisfying prior authorization. Screenshots of each step go to tests/artifacts/; with PAINPA_DOC_SCREENSHOTS=1 the
 README images under docs/img/ are refreshed from the same run (on purpose only).
 
 Selectors are ``data-testid`` attributes: the EHR's (sandbox/templates) and the SMART app's
@@ -114,16 +115,22 @@ def test_pick_order_cards_fix_in_app_sign_covered(browser, sandbox_server):
     app.wait_for_selector('[data-testid="saved"]', timeout=30_000)
     assert app.locator('[data-testid="requirement-esi.conservative-care"]').get_attribute("data-status") == "met"
     shot(app, "06-app-fixed")
+
+    # 6. request prior authorization from the app: Da Vinci PAS $submit to the sandbox payer → affirmed UTN
+    app.locator('[data-testid^="pas-submit-"]').first.click()
+    app.wait_for_selector('[data-testid="saved"]:has-text("A1")', timeout=30_000)
+    shot(app, "07-app-pas-affirmed", "smart-pas")
     app.close()
 
-    # 6. back in the EHR: sign → order-sign → covered, and the order is on the chart
+    # 7. back in the EHR: sign → order-sign → covered, PA satisfied by the new UTN; the order is on the chart
     page.bring_to_front()
     page.click('[data-testid="sign-button"]')
     page.wait_for_selector('[data-testid="sign-status"][data-signed]', timeout=30_000)
     assert page.get_attribute('[data-testid="sign-status"]', "data-signed") == "true", page.inner_text("#sign-status")
     row = page.locator('[data-testid="coverage-row"]').first
     assert row.get_attribute("data-covered") == "covered", row.inner_text()
-    shot(page, "07-signed-covered", "signed-covered")
+    assert row.get_attribute("data-pa-needed") == "satisfied" and "UTN" in row.inner_text()
+    shot(page, "08-signed-covered", "signed-covered")
     page.goto(f"{base}/ehr/patients/{PATIENT}")
     assert "active" in page.locator('[data-testid="chart-section-orders"]').inner_text()
     assert not errors, errors

@@ -122,9 +122,9 @@ def test_accepting_a_suggestion_applies_its_actions_then_reports_feedback(app, m
 def test_order_select_sign_feedback_and_launch_over_http(sandbox_server):
     base = sandbox_server.base
     with_prefetch = requests.post(f"{base}/ehr/api/hooks/order-select", timeout=30, json={
-        "patient": "tx-esi-fix", "order": _order("h-1", levels=1), "prefetch": True}).json()
+        "patient": "tx-esi-noscore", "order": _order("h-1", levels=1), "prefetch": True}).json()
     without = requests.post(f"{base}/ehr/api/hooks/order-select", timeout=30, json={
-        "patient": "tx-esi-fix", "order": _order("h-2", levels=1), "prefetch": False}).json()
+        "patient": "tx-esi-noscore", "order": _order("h-2", levels=1), "prefetch": False}).json()
     assert with_prefetch["prefetchKeys"] and not without["prefetchKeys"]
     # painpa read the same chart by querying the sandbox FHIR server with the fhirAuthorization token
     assert [c["summary"] for c in with_prefetch["cards"]] == [c["summary"] for c in without["cards"]]
@@ -139,11 +139,11 @@ def test_order_select_sign_feedback_and_launch_over_http(sandbox_server):
         assert [r.outcome for r in rows] == ["overridden"] and rows[0].user_comment == "Discussed with patient"
 
     url = requests.post(f"{base}/ehr/api/launch", timeout=30, json={
-        "hookInstance": without["hookInstance"], "card": fix["uuid"], "link": 0, "patient": "tx-esi-fix"}).json()["url"]
+        "hookInstance": without["hookInstance"], "card": fix["uuid"], "link": 0, "patient": "tx-esi-noscore"}).json()["url"]
     assert url.startswith(f"{base}/smart/launch?iss=") and "launch=" in url
     context = launch.resolve(db, url.rsplit("launch=", 1)[1])
     smart_link = next(lk for lk in fix["links"] if lk["type"] == "smart")
-    assert context["appContext"] == smart_link["appContext"] and context["patient"] == "tx-esi-fix"
+    assert context["appContext"] == smart_link["appContext"] and context["patient"] == "tx-esi-noscore"
     assert context["fhirContext"] == [{"reference": "ServiceRequest/h-2"}]
 
     signed = requests.post(f"{base}/ehr/api/sign", timeout=30, json={

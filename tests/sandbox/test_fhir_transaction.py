@@ -123,7 +123,7 @@ def test_transaction_and_search_over_real_http(sandbox_server):
     assert found["total"] == 1 and found["entry"][0]["resource"]["subject"]["reference"] == f"Patient/{pid}"
     # the seeded chart, as painpa reads it: scores newest first, one page at a time
     scores = requests.get(f"{base}/fhir/Observation", headers=h, timeout=5, params={
-        "patient": "tx-esi-fix", "code": "http://loinc.org|72514-3,http://loinc.org|97909-6", "_sort": "-date",
+        "patient": "tx-esi-ready", "code": "http://loinc.org|72514-3,http://loinc.org|97909-6", "_sort": "-date",
         "_count": 1}).json()
     assert scores["total"] == 2 and len(scores["entry"]) == 1
     assert any(link["relation"] == "next" for link in scores["link"])

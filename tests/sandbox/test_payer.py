@@ -59,10 +59,12 @@ def test_documented_request_is_affirmed_with_a_utn_valid_120_days(client, h):
     assert kinds == ["Claim", "ClaimResponse"]
 
 
-def test_undocumented_request_is_denied_with_a_specific_reason(client, h):
-    cr = client.post("/payer/Claim/$submit", json=_request(["64483"], documented=False), headers=h).get_json(force=True)
+def test_undocumented_stimulator_request_is_denied_with_a_specific_reason(client, h):
+    cr = client.post("/payer/Claim/$submit", json=_request(["63655"], documented=False), headers=h).get_json(force=True)
     cr = cr["entry"][0]["resource"]
-    assert _action(cr) == "A3" and "documentation" in cr["processNote"][0]["text"]
+    assert _action(cr) == "A3" and "psychological evaluation" in cr["processNote"][0]["text"]
+    reason = cr["item"][0]["adjudication"][0]["extension"][0]["extension"][-1]
+    assert reason["url"] == "reasonCode" and reason["valueCodeableConcept"]["coding"][0]["code"] == "missing-documentation"
     assert cr["preAuthRef"]  # a non-affirmed decision has a UTN too (it goes on the claim)
     assert "preAuthPeriod" not in cr
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.jwt import jwks, make_key
-from tests.support.procs import ROOT, free_port, running
+from tests.support.procs import ROOT, free_port, running, wait_for
 
 MODES = ("normal", "no-s256", "v1", "relative", "secret", "foreign-next", "wrong-redirect", "short-token")
 CLIENT_ID = "painpa-app"
@@ -116,16 +116,19 @@ def stack(tmp_path_factory):
         stack_.enter_context(running(["painpa", "serve", "--port", str(port), "--base-url", base],
                                      ready_url=base + "/healthz", env=env, log_path=logs / "painpa.log"))
         result = Stack(base=base, home=home, cds_key=key)
+        procs: dict = {}
         for mode in (*MODES, "foreign", "unregistered"):
             ehr_env = _ehr_env("normal" if mode in ("foreign", "unregistered") else mode, base)
             if mode == "foreign-next":
                 ehr_env["EHR_FOREIGN_URL"] = f"http://127.0.0.1:{ports['foreign']}/fhir"
-            stack_.enter_context(running([sys.executable, "-m", "tests.smart.ehr_server", str(ports[mode])],
-                                         ready_url=f"http://127.0.0.1:{ports[mode]}/_test/log", env=ehr_env,
-                                         log_path=logs / f"ehr-{mode}.log"))
+            procs[mode] = stack_.enter_context(running(  # started together, waited for below
+                [sys.executable, "-m", "tests.smart.ehr_server", str(ports[mode])], ready_url=None, env=ehr_env,
+                log_path=logs / f"ehr-{mode}.log"))
             ehr = Ehr(ports[mode], mode)
             if mode == "unregistered":
                 result.unregistered = ehr
             else:
                 result.ehrs[mode] = ehr
+        for mode, proc in procs.items():
+            wait_for(f"http://127.0.0.1:{ports[mode]}/_test/log", 30, proc)
         yield result

@@ -84,3 +84,24 @@ def test_cc62_token_is_never_sent_to_another_host(stack):
         fhir.read(ehr.fhir + "/../../evil")
     assert len(foreign.log()["fhir"]) == before
     assert any(r["path"] == "/fhir/Condition" for r in ehr.log()["fhir"])
+
+
+def test_cookie_is_samesite_none_and_secure_behind_https(settings, tmp_path):
+    from dataclasses import replace
+
+    from cds_service.app import create_app
+    from cds_service.clients import add_client
+
+    app = create_app(replace(settings, base_url="https://painpa.example.org"))
+    add_client(app.extensions["painpa.db"], iss="https://ehr.example.org", jwks={"keys": [
+        {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}, fhir_bases=["https://ehr.example.org/fhir"],
+        smart_client_id="painpa")
+    with app.test_request_context("/smart/launch"):
+        from smart_app.session import cookie_kwargs
+
+        assert cookie_kwargs() == {"httponly": True, "secure": True, "samesite": "None", "path": "/"}
+    client = app.test_client()
+    r = client.get("/smart/launch")
+    assert "frame-ancestors 'self' https://ehr.example.org" in r.headers["Content-Security-Policy"]
+    assert client.get("/smart/app/unknown-session/form/nope").status_code == 401

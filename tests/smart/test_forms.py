@@ -18,6 +18,7 @@ from cds_service.policy.record import PatientRecord, TenantDefaults
 from smart_app import forms, questionnaires
 from smart_app.context import LaunchContext
 from smart_app.extract import extract
+from smart_app.validate import invalid_resources
 from smart_app.worklist import Worklist
 from tests.smart.chart import esi_chart
 
@@ -227,7 +228,7 @@ def test_scs_readiness_preselects_the_section_of_the_requirement_clicked():
     kinds = sorted((r["resourceType"], (r.get("code") or {}).get("coding", [{}])[0].get("code")) for r in out)
     assert kinds == [("Observation", "72514-3"), ("Observation", "72514-3"),
                      ("Observation", "trial-functional-improvement"), ("Procedure", "63650")]
-    assert all(not get_fhir_model_class(r["resourceType"]).model_validate(r) is None for r in out)
+    assert invalid_resources(out) == []
 
 
 def test_attestation_code_is_prefilled_from_the_policy_requirement():

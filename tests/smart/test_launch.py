@@ -15,7 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from cds_service.store.base import Database
-from smart_app import oauth
+from smart_app import keys, oauth
 from smart_app.tables import SmartSession, digest
 from tests.smart.conftest import CLIENT_ID
 
@@ -162,8 +162,9 @@ def test_cc63_refresh_before_expiry_replaces_the_refresh_token(stack):
     token = oauth.access_token(db, settings, digest(sid))  # 30 s left < 60 s skew: refresh now
     with db.session() as s:
         row = s.get(SmartSession, digest(sid))
-        assert token == row.access_token != first_access
-        assert row.refresh_token and row.refresh_token != first_refresh
+        assert token == keys.unseal(stack.home, row.access_token) != keys.unseal(stack.home, first_access)
+        assert row.refresh_token and keys.unseal(stack.home, row.refresh_token) != keys.unseal(stack.home, first_refresh)
+        assert token not in row.access_token  # sealed at rest
         row.expires_at = time.time() + 5
     oauth.access_token(db, settings, digest(sid))  # works only with the new refresh token
     grants = [t["grant_type"] for t in ehr.log()["token"]]

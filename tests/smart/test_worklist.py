@@ -16,8 +16,9 @@ from tests.smart.chart import esi_chart
 from tests.smart.hooks import order_sign, smart_link
 
 
-def _open(stack, ehr, patient: str, order: str, app_context: str | None = None):
-    ehr.seed(esi_chart(patient, order))
+def _open(stack, ehr, patient: str, order: str, app_context: str | None = None, seed: bool = True):
+    if seed:
+        ehr.seed(esi_chart(patient, order))
     s = stack.browser()
     ctx = {"patient": patient, "fhirContext": [{"reference": f"ServiceRequest/{order}"}]}
     if app_context:
@@ -111,6 +112,8 @@ def test_pages_need_the_browser_cookie_and_forms_need_the_csrf_token(stack):
                data={"order": "ServiceRequest/sr-guard"})
     assert r.status_code == 400 and "reload the page" in r.text
     assert s.get(page.url.replace("/smart/app/", "/smart/app/x")).status_code == 401
+    nope = s.get(page.url + "/form/no-such-form", params={"order": "ServiceRequest/sr-guard"})
+    assert nope.status_code == 404 and "There is no form" in nope.text
 
 
 def test_the_cards_handle_opens_the_order_once(stack):
@@ -141,11 +144,11 @@ def _with_payer(ehr, payer_base: str, patient: str, order: str) -> None:
 def test_pas_submit_to_a_registered_payer_stores_the_claim_response(stack):
     ehr, payer = stack.ehrs["normal"], stack.ehrs["v1"]
     _with_payer(ehr, payer.fhir, "pat-pas", "sr-pas")
-    s, page = _open(stack, ehr, "pat-pas", "sr-pas")
+    s, page = _open(stack, ehr, "pat-pas", "sr-pas", seed=False)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     r = s.post(f"{stack.base}/smart/app/{page.url.rsplit('/', 1)[1]}/pas",
                data={"csrf": csrf, "order": "ServiceRequest/sr-pas"})
-    assert r.status_code == 200 and "PAS decision A1, authorization number PAS" in r.text
+    assert r.status_code == 200 and "PAS decision A1, authorization number PAS" in r.text, r.text[-800:]
     assert 'data-pa="satisfied"' in r.text
     stored = [c for c in ehr.resources("ClaimResponse") if c["patient"]["reference"] == "Patient/pat-pas"]
     assert stored and stored[0]["request"]["reference"].startswith("Claim/")
@@ -155,7 +158,7 @@ def test_pas_submit_to_a_registered_payer_stores_the_claim_response(stack):
 def test_pas_submit_to_an_unregistered_payer_is_refused_without_a_request(stack):
     ehr, foreign = stack.ehrs["normal"], stack.ehrs["foreign"]
     _with_payer(ehr, foreign.fhir, "pat-pas2", "sr-pas2")
-    s, page = _open(stack, ehr, "pat-pas2", "sr-pas2")
+    s, page = _open(stack, ehr, "pat-pas2", "sr-pas2", seed=False)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     before = len(foreign.log()["fhir"])
     r = s.post(f"{stack.base}/smart/app/{page.url.rsplit('/', 1)[1]}/pas",

@@ -41,6 +41,7 @@ def sign(key, iss: str, aud: str | list[str], *, jku: str | None = None, header:
     if jku:
         hdr["jku"] = jku
     hdr.update(header or {})
+    hdr = {k: v for k, v in hdr.items() if v is not None}  # header={"kid": None} drops the kid
     body = claims(iss, aud, **{k: v for k, v in claim_overrides.items() if k in ("lifetime", "jti")})
     body.update({k: v for k, v in claim_overrides.items() if k not in ("lifetime", "jti")})
     body = {k: v for k, v in body.items() if v is not None}

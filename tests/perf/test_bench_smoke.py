@@ -1,0 +1,56 @@
+"""The bench cannot rot (issue 7: "CI runs a tiny smoke of the bench"): the harness runs end to end
+against real processes (painpa serve under gunicorn, the bare-Flask baseline, a FHIR server) with
+a handful of calls, and produces well-formed figures. It asserts shape and sanity, never speed."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from bench import patients
+from bench.__main__ import main as bench_main
+from bench.load import percentile
+from bench.report import targets
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([3.0], 99) == 3.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_generated_patients_have_the_requested_size_and_story():
+    from datetime import date
+
+    for size in (50, 500):
+        history = patients.make_patient(size, date(2026, 11, 29), f"p{size}")
+        assert len(history) == size
+        kinds = {r["resourceType"] for r in history}
+        assert {"Patient", "Coverage", "Condition", "Procedure", "MedicationRequest", "Observation",
+                "DiagnosticReport", "ImagingStudy", "DocumentReference", "ClaimResponse"} <= kinds
+        assert len({(r["resourceType"], r["id"]) for r in history}) == size  # ids unique
+
+
+def test_quick_bench_run_produces_well_formed_figures(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = bench_main(["--quick", "--sizes", "50", "--sources", "prefetch,fhir0", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed  # every call answered 200, by painpa and by the baseline
+    data = json.loads(out.read_text())
+    rows = data["rows"]
+    cases = {(r["case"], r["hook"], r["server"]) for r in rows}
+    for case in ("prefetch-50", "fhir0-50"):
+        for hook in ("order-select", "order-sign"):
+            assert (case, hook, "painpa") in cases and (case, hook, "baseline") in cases
+    assert ("fhir0-50", "order-sign-warm", "painpa") in cases
+    for r in rows:
+        assert r["n"] >= 1 and r["errors"] == 0
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+        assert r["peak_mb"] > 10  # a real process tree was sampled
+        if r["hook"] != "order-sign-warm":
+            assert r["rps"] > 0
+    assert "x bare" in printed and "Targets (issue 7)" in printed
+    assert all(isinstance(t["measured"], str) for t in data["targets"])
+    assert targets([]) == []

@@ -5,13 +5,27 @@ chaining, no modifiers) and the queries issued when a prefetch value is missing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
-# Pain and function scales painpa recognises (domain.md §6.4). The policy reads the same list
-# from fhir_profiles/valuesets; here it only narrows the Observation query.
-SCALE_CODES = (
-    "72514-3", "38208-5", "38214-3", "97908-8", "97909-6", "82226-2", "82237-9", "77865-4", "90974-7",
-)
+_VALUESETS = Path(__file__).resolve().parents[2] / "fhir_profiles" / "valuesets"
+
+
+def _loinc_codes(*valueset_ids: str) -> tuple[str, ...]:
+    """Codes of the scale ValueSets the policy reads (domain.md §6.4): one list, kept in the data."""
+    codes: list[str] = []
+    for vs_id in valueset_ids:
+        valueset = json.loads((_VALUESETS / f"{vs_id}.json").read_text())
+        for include in valueset["compose"]["include"]:
+            codes += [c["code"] for c in include.get("concept", ()) if include.get("system") == "http://loinc.org"]
+    return tuple(dict.fromkeys(codes))
+
+
+SCALE_CODES = _loinc_codes("pain-intensity-scales", "function-scales")
+# Attestations the SMART app records (functional restoration, multidisciplinary evaluation, ...):
+# searched by system alone, which FHIR token search allows (``system|``).
+ATTESTATION_SYSTEM = json.loads((_VALUESETS / "painpa-attestation.json").read_text())["url"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,8 @@ QUERIES: tuple[Query, ...] = (
     Query("medicationStatements", "MedicationStatement?patient={{context.patientId}}", "MedicationStatement"),
     Query(
         "observations",
-        "Observation?patient={{context.patientId}}&code=" + ",".join(f"http://loinc.org|{c}" for c in SCALE_CODES),
+        "Observation?patient={{context.patientId}}&code="
+        + ",".join([f"http://loinc.org|{c}" for c in SCALE_CODES] + [f"{ATTESTATION_SYSTEM}|"]),
         "Observation",
     ),
     Query("diagnosticReports", "DiagnosticReport?patient={{context.patientId}}", "DiagnosticReport"),

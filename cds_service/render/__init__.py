@@ -46,9 +46,14 @@ def render_response(determinations: Sequence[Determination], draft_orders: Seque
     enabled = {code for code in TOPIC_CODES if config.get(code, True) is not False}
     system = topic_system(crd_version)
     cards = []
+    policy_links: set[str] = set()
     for d in sorted(drafts(list(determinations), smart_link), key=lambda d: (d.rank, d.seq)):
         if d.topic not in enabled:
             continue
+        if d.topic == "guideline":               # one policy card per policy, however many orders cite it
+            if d.det.policy_url in policy_links:
+                continue
+            policy_links.add(d.det.policy_url)
         card = {
             "uuid": str(uuid.uuid4()),
             "summary": d.summary,

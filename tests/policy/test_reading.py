@@ -106,3 +106,30 @@ def test_note_text_reads_inline_data_only():
     html = base64.b64encode(b"<p>Left <b>L5</b> injection</p>").decode()
     doc["content"] = [{"attachment": {"contentType": "text/html", "data": html}}]
     assert " ".join(note_text(doc).split()) == "Left L5 injection"
+
+
+def test_opd_program_lists_63650_and_keeps_63685_63688_as_temporarily_removed(policies):
+    p = b.scs_ready(b.Patient().add(b.coverage("121"), b.location("CA", "22")))
+    perc, generator = evaluate([b.order("63650"), b.order("63685", "63688", sid="sr-2")], p.record(), policies, b.TODAY)
+    assert perc.program.kind is ProgramKind.OPD_PA and perc.pa_needed == "auth-needed"
+    assert generator.program.kind is ProgramKind.LCD and generator.pa_needed == "no-auth"
+    assert any("63685, 63688" in n and "temporarily removed" in n for n in generator.notes)
+    asc = b.scs_ready(b.Patient().add(b.coverage("121"), b.location("CA", "24")))
+    assert evaluate([b.order("63650")], asc.record(), policies, b.TODAY)[0].program.kind is ProgramKind.LCD
+
+
+def test_wiser_paddle_lead_puts_the_generator_at_risk_as_a_companion_code(policies):
+    p = b.scs_ready(b.Patient().add(b.coverage("121"), b.location("OH", "22")))
+    det = evaluate([b.order("63655", "63685")], p.record(), policies, b.TODAY)[0]
+    assert det.program.kind is ProgramKind.WISER
+    assert det.prior_auth.missing_codes == ("63655",)              # 63685 needs no PA of its own (Table C5)
+    assert "63685" in det.companion_codes_at_risk and "63688" not in det.companion_codes_at_risk
+
+
+def test_medicare_advantage_in_a_wiser_state_uses_its_plan_pack_or_unknown_plan(policies):
+    p = b.esi_ready(b.Patient().add(b.coverage("111", "EXAMPLE-MA-EVICORE"), b.location("TX", "11")))
+    assert evaluate([b.order("64483")], p.record(), policies, b.TODAY)[0].program.id == "pack:example-ma-evicore"
+    q = b.esi_ready(b.Patient().add(b.coverage("111", "SOME-MA-PLAN", name="Sunrise MA"), b.location("TX", "11")))
+    det = evaluate([b.order("64483")], q.record(), policies, b.TODAY)[0]
+    assert det.program.kind is ProgramKind.UNKNOWN_PLAN and det.covered == det.pa_needed == "conditional"
+    assert det.info_needed == ("OTH",) and "Sunrise MA" in det.reason

@@ -158,3 +158,13 @@ def test_satisfied_carries_the_utn_and_expiry_only_in_2_2(policies):            
         assert subs["pa-needed"]["valueCode"] == "satisfied"
         assert subs["satisfied-pa-id"]["valueString"] == "JFA00000000001"
         assert subs.get("expiry-date", {}).get("valueDate") == expiry
+
+
+def test_one_policy_card_per_policy_and_cards_name_their_order(policies):
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("TX", "11")))
+    orders = [b.order("64483"), b.order("64479", sid="sr-2")]
+    _, _, resp = _render(policies, orders_patient=(orders, p))
+    assert len([c for c in resp["cards"] if c["source"]["topic"]["code"] == "guideline"]) == 1
+    pa_cards = [c for c in resp["cards"] if c["summary"].startswith("WISeR prior authorization required")]
+    assert [c["extension"]["davinci-crd.associated-resource"] for c in pa_cards] == [["ServiceRequest/sr-1"], ["ServiceRequest/sr-2"]]
+    assert "ServiceRequest/sr-2" in pa_cards[1]["detail"]

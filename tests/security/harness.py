@@ -64,6 +64,7 @@ class Service:
     home: Path
     log_path: Path
     extra_env: dict = field(default_factory=dict)
+    pid: int = 0  # the gunicorn master (``painpa serve`` runs the arbiter in its own process)
 
     def url(self, service: str, suffix: str = "") -> str:
         return f"{self.base}/cds-services/{service}{suffix}"
@@ -101,8 +102,8 @@ def painpa_service(fhir_bases: list[str], *, workers: int = 2, env: dict | None 
     assert added.returncode == 0, added.stderr
     log_path = home / "serve.log"
     with running(["painpa", "serve", "--port", str(port), "--workers", str(workers)], ready_url=f"{base}/healthz",
-                 env=full_env, log_path=log_path, timeout=60):
-        yield Service(base, key, home, log_path, full_env)
+                 env=full_env, log_path=log_path, timeout=60) as proc:
+        yield Service(base, key, home, log_path, full_env, proc.pid)
 
 
 class Sentinel:

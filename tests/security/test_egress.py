@@ -38,7 +38,7 @@ def keyed(app, es_key):
 @pytest.mark.parametrize(("address", "why"), [
     ("127.0.0.1", "loopback"), ("10.2.3.4", "private"), ("192.168.1.9", "private"), ("172.20.0.1", "private"),
     ("169.254.10.10", "link-local"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
-    ("fe80::1", "link-local"), ("100.64.0.1", "non-public"), ("0.0.0.0", "unspecified"),
+    ("fe80::1", "link-local"), ("100.64.0.1", "non-public"), ("0.0.0.0", "unspecified"),  # noqa: S104 - an address under test, not a bind
     ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"), ("168.63.129.16", "metadata"),
 ])
 def test_forbidden_ranges_are_named(address, why):

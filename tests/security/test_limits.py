@@ -137,7 +137,8 @@ def _reregister(svc):
     """Both services share the home (and database): register one key they both accept."""
     key = tjwt.make_key("ES384")
     (svc.home / "client-jwks.json").write_text(json.dumps(tjwt.jwks(key)))
-    from tests.security.harness import ISS as HISS, painpa_cli
+    from tests.security.harness import ISS as HISS
+    from tests.security.harness import painpa_cli
 
     out = painpa_cli(svc.extra_env, "clients", "add", "--iss", HISS, "--jwks-file", str(svc.home / "client-jwks.json"),
                      "--fhir-base", "https://e.example/fhir")

@@ -12,13 +12,9 @@ Run: ``python -m tests.smart.ehr_server PORT``.
 
 from __future__ import annotations
 
-import copy
 import os
 import secrets
-import sys
-import threading
 import time
-import uuid
 
 import requests
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -30,20 +26,14 @@ from flask import Flask, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-MODE = os.environ.get("EHR_MODE", "normal")
-PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 5055
-BASE = f"http://127.0.0.1:{PORT}"
-FHIR = BASE + "/fhir"
+from tests.smart.ehr_fhir import BASE, FAIL_WRITES, FHIR, LOCK, LOG, MODE, PORT, TOKENS
+from tests.smart.ehr_fhir import bp as fhir_bp
+
 TOKEN_TTL = int(os.environ.get("EHR_TOKEN_TTL", "3600"))
-LOG: dict[str, list] = {"discovery": [], "authorize": [], "token": [], "fhir": []}
-LOCK = threading.RLock()
-STORE: dict[str, dict[str, dict]] = {}
 LAUNCHES: dict[str, dict] = {}
 CODES: dict[str, dict] = {}
-TOKENS: dict[str, dict] = {}      # access token -> record
 REFRESH: dict[str, dict] = {}     # refresh token -> record
 USED_JTI: set[str] = set()
-FAIL_WRITES = {"on": False}
 
 app = Flask(__name__)
 app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
@@ -214,6 +204,7 @@ server = AuthorizationServer(app, query_client=lambda cid: CLIENT if cid == CLIE
 server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
 server.register_grant(CodeGrant, [StrictPKCE(required=True)])
 server.register_grant(RefreshGrant)
+app.register_blueprint(fhir_bp)
 
 
 @app.get("/fhir/.well-known/smart-configuration")
@@ -283,163 +274,6 @@ def expire_tokens():
     for rec in TOKENS.values():
         rec["expires"] = 0
     return jsonify(ok=True)
-
-
-# ---- FHIR ------------------------------------------------------------------------------------
-
-def _outcome(status: int, text: str):
-    return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "invalid",
-                                                            "diagnostics": text}]), status
-
-
-@app.before_request
-def check_token():
-    if not request.path.startswith("/fhir") or request.path.startswith(("/fhir/.well-known", "/fhir/Claim/$submit")):
-        if request.path.startswith("/fhir/Claim/$submit"):
-            LOG["fhir"].append({"method": request.method, "path": request.path, "token": ""})
-        return None
-    auth = request.headers.get("Authorization", "")
-    LOG["fhir"].append({"method": request.method, "path": request.path, "token": auth[7:][:8]})
-    rec = TOKENS.get(auth[7:]) if auth.startswith("Bearer ") else None
-    if rec is None or rec["expires"] < time.time():
-        return _outcome(401, "invalid or expired token")
-    return None
-
-
-@app.post("/_test/seed")
-def seed():
-    for res in request.get_json():
-        STORE.setdefault(res["resourceType"], {})[res["id"]] = res
-    return jsonify(ok=True)
-
-
-@app.get("/_test/resources/<rtype>")
-def dump(rtype):
-    return jsonify(list(STORE.get(rtype, {}).values()))
-
-
-def _refs(res: dict) -> set[str]:
-    out = set()
-    for key in ("subject", "patient", "beneficiary"):
-        val = res.get(key)
-        if isinstance(val, dict) and isinstance(val.get("reference"), str):
-            out.add(val["reference"].split("/")[-1])
-    return out
-
-
-def _codes(res: dict) -> set[str]:
-    codings = (res.get("code") or {}).get("coding") or []
-    return {f"{c.get('system')}|{c.get('code')}" for c in codings} | {str(c.get("code")) for c in codings}
-
-
-@app.get("/fhir/<rtype>")
-def search(rtype):
-    found = []
-    for res in STORE.get(rtype, {}).values():
-        a = request.args
-        if (pat := a.get("patient") or a.get("subject")) and pat.split("/")[-1] not in _refs(res):
-            continue
-        if (st := a.get("status")) and res.get("status") not in st.split(","):
-            continue
-        if (code := a.get("code")) and not (_codes(res) & set(code.split(","))):
-            continue
-        if (use := a.get("use")) and res.get("use") != use:
-            continue
-        found.append(res)
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-              "entry": [{"fullUrl": f"{FHIR}/{rtype}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-                        for r in found]}
-    if MODE == "foreign-next":
-        bundle["link"] = [{"relation": "next", "url": os.environ["EHR_FOREIGN_URL"] + f"/{rtype}?page=2"}]
-    return jsonify(bundle)
-
-
-@app.get("/fhir/<rtype>/<rid>")
-def read(rtype, rid):
-    res = STORE.get(rtype, {}).get(rid)
-    return jsonify(res) if res else _outcome(404, f"{rtype}/{rid} not found")
-
-
-def _rewrite(node, ids):
-    if isinstance(node, dict):
-        return {k: (ids.get(v, v) if k == "reference" and isinstance(v, str) else _rewrite(v, ids))
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rewrite(v, ids) for v in node]
-    return node
-
-
-def _invalid(res: dict) -> str | None:
-    from fhir.resources.R4B import get_fhir_model_class
-
-    try:
-        get_fhir_model_class(res["resourceType"]).model_validate(res)
-    except Exception as exc:  # noqa: BLE001 - any validation failure rejects the whole transaction
-        return f"{res.get('resourceType')}: {str(exc).splitlines()[0]}"
-    return None
-
-
-@app.post("/fhir")
-@app.post("/fhir/")
-def transaction():
-    bundle = request.get_json(silent=True)
-    if FAIL_WRITES["on"]:
-        return _outcome(503, "the EHR database is read-only for maintenance")
-    if not isinstance(bundle, dict) or bundle.get("type") != "transaction":
-        return _outcome(400, "expected a transaction Bundle")
-    with LOCK:
-        staged = copy.deepcopy(STORE)
-        ids, out = {}, []
-        for entry in bundle.get("entry", []):
-            res = entry["resource"]
-            method = entry["request"]["method"]
-            rid = entry["request"]["url"].split("/")[1] if method == "PUT" else str(uuid.uuid4())
-            ids[entry.get("fullUrl")] = f"{res['resourceType']}/{rid}"
-        for entry in bundle.get("entry", []):
-            res = _rewrite(entry["resource"], ids)
-            res["id"] = ids[entry.get("fullUrl")].split("/")[1]
-            if problem := _invalid(res):
-                return _outcome(422, problem)
-            staged.setdefault(res["resourceType"], {})[res["id"]] = res
-            out.append({"response": {"status": "201 Created", "location": ids[entry.get("fullUrl")]}})
-        STORE.clear()
-        STORE.update(staged)
-    return jsonify(resourceType="Bundle", type="transaction-response", entry=out)
-
-
-@app.post("/fhir/Claim/$submit")
-def pas_submit():
-    """A Da Vinci PAS payer: affirms every item (X12 306 A1) with an authorization number."""
-    bundle = request.get_json(silent=True) or {}
-    claim = ((bundle.get("entry") or [{}])[0]).get("resource") or {}
-    if claim.get("resourceType") != "Claim" or claim.get("use") != "preauthorization":
-        return _outcome(400, "entry 1 must be a PAS Claim")
-    number = "PAS" + secrets.token_hex(5).upper()
-    review = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
-    items = [{"itemSequence": i["sequence"], "adjudication": [{
-        "category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}]},
-        "extension": [{"url": review, "extension": [
-            {"url": "number", "valueString": number},
-            {"url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode",
-             "valueCodeableConcept": {"coding": [{"system": "https://codesystem.x12.org/005010/306", "code": "A1"}]}}]}]}]}
-        for i in claim.get("item") or ()]
-    today = time.strftime("%Y-%m-%d")
-    response = {"resourceType": "ClaimResponse", "id": str(uuid.uuid4()), "status": "active", "use": "preauthorization",
-                "type": claim.get("type"), "patient": claim.get("patient"), "created": today,
-                "insurer": claim.get("insurer"), "outcome": "complete", "preAuthRef": number,
-                "request": {"identifier": {"value": bundle.get("id", "")}}, "item": items}
-    return jsonify(resourceType="Bundle", type="collection", entry=[{"resource": response}])
-
-
-@app.get("/_test/ehr")
-def ehr_page():
-    """The EHR screen hosting the app in an iframe, as a real EHR does."""
-    from markupsafe import escape
-
-    src = request.args.get("src", "")
-    return (f'<!doctype html><html lang="en"><head><title>Test EHR</title></head><body><h1>Test EHR</h1>'
-            f'<iframe id="app" title="painpa" src="{escape(src)}" style="width:1200px;height:2400px"></iframe>'
-            f'</body></html>')
 
 
 @app.get("/")

@@ -105,6 +105,10 @@ def purge_cli(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
     days = args.days if args.days is not None else settings.audit_retention_days
-    removed = purge(init_db(settings.database_url), days)
+    db = init_db(settings.database_url)
+    removed = purge(db, days)
     print(f"removed {removed} audit rows older than {days} days")
+    from cds_service.security.retention import purge_transient  # handles, jtis, rate windows
+
+    print("removed transient records: " + ", ".join(f"{n} {k}" for k, n in purge_transient(db).items()))
     return 0

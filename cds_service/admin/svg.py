@@ -21,8 +21,9 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def hbar(rows: list[tuple[str, float]], *, title: str, unit: str = "", max_value: float | None = None,
-         threshold: float | None = None, width: int = 720) -> Markup:
-    """One bar per row, label on the left, value on the right; an optional dashed threshold line."""
+         threshold: float | None = None, width: int = 720, muted: frozenset[int] = frozenset()) -> Markup:
+    """One bar per row, label on the left, value on the right; an optional dashed threshold line.
+    Rows in ``muted`` (e.g. too few requests to judge) are grey whatever their value."""
     if not rows:
         return _svg(width, 40, title, ['<text x="8" y="24" class="empty">No data yet</text>'])
     label_w, bar_h, gap = 260, 22, 8
@@ -33,7 +34,7 @@ def hbar(rows: list[tuple[str, float]], *, title: str, unit: str = "", max_value
     for i, (label, value) in enumerate(rows):
         y = 10 + i * (bar_h + gap)
         w = max(1.0, plot * value / top)
-        colour = PALETTE[1] if threshold is not None and value < threshold else PALETTE[0]
+        colour = "#9aa5b1" if i in muted else PALETTE[1] if threshold is not None and value < threshold else PALETTE[0]
         body.append(f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{escape(label[:42])}</text>'
                     f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>'
                     f'<text x="{label_w + w + 6:.1f}" y="{y + 16}">{escape(_fmt(value, unit))}</text>')

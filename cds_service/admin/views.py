@@ -158,7 +158,8 @@ def gold_card():
                              for r in rows])
     chart = svg.hbar([(f"{r.clinician_label} · {r.program}", round(100 * (r.rate or 0), 1)) for r in rows],
                      title="Affirmation rate by clinician and program", unit="%", max_value=100,
-                     threshold=100 * threshold)
+                     threshold=100 * threshold,
+                     muted=frozenset(i for i, r in enumerate(rows) if r.status == "too-few-requests"))
     return render_template("admin/goldcard.html", rows=rows, chart=chart, cfg=cfg, threshold=threshold, window=window)
 
 

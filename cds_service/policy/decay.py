@@ -7,9 +7,9 @@ Binary is never fetched) with word shingles and Jaccard similarity:
 J(A, B) = |A ∩ B| / |A ∪ B| over the sets of k-word shingles. Notes of the same encounter are not
 compared (addenda legitimately repeat). The threshold, k and caps are policy data.
 
-Speed: exact prefix filtering (Chaudhuri et al. 2006) — with shingles ordered rarest first, two sets
-with J ≥ t must share one of the first |A| − ⌈t·|A|⌉ + 1 shingles of each — so only candidate
-pairs are scored, instead of every pair of notes. Results are computed once per evaluation (all
+Speed: exact prefix filtering (Chaudhuri et al. 2006) — under any fixed global order of shingles (here
+their hash values), two sets with J ≥ t must share one of the first |A| − ⌈t·|A|⌉ + 1 shingles of
+each — so only candidate pairs are scored, instead of every pair of notes. Results are computed once per evaluation (all
 orders of one hook call share the chart) and then filtered to each order's look-back window.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from datetime import timedelta
 
 from cds_service.policy.chart import Chart, Item, note_text
@@ -26,12 +25,12 @@ from cds_service.policy.checks.core import Ctx, Outcome, check, evidence, met, m
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def shingles(text: str, k: int) -> frozenset[tuple[int, ...]]:
-    """The set of k-word shingles, words as their hashes (zip over shifted lists runs in C)."""
-    ids = list(map(hash, _WORD.findall(text.lower())))
-    if len(ids) < k:
+def shingles(text: str, k: int) -> frozenset[int]:
+    """The set of k-word shingles as ints (hash of the word tuple; zip over shifted lists runs in C)."""
+    words = _WORD.findall(text.lower())
+    if len(words) < k:
         return frozenset()
-    return frozenset(zip(*(ids[i:] for i in range(k)), strict=False))
+    return frozenset(map(hash, zip(*(words[i:] for i in range(k)), strict=False)))
 
 
 def jaccard(a: frozenset, b: frozenset) -> float:
@@ -53,14 +52,14 @@ def similar_pairs(chart: Chart, notes: list[Item], p: dict) -> list[tuple[float,
         sig = shingles(note_text(chart.raw_documents[item.ref]), k)
         if len(sig) >= p["min_words"] - k + 1:          # at least min_words words
             sigs.append((item, sig))
-    freq = Counter(s for _, sig in sigs for s in sig)
-    index: dict[tuple[int, ...], list[int]] = {}
+    # Any fixed global order keeps prefix filtering exact; the shingle hashes are one, for free.
+    index: dict[int, list[int]] = {}
     ordered = sorted(range(len(sigs)), key=lambda n: (sigs[n][0].when, sigs[n][0].ref))   # oldest first
     best: dict[int, tuple[float, int]] = {}
     for n in ordered:
         item, sig = sigs[n]
-        prefix = sorted(sig, key=lambda s: (freq[s], s))[: len(sig) - math.ceil(t * len(sig)) + 1]
-        candidates = {m for s in prefix for m in index.get(s, ())}
+        prefix = sorted(sig)[: len(sig) - math.ceil(t * len(sig)) + 1]
+        candidates = {m for r in prefix for m in index.get(r, ())}
         for m in candidates:
             older, other = sigs[m]
             if _same_visit(item, older) or not (t * len(sig) <= len(other) <= len(sig) / t):
@@ -68,8 +67,8 @@ def similar_pairs(chart: Chart, notes: list[Item], p: dict) -> list[tuple[float,
             score = jaccard(sig, other)
             if score >= t and score > best.get(n, (0.0, -1))[0]:
                 best[n] = (score, m)
-        for s in prefix:
-            index.setdefault(s, []).append(n)
+        for r in prefix:
+            index.setdefault(r, []).append(n)
     return [(score, sigs[n][0], sigs[m][0]) for n, (score, m) in best.items()]
 
 

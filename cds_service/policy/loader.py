@@ -131,6 +131,25 @@ def _vs_refs(obj: object, where: str) -> Iterable[tuple[str, str]]:
             yield from _vs_refs(item, f"{where}/{i}")
 
 
+def _params_check(doc: PolicyDoc, params_schemas: dict[str, dict], family_specs: dict[str, dict[str, dict]]) -> None:
+    """Each requirement's params against its check's schema (``$defs/checkParams``), including a pack's
+    overrides merged over the family's params, so a typo fails at start-up, not at order time."""
+    checks: list[tuple[str, str, dict]] = []
+    if doc.type == "family":
+        checks = [(f"requirements/{i}/params", r["check"], r["params"]) for i, r in enumerate(doc.data["requirements"])]
+    elif doc.type == "pack":
+        for fam, spec in doc.data["families"].items():
+            for rid, over in spec.get("overrides", {}).items():
+                base = family_specs[fam][rid]
+                checks.append((f"families/{fam}/overrides/{rid}/params", base["check"], {**base["params"], **over.get("params", {})}))
+            checks += [(f"families/{fam}/add/{i}/params", r["check"], r["params"]) for i, r in enumerate(spec.get("add", ()))]
+    for where, check, params in checks:
+        errors = list(jsonschema.Draft202012Validator(params_schemas[check]).iter_errors(params))
+        if errors:
+            sub = "/".join(str(x) for x in errors[0].absolute_path)
+            raise PolicyError(doc.path, f"{where}/{sub}".rstrip("/"), errors[0].message)
+
+
 def _cross_check(doc: PolicyDoc, valuesets: dict[str, ValueSet], family_reqs: dict[str, set[str]]) -> None:
     for fld, vs_id in _vs_refs(doc.data, ""):
         if vs_id not in valuesets:
@@ -192,9 +211,12 @@ def load_policies(root: Path | None = None) -> PolicySet:
 
     family_reqs = {i: {r["id"] for d in v for r in d.data["requirements"]}
                    for i, v in docs.items() if v[0].type == "family"}
+    family_specs = {i: {r["id"]: r for d in v for r in d.data["requirements"]}
+                    for i, v in docs.items() if v[0].type == "family"}
     for versions in docs.values():
         for doc in versions:
             _cross_check(doc, valuesets, family_reqs)
+            _params_check(doc, policy_schema["$defs"]["checkParams"], family_specs)
     if not any(v[0].type == "programs" for v in docs.values()):
         raise PolicyError(root / "policies", "", "no 'programs' policy document found")
     return PolicySet(valuesets=valuesets, docs=docs, root=str(root))

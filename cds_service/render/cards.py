@@ -93,54 +93,64 @@ def _pa_summary(det: Determination) -> tuple[str, str] | None:
     return texts.get(pa.state)
 
 
+def _requirement_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) -> list[Draft]:
+    """One card per unmet requirement (not those waiting on a prerequisite), one for the unknowns."""
+    out = []
+    for r in det.requirements:
+        if r.status is not Status.UNMET or r.blocked_by:
+            continue
+        rank = 0 if r.excludes else 4 if r.topic == "contraindication" else \
+            5 if r.kind == "clinical" else 6 if r.kind == "admin" else 7
+        ev = "".join(f"\n- {e.reference}{f' ({e.date})' if e.date else ''}{f': {e.display}' if e.display else ''}"
+                     for e in r.evidence)
+        body = f"{head}\n\n**{r.title}**: {r.detail}\n\n**Fix:** {r.fix}" + (f"\n\nFound:{ev}" if ev else "") + _cite(r)
+        out.append(Draft(rank, seq, clip(r.detail), body, "warning", r.topic, det, smart_link(det, r)))
+    unknown = [r for r in det.requirements if r.status is Status.UNKNOWN]
+    if unknown:
+        items = "".join(f"\n- {r.title}: {r.detail}" for r in unknown)
+        out.append(Draft(8, seq, clip(f"Could not check {len(unknown)} requirement(s): the EHR did not return the data"),
+                         f"{head}\n\nNot checked:{items}", "info", "appropriate-use", det, smart_link(det, None)))
+    return out
+
+
+def _pa_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) -> list[Draft]:
+    """The prior-authorization problem, the valid UTN, or the missing location that decides PA."""
+    notes = "".join(f"\n\n{n}" for n in det.notes)
+    pa_text = _pa_summary(det)
+    if pa_text and det.covered != "not-covered":
+        risk = f"\n\nCompanion codes that fall with this decision: {', '.join(det.companion_codes_at_risk)}." \
+            if det.companion_codes_at_risk else ""
+        return [Draft(_PA_RANK[det.prior_auth.state], seq, clip(pa_text[0]), f"{head}\n\n{pa_text[1]}{risk}{notes}{_cite(det)}",
+                      "warning", "coverage-info", det, smart_link(det, None))]
+    if det.prior_auth.state is PAState.SATISFIED:
+        term = "UTN" if det.program.kind in _SHORT else "Authorization"
+        expires = det.prior_auth.expires.isoformat() if det.prior_auth.expires else "?"
+        return [Draft(11, seq, clip(f"{term} {det.prior_auth.utn} valid until {expires} ({_codes(det.prior_auth.covered_codes)})"),
+                      f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
+                      f"{notes}{_cite(det)}", "info", "coverage-info", det)]
+    if det.prior_auth.state is PAState.UNKNOWN and "location" in det.info_needed:
+        return [Draft(9, seq, "Prior authorization depends on where the service is done — add the location to the order",
+                      f"{head}\n\n{det.reason}", "info", "coverage-info", det)]
+    return []
+
+
 def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
+    """Every card the determinations call for, with its severity rank (0 = worst)."""
     out: list[Draft] = []
     for seq, det in enumerate(dets):
         if not det.in_scope:
             continue
         head = _order_line(det)
-        notes = "".join(f"\n\n{n}" for n in det.notes)
         if det.program.kind is ProgramKind.UNKNOWN_PLAN:
             summary = (f"No coverage rules configured for {det.program.label} — check the plan's PA list"
                        if det.coverage_ref else "No active coverage on file — payer rules unknown")
             out.append(Draft(10, seq, clip(summary), f"{head}\n\n{det.reason}", "info", "coverage-info", det))
-        for r in det.requirements:
-            if r.status is Status.MET:
-                continue
-            if r.status is Status.UNKNOWN or r.blocked_by:
-                continue
-            rank = 0 if r.excludes else 4 if r.topic == "contraindication" else \
-                5 if r.kind == "clinical" else 6 if r.kind == "admin" else 7
-            topic = r.topic
-            ev = "".join(f"\n- {e.reference}{f' ({e.date})' if e.date else ''}{f': {e.display}' if e.display else ''}"
-                         for e in r.evidence)
-            body = f"{head}\n\n**{r.title}**: {r.detail}\n\n**Fix:** {r.fix}" + (f"\n\nFound:{ev}" if ev else "") + _cite(r)
-            out.append(Draft(rank, seq, clip(r.detail), body, "warning", topic, det, smart_link(det, r)))
-        unknown = [r for r in det.requirements if r.status is Status.UNKNOWN]
-        if unknown:
-            items = "".join(f"\n- {r.title}: {r.detail}" for r in unknown)
-            out.append(Draft(8, seq, clip(f"Could not check {len(unknown)} requirement(s): the EHR did not return the data"),
-                             f"{head}\n\nNot checked:{items}", "info", "appropriate-use", det, smart_link(det, None)))
-        pa_text = _pa_summary(det)
-        if pa_text and det.covered != "not-covered":
-            rank = _PA_RANK[det.prior_auth.state]
-            risk = f"\n\nCompanion codes that fall with this decision: {', '.join(det.companion_codes_at_risk)}." \
-                if det.companion_codes_at_risk else ""
-            out.append(Draft(rank, seq, clip(pa_text[0]), f"{head}\n\n{pa_text[1]}{risk}{notes}{_cite(det)}",
-                             "warning", "coverage-info", det, smart_link(det, None)))
-        elif det.prior_auth.state is PAState.SATISFIED:
-            term = "UTN" if det.program.kind in _SHORT else "Authorization"
-            out.append(Draft(11, seq, clip(f"{term} {det.prior_auth.utn} valid until {det.prior_auth.expires.isoformat()} "
-                                           f"({_codes(det.prior_auth.covered_codes)})"),
-                             f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
-                             f"{notes}{_cite(det)}", "info", "coverage-info", det))
-        elif det.prior_auth.state is PAState.UNKNOWN and "location" in det.info_needed:
-            out.append(Draft(9, seq, "Prior authorization depends on where the service is done — add the location to the order",
-                             f"{head}\n\n{det.reason}", "info", "coverage-info", det))
+        out += _requirement_cards(det, seq, head, smart_link)
+        out += _pa_cards(det, seq, head, smart_link)
         if det.policy_url.startswith("https://"):
+            notes = "".join(f"\n\n{n}" for n in det.notes)
             link = {"label": clip(det.policy_label or "Coverage policy", 80), "url": det.policy_url, "type": "absolute"}
             out.append(Draft(12, seq, clip(f"Policy: {det.policy_label or det.program.label}"),
                              f"{head}\n\nCriteria applied: {det.policy_label}. Program: {det.program.label}.{notes}",
                              "info", "guideline", det, link))
     return out
-

@@ -80,14 +80,15 @@ class BodyRefused(Exception):
 def read_bounded(resp, max_bytes: int, deadline: float, chunk: int = 65536) -> bytes:
     """Read a streamed ``requests`` response body, stopping at ``max_bytes`` or the monotonic
     ``deadline``. ``read1`` returns what has arrived, so a server that drips one byte at a time
-    cannot keep the call (or the worker thread) past the deadline (issue 6 fault injection)."""
+    cannot keep the call (or the worker thread) past the deadline (issue 6 fault injection).
+    A body read to its end returns its connection to the pool; any refusal closes it."""
     import time
 
     parts: list[bytes] = []
     size = 0
     try:
-        announced = int(resp.headers.get("Content-Length") or 0)
-        if announced > max_bytes:
+        announced = resp.headers.get("Content-Length") or "0"
+        if not announced.isdigit() or int(announced) > max_bytes:
             raise BodyRefused("response too large")
         while True:
             if time.monotonic() > deadline:
@@ -99,6 +100,6 @@ def read_bounded(resp, max_bytes: int, deadline: float, chunk: int = 65536) -> b
             if size > max_bytes:
                 raise BodyRefused("response too large")
             parts.append(data)
-    finally:
-        if size > max_bytes or time.monotonic() > deadline:
-            resp.close()
+    except BaseException:
+        resp.close()
+        raise

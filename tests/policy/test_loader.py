@@ -99,3 +99,19 @@ def test_unconfirmed_items_are_flagged_in_data(policies):
     assert "7258" in policies.vs("conservative-medications").unconfirmed          # naproxen RxCUI
     assert policies.vs("wiser-esi-associated").status == "confirmed"              # guide v6.0 Appendix C
     assert "01938" not in policies.vs("wiser-esi-associated").codes()             # not listed in Table C10
+
+
+def test_check_params_are_validated_including_pack_overrides(data_copy):
+    target = data_copy / "policies" / "families" / "esi-2021-12-05.json"
+    _edit(target, lambda d: d["requirements"][5]["params"].update(week=4))       # typo for "weeks"
+    with pytest.raises(PolicyError) as err:
+        load_policies(data_copy)
+    assert err.value.field == "requirements/5/params" and "week" in str(err.value)
+
+
+def test_pack_override_params_are_validated_after_merging(data_copy):
+    target = data_copy / "policies" / "packs" / "example-ma-evicore-2026-01-01.json"
+    _edit(target, lambda d: d["families"]["esi"]["overrides"]["esi.repeat-relief"]["params"].update(improvement=50))
+    with pytest.raises(PolicyError) as err:
+        load_policies(data_copy)
+    assert err.value.field == "families/esi/overrides/esi.repeat-relief/params/improvement"

@@ -13,6 +13,7 @@ fault × hook × fault scope, repeated, with figures printed).
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 
 import pytest
@@ -105,6 +106,29 @@ def test_faulty_server_never_sees_the_jwt_and_logs_hold_no_token(stack):
     body = hook_body(fhir_server=fhir.base, token=token)
     assert svc.post(SIGN, body).status_code == 200
     assert token not in svc.logs()
+
+
+def test_cc30_process_stderr_is_json_and_holds_no_secret(stack):
+    """The real ``painpa serve`` stderr after healthy, faulty and refused calls: one JSON object per
+    line (the start-up banner on stdout aside), and no token, JWT, handle or patient id."""
+    fhir, svc = stack
+    token = f"{ACCESS_TOKEN}-{uuid.uuid4().hex}"
+    fhir.mode("ok")
+    ok = svc.post(SIGN, hook_body(fhir_server=fhir.base, token=token))
+    handles = [json.loads(link["appContext"])["ctx"] for card in ok.json()["cards"]
+               for link in card.get("links", []) if link.get("appContext")]
+    fhir.mode("status500")
+    svc.post(SIGN, hook_body(fhir_server=fhir.base, token=token))
+    forged = "eyJhbGciOiJFUzM4NCIsImtpZCI6Im5vYm9keSJ9.eyJpc3MiOiJ4In0.Zm9yZ2Vk"
+    assert svc.post(SIGN, {}, token=forged).status_code == 401
+    logs = svc.logs()
+    lines = [ln for ln in logs.splitlines() if ln.strip() and not ln.startswith("painpa serving on ")]
+    assert len(lines) > 5
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+    assert "FHIR query" in logs  # the faults were logged...
+    for secret in [token, forged, "eyJhbGciOiJFUzM4NCIsImtpZCI6", "pt-esi-1", *handles]:
+        assert secret not in logs  # ...without what must never be logged
 
 
 @pytest.mark.slow

@@ -235,3 +235,46 @@ def test_attestation_code_is_prefilled_from_the_policy_requirement():
     q = questionnaires.get("attestation")
     env = _env(esi_chart(), "scs.multidisciplinary")
     assert questionnaires.initial_answers(q, env)["code"][0]["valueCoding"]["code"] == "multidisciplinary-evaluation"
+
+
+def test_scs_readiness_closes_psych_trial_and_attestations_for_a_permanent_implant():
+    chart = esi_chart()
+    chart[-1]["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "63685"}]}
+    gaps = ("scs.psych-eval", "scs.multidisciplinary", "scs.trial", "scs.trial-function")
+    assert [_status(chart, g) for g in gaps] == ["unmet"] * 4
+    q = questionnaires.get("scs-readiness")
+    env = _env(chart)
+    sec = "http://painpa.org/fhir/CodeSystem/readiness-section|"
+    answers, errors = forms.parse(q, MultiDict([
+        ("item.sections", sec + "psych"), ("item.sections", sec + "trial"), ("item.sections", sec + "multidisciplinary"),
+        ("item.psych-code", "http://www.ama-assn.org/go/cpt|90791"), ("item.psych-date", _iso(30)),
+        ("item.psych-evaluator", "Dr Rowe, PhD"), ("item.psych-result", "http://painpa.org/fhir/CodeSystem/psych-result|cleared"),
+        ("item.trial-code", "http://www.ama-assn.org/go/cpt|63650"), ("item.trial-start", _iso(20)),
+        ("item.trial-end", _iso(13)), ("item.baseline-nrs", "8"), ("item.trial-nrs", "3"), ("item.relief", "62.5"),
+        ("item.function", "true"), ("item.function-note", "Walks 30 minutes; sleeps through the night."),
+        ("item.multi-note", "Pain, spine surgery and PT reviewed on 2026-10-01; all agree."),
+        ("item.perc-note", "ignored: this section was not chosen")]), env)
+    assert not errors and "perc-note" not in answers
+    saved = _save_locally(q, answers, env, chart)
+    assert [_status(saved, g) for g in gaps] == ["met"] * 4
+    psych = next(r for r in saved if (r.get("code") or {}).get("coding", [{}])[0].get("code") == "90791")
+    assert psych["note"] == [{"text": "Evaluator: Dr Rowe, PhD"}]
+
+
+def test_pva_readiness_closes_progression_and_osteoporosis_plan():
+    chart = esi_chart()
+    chart[-1]["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "22514"}]}
+    gaps = ("pva.progression", "pva.osteoporosis-plan")
+    assert [_status(chart, g) for g in gaps] == ["unmet", "unmet"]
+    q = questionnaires.get("pva-readiness")
+    env = _env(chart, "pva.osteoporosis-plan")
+    assert [a["valueCoding"]["code"] for a in questionnaires.initial_answers(q, env)["sections"]] == ["osteoporosis"]
+    sec = "http://painpa.org/fhir/CodeSystem/pva-section|"
+    answers, errors = forms.parse(q, MultiDict([
+        ("item.sections", sec + "progression"), ("item.sections", sec + "osteoporosis"),
+        ("item.prog-note", "L1 height loss 30% on repeat films; kyphosis progressing."),
+        ("item.osteo-note", "Start alendronate; endocrine referral."), ("item.dxa-done", "true"),
+        ("item.dxa-date", _iso(10)), ("item.dxa-result", "T-score -3.1")]), env)
+    assert not errors
+    saved = _save_locally(q, answers, env, chart)
+    assert [_status(saved, g) for g in gaps] == ["met", "met"]

@@ -1,0 +1,64 @@
+"""Bounds on what a FHIR server can make painpa do (standards.md §8.15 "pagination depth"; issue 6
+fault injection), at the level of ``gather`` against the hostile server process:
+
+- endless ``next`` links stop at ``fhir_max_pages``; the pages read are kept and the type is marked
+  incomplete (the policy then says unknown, not unmet, for what may be on the pages not read);
+- a server that drips its body or announces 64 MB cannot keep a thread past the deadline;
+- an answer of the wrong resource type counts as a failed query, not as "no data".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from cds_service.fhir.gather import clear_cache, gather
+from tests.security.harness import hostile_fhir
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    with hostile_fhir() as server:
+        yield server
+
+
+@pytest.fixture
+def fast(settings):
+    clear_cache()
+    return replace(settings, fhir_deadline_s=1.0, fhir_read_timeout_s=0.8)
+
+
+def _gather(server, settings, token="t"):
+    return gather(patient_id="pt-esi-1", settings=settings, fhir_server=server.base, access_token=token)
+
+
+def test_endless_next_is_bounded_kept_and_marked_incomplete(hostile, fast):
+    hostile.mode("endless_next", types=["Observation"])
+    record = _gather(hostile, fast)
+    assert "Observation" in record.incomplete
+    assert record.of("Observation"), "the pages that were read are kept"
+    assert len([e for e in hostile.log() if e["path"] == "/fhir/Observation"]) == fast.fhir_max_pages
+    assert "Condition" not in record.incomplete
+
+
+@pytest.mark.parametrize("fault", ["drip", "oversize", "slow"])
+def test_no_fhir_thread_outlives_the_deadline_by_much(hostile, fast, fault):
+    hostile.mode(fault, types=["Procedure"], delay=10)
+    started = time.monotonic()
+    record = _gather(hostile, fast)
+    assert time.monotonic() - started < fast.fhir_deadline_s + 0.5
+    assert "Procedure" in record.incomplete
+    time.sleep(1.5)  # read timeouts (0.8 s) and the read loop's deadline check end every read
+    lingering = [t.name for t in threading.enumerate() if t.name.startswith("fhir")]
+    assert fault == "slow" or not lingering, lingering
+
+
+@pytest.mark.parametrize("fault", ["wrong_type", "operation_outcome", "not_json_type", "malformed", "truncated"])
+def test_unusable_answers_are_failed_queries(hostile, fast, fault):
+    hostile.mode(fault, types=["Coverage"])
+    record = _gather(hostile, fast)
+    assert "Coverage" in record.incomplete and not record.coverages
+    assert record.patient is not None and record.patient["id"] == "pt-esi-1"

@@ -136,6 +136,33 @@ def painpa(home: Path, fhir_bases: list[str], *, workers: int = 2, env: dict[str
 
 
 @contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A throw-away redis-server (no persistence) on a free loopback port: its URL."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", str(workdir)]
+    with running(cmd, ready_url=None):
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                import time
+
+                time.sleep(0.05)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextmanager
 def baseline(*, workers: int = 2) -> Iterator[tuple[str, int]]:
     """The bare-Flask baseline under the same gunicorn settings: (base URL, pid)."""
     port = free_port()

@@ -113,6 +113,7 @@ class Settings:
             cors_origins=origins,
             secret_key=env.get("PAINPA_SECRET_KEY", ""),
             rate_limit_per_minute=int(_float(env, "PAINPA_RATE_LIMIT", 1200, 0, 1_000_000)),
+            max_prefetch_resources=int(_float(env, "PAINPA_MAX_PREFETCH_RESOURCES", 5000, 1, 1_000_000)),
             egress_allow_networks=_networks(env.get("PAINPA_EGRESS_ALLOW_NETWORKS", "")),
             redis_url=env.get("PAINPA_REDIS_URL", ""),
         )

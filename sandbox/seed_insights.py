@@ -21,6 +21,7 @@ from flask import Flask
 from cds_service.admin.auth import UserError, create_user
 from cds_service.insights.imports import import_csv
 from cds_service.insights.pas_import import decisions_from_resources
+from cds_service.insights.programs import program_resolver
 from cds_service.insights.records import ImportReport
 from cds_service.insights.rules import default_data
 from cds_service.insights.store import save_decisions
@@ -68,11 +69,13 @@ def cpm_chart(today: date) -> dict:
 
 
 def _row(i: str, payer: str, code: str, decided: date, outcome: str, who: tuple[str, str], *, program: str = "",
-         reason: str = "", carc: str = "", kind: str = "prior-auth", appeal: str = "") -> dict:
+         reason: str = "", carc: str = "", kind: str = "prior-auth", appeal: str = "",
+         expedited: bool = False) -> dict:
     return {"id": f"sbx-{i}", "payer": payer, "plan": "", "code": code, "date": decided.isoformat(),
             "outcome": outcome, "reason_text": reason, "carc": carc, "rarc": "", "clinician": who[0],
-            "clinician_name": who[1], "program": program, "submitted": (decided - timedelta(days=3)).isoformat(),
-            "expedited": "no", "appeal_outcome": appeal, "kind": kind}
+            "clinician_name": who[1], "program": program,
+            "submitted": (decided - timedelta(days=1 if expedited else 3)).isoformat(),
+            "expedited": "yes" if expedited else "no", "appeal_outcome": appeal, "kind": kind}
 
 
 def denials_csv(today: date) -> str:
@@ -83,7 +86,7 @@ def denials_csv(today: date) -> str:
         rows.append(_row(f"w-lee-{i}", MEDICARE, "64483" if i % 3 else "62323", today - timedelta(days=5 + 18 * i),
                          "denied" if denied else "affirmed", LEE, program="WISeR",
                          reason=PT_REASON if denied else "", carc="50" if denied else "",
-                         appeal="approved" if i == 3 else ""))
+                         appeal="approved" if i == 3 else "", expedited=i % 5 == 2))
     for i in range(14):  # WISeR vertebral augmentation by Dr. Patel: gold-card ready
         rows.append(_row(f"w-patel-{i}", MEDICARE, "22513", today - timedelta(days=10 + 21 * i),
                          "denied" if i == 9 else "affirmed", PATEL, program="WISeR",
@@ -94,7 +97,7 @@ def denials_csv(today: date) -> str:
     for i in range(8):  # the MA plan with a policy pack
         rows.append(_row(f"ma-{i}", EXAMPLE_MA, "64483", today - timedelta(days=12 + 25 * i),
                          "denied" if i in (1, 4) else "affirmed", LEE,
-                         reason="Advanced imaging older than 24 months" if i in (1, 4) else ""))
+                         reason="Advanced imaging older than 24 months" if i in (1, 4) else "", expedited=i == 3))
     for i in range(2):  # claim denials no rule maps: listed for review
         rows.append(_row(f"acme-{i}", ACME, "64483", today - timedelta(days=40 + 9 * i), "denied", ("", ""),
                          reason="Duplicate claim/service", carc="CO-18", kind="claim"))
@@ -146,7 +149,8 @@ def _pas(app: Flask, salt: str) -> ImportReport:
         resources = fetch_resources(base, token=token, session=_InProcess(app))
     finally:
         revoke(db, token)
-    records, errors = decisions_from_resources(resources, base)
+    program_of = program_resolver(app.extensions.get("painpa.policies"), date.today())
+    records, errors = decisions_from_resources(resources, base, program_of)
     return save_decisions(db, records, default_data(), salt=salt, report=ImportReport(errors=errors))
 
 

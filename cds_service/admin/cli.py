@@ -98,7 +98,8 @@ def import_pas(args: argparse.Namespace) -> int:
     app = _app()
     try:
         return _print(run(app.extensions["painpa.db"], args.fhir_base, salt=app.secret_key,
-                          settings=app.extensions["painpa.settings"], token=token, since=args.since))
+                          settings=app.extensions["painpa.settings"], token=token, since=args.since,
+                          policies=app.extensions.get("painpa.policies")))
     except ImportFailed as exc:
         print(f"painpa: {exc}", file=sys.stderr)
         return 2

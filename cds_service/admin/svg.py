@@ -92,7 +92,7 @@ def paired_bars(rows: list[tuple[str, float | None, float | None]], *, title: st
             if v is None:
                 continue
             w = max(1.0, plot * v / top)
-            body.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">{escape(label[:30])} · '
+            body.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">{escape(label[:44])} · '
                         f'{escape(labels[k])}</text><rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
                         f'fill="{PALETTE[k]}"/><text x="{label_w + w + 6:.1f}" y="{y + 13}">'
                         f'{escape(_fmt(v, unit))}</text>')

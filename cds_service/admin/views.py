@@ -202,7 +202,8 @@ def import_data():
                 base = request.form.get("fhir_base", "")
                 if base not in bases:
                     abort(400, description="Choose one of the registered FHIR servers.")
-                report = imports.import_pas(db, base, salt=current_app.secret_key, settings=settings)
+                report = imports.import_pas(db, base, salt=current_app.secret_key, settings=settings,
+                                            policies=current_app.extensions.get("painpa.policies"))
             else:
                 abort(400, description="Unknown import kind.")
             flash(f"Imported: {report.added} added, {report.duplicates} already stored, "

@@ -19,6 +19,14 @@ from cds_service.policy.cpm import month_status
 from cds_service.policy.record import PatientRecord
 
 bp = Blueprint("cpm_app", __name__, template_folder="templates")
+
+
+class _Subject(SimpleNamespace):
+    """What the app's form template reads from an order's determination; anything else it asks
+    for renders empty rather than failing (the template belongs to the app and evolves)."""
+
+    def __getattr__(self, name: str) -> str:
+        return ""
 FORMS = ("cpm-time", "cpm-careplan")
 
 
@@ -82,7 +90,9 @@ def form(sid: str, qid: str):
             errors = forms.save(session.fhir(), questionnaire, answers, env)
         if not errors:
             return redirect(url_for("cpm_app.status", sid=sid, saved=questionnaire["title"]), code=303)
-    subject = SimpleNamespace(order_ref="chronic pain management this month", codes=("G3002", "G3003"))
+    # The app's form page names an order; a CPM form stands for the month's G3002/G3003 instead.
+    subject = _Subject(order_ref="", codes=("G3002", "G3003"), family="cpm",
+                       program=SimpleNamespace(label="chronic pain management, this calendar month"))
     return render_template("smart/form.html", s=session, q=questionnaire, det=subject, order_ref="",
                            requirement="", items=forms.view(questionnaire, answers, env),
                            errors=errors), (422 if errors else 200)

@@ -21,7 +21,7 @@ def add_denial_evidence(db, determinations: list, record) -> list:
         return determinations
     try:
         evidence = load_evidence(db, determinations, record, default_data())
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, AttributeError, TypeError, ValueError) as exc:  # malformed input too (issue 6 fuzz)
         log.warning("denial evidence unavailable: %s", type(exc).__name__)
         return determinations
     return apply_evidence(determinations, evidence)

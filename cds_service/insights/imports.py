@@ -8,7 +8,10 @@ the dashboard never fetches a URL typed into a form.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from cds_service.insights import csv_import, pas_import
+from cds_service.insights.programs import program_resolver
 from cds_service.insights.records import ImportReport
 from cds_service.insights.rules import default_data
 from cds_service.insights.store import save_decisions, save_metrics
@@ -52,7 +55,7 @@ def import_csv(db: Database, kind: str, raw: bytes, *, salt: str) -> ImportRepor
 
 
 def import_pas(db: Database, base: str, *, salt: str, settings, token: str | None = None,
-               since: str | None = None, session=None) -> ImportReport:
+               since: str | None = None, session=None, policies=None, today: date | None = None) -> ImportReport:
     if base.rstrip("/") not in {b.rstrip("/") for b in registered_bases(db)}:
         raise ImportFailed(f"{base} is not a registered FHIR base; register it with painpa clients add --fhir-base")
     try:
@@ -60,5 +63,6 @@ def import_pas(db: Database, base: str, *, salt: str, settings, token: str | Non
                                                timeout=settings.fhir_read_timeout_s * 4)
     except pas_import.FetchError as exc:
         raise ImportFailed(str(exc)) from None
-    records, errors = pas_import.decisions_from_resources(resources, base.rstrip("/"))
+    program_of = program_resolver(policies, today or datetime.now(UTC).date())
+    records, errors = pas_import.decisions_from_resources(resources, base.rstrip("/"), program_of)
     return save_decisions(db, records, default_data(), salt=salt, report=ImportReport(errors=errors))

@@ -108,7 +108,17 @@ def _clinician(index: dict, claim: dict, cr: dict) -> tuple[str, str]:
     return npi or ref.get("reference", ""), name or ref.get("display", "")
 
 
-def decisions_from_resources(resources: list[dict], base: str) -> tuple[list[DecisionRecord], list[str]]:
+def _coverage(index: dict, claim: dict) -> dict | None:
+    for ins in claim.get("insurance") or ():
+        cov = _ref(index, ins.get("coverage"))
+        if cov:
+            return cov
+    return None
+
+
+def decisions_from_resources(resources: list[dict], base: str,
+                             program_of=lambda coverage, code: "") -> tuple[list[DecisionRecord], list[str]]:
+    """``program_of(coverage, code)`` names the PA program (see :mod:`cds_service.insights.programs`)."""
     index = _index(resources)
     records, errors = [], []
     for key, cr in index.items():
@@ -153,6 +163,7 @@ def decisions_from_resources(resources: list[dict], base: str) -> tuple[list[Dec
             records.append(DecisionRecord(
                 source="pas", source_key=hashlib.sha256(f"{base}|{key}|{seq}".encode()).hexdigest(), kind=kind,
                 payer=_payer(index, cr), plan=_plan(index, claim), code=code.upper(), outcome=outcome,
+                program=program_of(_coverage(index, claim), code.upper()),
                 decided=decided.date(), clinician=clinician, clinician_label=clinician_label,
                 expedited=expedited, submitted=submitted, decision_hours=hours,
                 patient_ref=(cr.get("patient") or {}).get("reference", ""),

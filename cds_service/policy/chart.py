@@ -5,6 +5,11 @@ Every check reads this index instead of rescanning the record, and ValueSet matc
 What counts as usable follows FHIR R4 status semantics: entered-in-error / refuted / not-done /
 cancelled records are never evidence (Condition.verificationStatus, Procedure.status,
 Observation.status, MedicationRequest.status).
+
+A course still running (Procedure ``in-progress`` with ``performedPeriod.start`` and no end;
+MedicationStatement / MedicationRequest ``active`` with a start and no end or supply) is documented
+up to ``today``, the evaluation date: not zero weeks, and not the weeks still to come before the
+date of service, which no chart shows yet.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ _TAG = re.compile(r"<[^>]+>")
 # A tolerant reader: a resource whose elements have the wrong JSON types is skipped (it is not
 # evidence) instead of failing the hook call; these are the errors such data raises.
 MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError)
-ONGOING = date.max               # end of a course still in progress (in-progress / active, no end date)
 _RUNNING = {"in-progress", "active", "on-hold"}
 MAX_NOTE_BYTES = 200_000
 
@@ -125,14 +129,19 @@ def _open(r: dict, key: str) -> bool:
     return isinstance(period, dict) and not period.get("end") and r.get("status") in _RUNNING
 
 
-def _procedure(r: dict) -> Item:
+def _through(start: date | None, today: date) -> date | None:
+    """End of a running course: today; a course dated after today shows nothing beyond its start."""
+    return max(start, today) if start else None
+
+
+def _procedure(r: dict, today: date) -> Item:
     start, end = _period(r, "performedPeriod", "performedDateTime")
     if start and _open(r, "performedPeriod"):
-        end = ONGOING
+        end = _through(start, today)
     return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, end)
 
 
-def _medication(r: dict) -> Item:
+def _medication(r: dict, today: date) -> Item:
     concept = r.get("medicationCodeableConcept")
     if r.get("resourceType") == "MedicationRequest":
         validity = (r.get("dispenseRequest") or {}).get("validityPeriod") or {}
@@ -142,11 +151,13 @@ def _medication(r: dict) -> Item:
         if end is None and start and isinstance(supply, int | float):
             repeats = (r.get("dispenseRequest") or {}).get("numberOfRepeatsAllowed") or 0
             end = start + timedelta(days=int(supply) * (1 + int(repeats)))
+        if end is None and start and r.get("status") in _RUNNING:
+            end = _through(start, today)         # an active prescription with no stated end
     else:
         start, end = _period(r, "effectivePeriod", "effectiveDateTime")
         start = start or to_date(r.get("dateAsserted"))
         if start and _open(r, "effectivePeriod"):
-            end = ONGOING
+            end = _through(start, today)
     return Item(_ref(r), _codings(concept), concept_text(concept), start, end or start)
 
 
@@ -217,11 +228,16 @@ _READERS = {
 }
 
 
-class Chart:
-    """Items by kind: conditions, procedures, medications, observations, reports, documents."""
+_DATED = {_procedure, _medication}          # readers that need the evaluation date (running courses)
 
-    def __init__(self, record: PatientRecord) -> None:
+
+class Chart:
+    """Items by kind: conditions, procedures, medications, observations, reports, documents.
+    ``today`` is the evaluation date (never the clock): how far a running course is documented."""
+
+    def __init__(self, record: PatientRecord, today: date) -> None:
         self.record = record
+        self.today = today
         self.items: dict[str, list[Item]] = {k: [] for k, _ in _READERS.values()}
         self.raw_documents: dict[str, dict] = {}
         for rtype, (kind, reader) in _READERS.items():
@@ -229,7 +245,7 @@ class Chart:
                 try:
                     if not _usable(resource):
                         continue
-                    self.items[kind].append(reader(resource))
+                    self.items[kind].append(reader(resource, today) if reader in _DATED else reader(resource))
                 except MALFORMED:
                     continue
                 if rtype == "DocumentReference":

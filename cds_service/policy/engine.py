@@ -186,8 +186,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
 def evaluate(orders: list[dict], record: PatientRecord, policies: PolicySet, today: date) -> list[Determination]:
     """One Determination per order, same order. Any resource type is tolerated: orders outside the
     ESI / stimulator / PVA families get an out-of-scope determination."""
-    chart = Chart(record)
-    decisions = priorauth.collect(record)
+    chart = Chart(record, today)
+    decisions = priorauth.collect(record, orders)
     return [_safe_one(o if isinstance(o, dict) else {}, record, chart, decisions, policies, today) for o in orders]
 
 

@@ -3,7 +3,8 @@
 
 Validation is two-level: JSON Schema (fhir_profiles/policies/schema/) for shape, then cross-references
 (every ValueSet id a policy names exists; requirement ids unique; pack overrides name real
-requirements). Any failure raises :class:`PolicyError` naming the file and the field, so a bad edit
+requirements; a requirement's ``form`` names a Questionnaire shipped in fhir_profiles/questionnaires/,
+the one source of which form fixes which requirement). Any failure raises :class:`PolicyError` naming the file and the field, so a bad edit
 to the data stops start-up instead of silently changing determinations.
 
 Versioning (ARCHITECTURE.md "Every threshold, code list and program window is data ... with its source
@@ -150,6 +151,28 @@ def _params_check(doc: PolicyDoc, params_schemas: dict[str, dict], family_specs:
             raise PolicyError(doc.path, f"{where}/{sub}".rstrip("/"), errors[0].message)
 
 
+def _form_ids(root: Path) -> set[str] | None:
+    """Questionnaire ids under ``root/questionnaires`` (None when the data set ships no forms)."""
+    folder = root / "questionnaires"
+    if not folder.is_dir():
+        return None
+    ids = set()
+    for path in folder.glob("*.json"):
+        data = _read_json(path)
+        if data.get("resourceType") == "Questionnaire" and isinstance(data.get("id"), str):
+            ids.add(data["id"])
+    return ids
+
+
+def _check_forms(doc: PolicyDoc, forms: set[str]) -> None:
+    reqs = [(f"requirements/{i}", r) for i, r in enumerate(doc.data.get("requirements") or ())]
+    for fam, spec in (doc.data.get("families") or {}).items() if doc.type == "pack" else ():
+        reqs += [(f"families/{fam}/add/{i}", r) for i, r in enumerate(spec.get("add") or ())]
+    for where, req in reqs:
+        if req.get("form") is not None and req["form"] not in forms:
+            raise PolicyError(doc.path, f"{where}/form", f"no Questionnaire with id {req['form']!r} in questionnaires/")
+
+
 def _cross_check(doc: PolicyDoc, valuesets: dict[str, ValueSet], family_reqs: dict[str, set[str]]) -> None:
     for fld, vs_id in _vs_refs(doc.data, ""):
         if vs_id not in valuesets:
@@ -213,10 +236,13 @@ def load_policies(root: Path | None = None) -> PolicySet:
                    for i, v in docs.items() if v[0].type == "family"}
     family_specs = {i: {r["id"]: r for d in v for r in d.data["requirements"]}
                     for i, v in docs.items() if v[0].type == "family"}
+    forms = _form_ids(root)
     for versions in docs.values():
         for doc in versions:
             _cross_check(doc, valuesets, family_reqs)
             _params_check(doc, policy_schema["$defs"]["checkParams"], family_specs)
+            if forms is not None:
+                _check_forms(doc, forms)
     if not any(v[0].type == "programs" for v in docs.values()):
         raise PolicyError(root / "policies", "", "no 'programs' policy document found")
     return PolicySet(valuesets=valuesets, docs=docs, root=str(root))

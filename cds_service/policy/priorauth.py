@@ -11,11 +11,15 @@ Sources, read once per evaluation:
   ``itemPreAuthPeriod``, else decision date + the program's validity days; codes = the request
   ``Claim``'s items (by ``itemSequence``) and ``addItem.productOrService``.
 - ``satisfied-pa-id`` in a coverage-information extension on an earlier (non-draft) order: the payer
-  already asserted ``pa-needed = satisfied`` for that order's codes.
+  already asserted ``pa-needed = satisfied`` for that order's codes. An order being evaluated is read
+  in the version the caller sent (the hook's draft), never in the copy the record also holds under the
+  same id: that copy's coverage-information is an earlier answer about this very order, not an
+  earlier order, and counting both would credit the order twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -103,7 +107,7 @@ def _from_claim_response(cr: dict, record: PatientRecord) -> Decision | None:
     return Decision(f"ClaimResponse/{cr.get('id')}", number, decided, end, codes)
 
 
-def _from_earlier_order(order: dict) -> Decision | None:
+def _from_earlier_order(order: dict, rid: str) -> Decision | None:
     if order.get("status") in ("draft", "entered-in-error", "revoked"):
         return None
     for ext in _ext(order, COVERAGE_INFO):
@@ -111,18 +115,23 @@ def _from_earlier_order(order: dict) -> Decision | None:
         if (subs.get("pa-needed") or {}).get("valueCode") != "satisfied" or "satisfied-pa-id" not in subs:
             continue
         codes = _billing(order)[0]
-        return Decision(f"ServiceRequest/{order.get('id')}", subs["satisfied-pa-id"].get("valueString"),
+        return Decision(f"ServiceRequest/{rid}", subs["satisfied-pa-id"].get("valueString"),
                         to_date((subs.get("date") or {}).get("valueDate")),
                         to_date((subs.get("expiry-date") or {}).get("valueDate")),
                         dict.fromkeys(codes, "affirmed"), "satisfied-pa-id")
     return None
 
 
-def collect(record: PatientRecord) -> list[Decision]:
-    """Every readable decision on file; a malformed ClaimResponse or order is skipped, not trusted."""
+def collect(record: PatientRecord, current: Iterable[dict] = ()) -> list[Decision]:
+    """Every readable decision on file; a malformed ClaimResponse or order is skipped, not trusted.
+    ``current``: the orders under evaluation, which supersede the record's copies with their ids."""
     out: list[Decision] = []
+    orders = dict(record.resources.get("ServiceRequest", {}))
+    for order in current:
+        if isinstance(order, dict) and order.get("resourceType") == "ServiceRequest" and isinstance(order.get("id"), str):
+            orders[order["id"]] = order
     sources = [(cr, lambda r: _from_claim_response(r, record)) for cr in record.resources.get("ClaimResponse", {}).values()]
-    sources += [(sr, _from_earlier_order) for sr in record.resources.get("ServiceRequest", {}).values()]
+    sources += [(sr, lambda r, rid=rid: _from_earlier_order(r, rid)) for rid, sr in orders.items()]
     for resource, read in sources:
         try:
             decision = read(resource)

@@ -88,3 +88,17 @@ def test_complete_month_is_billable_and_every_requirement_cites_its_source(polic
     status = month_status(PatientRecord.from_resources(given["resources"]), policies, date(2026, 11, 20))
     assert status.billable and (status.g3002, status.g3003) == (1, 2)
     assert all(r.status is Status.MET and r.citation.url.startswith("https://") for r in status.requirements)
+
+
+def test_broken_cpm_data_stops_start_up_naming_file_and_field(tmp_path):
+    import shutil
+
+    from cds_service.policy.loader import DEFAULT_ROOT, PolicyError
+
+    root = tmp_path / "fhir_profiles"
+    shutil.copytree(DEFAULT_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    doc = json.loads((root / "policies" / "cpm.json").read_text())
+    doc["time"]["g3002_minutes"] = "thirty"
+    (root / "policies" / "cpm.json").write_text(json.dumps(doc))
+    with pytest.raises(PolicyError, match=r"cpm.json: time/g3002_minutes"):
+        load_policies(root)

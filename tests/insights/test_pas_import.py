@@ -78,3 +78,20 @@ def test_next_link_to_another_host_is_not_followed(fhir):
     resources = fetch_resources(fhir, count=2)
     assert len([r for r in resources if r["resourceType"] == "ClaimResponse"]) == 2  # page 1 only
     assert all("evil.invalid" not in e["path"] for e in requests.get(fhir.replace("/fhir", "/_log"), timeout=5).json())
+
+
+def test_program_is_named_from_coverage_kind_and_code():
+    from datetime import date
+
+    from cds_service.insights.programs import program_resolver
+    from cds_service.policy.loader import load_policies
+
+    resources = [e["resource"] for e in json.loads((DATA / "pas-decisions.json").read_text())["entry"]]
+    program_of = program_resolver(load_policies(), date(2026, 11, 29))
+    records, _ = decisions_from_resources(resources, "http://x/fhir", program_of)
+    assert {r.program for r in records} == {""}  # an MA plan with no SOPT type: named by payer and plan
+    for r in resources:
+        if r["resourceType"] == "Coverage":
+            r["type"] = {"coding": [{"system": "https://nahdo.org/sopt", "code": "1"}]}
+    records, _ = decisions_from_resources(resources, "http://x/fhir", program_of)
+    assert {r.program for r in records} == {"WISeR"}

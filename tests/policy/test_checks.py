@@ -6,6 +6,7 @@ from __future__ import annotations
 from cds_service.policy.engine import evaluate
 from cds_service.policy.model import Status
 from tests.policy import builders as b
+from tests.policy.test_decay import NOTE
 
 
 def _req(policies, patient, *codes, rid, sopt="121", payer=None, state="TX", pos="11"):
@@ -189,12 +190,70 @@ def test_unknown_only_when_the_query_failed(policies):
     assert _req(policies, p, "64483", rid="esi.baseline-scale")[0].status is Status.MET
 
 
-def test_a_course_still_in_progress_counts_up_to_the_date_of_service(policies):
+def _running_course(start_days: int) -> b.Patient:
+    """The ESI-ready chart whose only conservative care is a PT course still in progress (no end)."""
     p = _without(b.esi_ready(b.Patient()), "97110")
     p.resources = [r for r in p.resources if r["resourceType"] != "MedicationRequest"]
-    course = b.procedure("97110", b.days(35))
+    course = b.procedure("97110", b.days(start_days), status="in-progress")
     course.pop("performedDateTime")
-    course.update(status="in-progress", performedPeriod={"start": b.iso(b.days(35))})
-    p.add(course)
-    r, _ = _req(policies, p, "64483", rid="esi.conservative-care")
-    assert r.status is Status.MET and "5 weeks" in r.detail
+    course["performedPeriod"] = {"start": b.iso(b.days(start_days))}
+    return p.add(course)
+
+
+def test_a_course_still_in_progress_is_documented_up_to_today(policies):
+    # Started 34 days before the evaluation date (45 before the planned date of service).
+    r, _ = _req(policies, _running_course(45), "64483", rid="esi.conservative-care")
+    assert r.status is Status.MET and "4 weeks documented" in r.detail
+    assert r.evidence[0].date == b.iso(b.days(45))
+    # Started 24 days before today: 5 weeks by the date of service, but only 3 on file today.
+    r, _ = _req(policies, _running_course(35), "64483", rid="esi.conservative-care")
+    assert r.status is Status.UNMET and "3 of 4 required weeks" in r.detail
+
+
+def test_a_course_that_has_not_started_yet_documents_nothing(policies):
+    r, _ = _req(policies, _running_course(5), "64483", rid="esi.conservative-care")    # starts after today
+    assert r.status is Status.UNMET and "0 of 4 required weeks" in r.detail
+
+
+def test_a_running_course_is_the_active_program_as_of_today(policies):
+    r, _ = _req(policies, _running_course(45), "64483", rid="esi.active-program")
+    assert r.status is Status.MET and r.detail.endswith(f"({b.TODAY.isoformat()})")
+
+
+def test_medications_still_taken_are_documented_up_to_today(policies):
+    base = _without(b.esi_ready(b.Patient()), "97110")
+    base.resources = [r for r in base.resources if r["resourceType"] != "MedicationRequest"]
+    statement = {"resourceType": "MedicationStatement", "id": "ms-1", "status": "active",
+                 "subject": {"reference": "Patient/pt-1"}, "effectivePeriod": {"start": b.iso(b.days(50))},
+                 "medicationCodeableConcept": {"coding": [{"system": b.RX, "code": "5640", "display": "ibuprofen"}]}}
+    r, _ = _req(policies, base.add(statement), "64483", rid="esi.conservative-care")
+    assert r.status is Status.MET and "5 weeks documented" in r.detail          # 39 days to today
+    prescription = b.medication("5640", "ibuprofen", b.days(50), 0)
+    del prescription["dispenseRequest"]                   # an active prescription with no stated end
+    base.resources = [r for r in base.resources if r["resourceType"] != "MedicationStatement"]
+    r, _ = _req(policies, base.add(prescription), "64483", rid="esi.conservative-care")
+    assert r.status is Status.MET and "5 weeks documented" in r.detail
+    prescription["status"] = "completed"                  # finished, no end on file: one day, not a course
+    r, _ = _req(policies, base, "64483", rid="esi.conservative-care")
+    assert r.status is Status.UNMET and "0 of 4" in r.detail
+
+
+def test_a_stimulator_trial_still_in_progress_is_judged_on_its_scores(policies):
+    p = _without(b.scs_ready(b.Patient()), "63650")
+    trial = b.procedure("63650", b.days(30), status="in-progress")
+    trial.pop("performedDateTime")
+    trial["performedPeriod"] = {"start": b.iso(b.days(30))}
+    r, _ = _req(policies, p.add(trial), "63655", rid="scs.trial")
+    assert r.status is Status.MET and "Trial relief 62%" in r.detail
+
+def test_diagnosis_and_cloned_note_problems_name_the_form_that_fixes_them(policies):
+    esi = _without(b.esi_ready(b.Patient()), "M54.16")
+    esi.add(b.note(NOTE, b.days(60), "enc-1"), b.note(NOTE, b.days(30), "enc-2"))
+    _, det = _req(policies, esi, "64483", rid="esi.diagnosis")
+    forms = {r.id: (r.status, r.form) for r in det.requirements}
+    assert forms["esi.diagnosis"] == (Status.UNMET, "diagnosis")
+    assert forms["esi.pain-duration"] == (Status.UNMET, "diagnosis")
+    assert forms["esi.cloned-notes"] == (Status.UNMET, "medical-necessity")
+    pva = _without(b.pva_ready(b.Patient()), "M80.08XA").add(b.condition("M80.08XA", b.days(200)))
+    acuity, _ = _req(policies, pva, "22513", rid="pva.acuity")
+    assert (acuity.status, acuity.form) == (Status.UNMET, "diagnosis")

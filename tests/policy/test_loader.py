@@ -57,6 +57,16 @@ def test_invalid_json_names_the_line(data_copy):
         load_policies(data_copy)
 
 
+def test_a_form_must_name_a_shipped_questionnaire(data_copy):
+    shutil.copytree(DEFAULT_ROOT / "questionnaires", data_copy / "questionnaires")
+    load_policies(data_copy)                                   # the shipped forms all exist
+    target = data_copy / "policies" / "families" / "pva-2021-01-10.json"
+    _edit(target, lambda d: d["requirements"][0].update(form="diagnoses"))
+    with pytest.raises(PolicyError, match="diagnoses") as err:
+        load_policies(data_copy)
+    assert err.value.file.endswith("pva-2021-01-10.json") and err.value.field == "requirements/0/form"
+
+
 def test_pack_override_of_missing_requirement_is_rejected(data_copy):
     target = data_copy / "policies" / "packs" / "example-ma-evicore-2026-01-01.json"
     _edit(target, lambda d: d["families"]["esi"]["overrides"].update({"esi.nope": {"citation": d["citation"]}}))

@@ -93,7 +93,7 @@ def test_inpatient_and_emergency_settings_are_not_wiser(policies):
 def test_unusable_records_are_not_evidence():
     p = b.Patient().add(b.procedure("97110", b.days(3), status="entered-in-error"), b.procedure("97110", b.days(4)),
                         b.condition("M54.16", b.days(100), status="resolved"))
-    chart = Chart(p.record())
+    chart = Chart(p.record(), b.TODAY)
     assert len(chart.items["procedures"]) == 1
     assert chart.items["conditions"][0].active is False
 

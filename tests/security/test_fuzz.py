@@ -31,7 +31,7 @@ from tests.cds.checks import check_shape
 from tests.cds.conftest import ISS, SELECT, SIGN, full_prefetch, hook_body
 from tests.support import jwt as tjwt
 
-CI_EXAMPLES = 60
+CI_EXAMPLES = int(__import__("os").environ.get("PAINPA_FUZZ_EXAMPLES", "60"))
 SOAK_EXAMPLES = 2600  # × 4 generators ≈ 10,400 cases
 SCALARS = st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False) | st.text(max_size=40)
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
@@ -65,10 +65,24 @@ def _send(app, service: str, data: bytes, suffix: str = ""):
     return resp
 
 
+def _has_empty(value) -> bool:
+    if value in (None, "", [], {}):
+        return True
+    if isinstance(value, dict):
+        return any(_has_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_empty(v) for v in value)
+    return False
+
+
 def _check(resp, body) -> None:
     if resp.status_code == 200 and resp.get_data():
         out = resp.get_json()
         if isinstance(body, dict) and isinstance(body.get("context"), dict) and "cards" in out:
+            if _has_empty(body["context"].get("draftOrders")):
+                # FHIR forbids empty elements; systemActions echo the draft order unchanged (CC-43),
+                # so an empty element sent in comes back out: check the cards only.
+                out = {"cards": out["cards"]}
             check_shape(out, body)
     elif resp.status_code != 200:
         assert resp.get_json()["resourceType"] == "OperationOutcome"
@@ -90,6 +104,8 @@ def mutated_hook(draw):
     body = hook_body(hook, prefetch=full_prefetch() if draw(st.booleans()) else None)
     for _ in range(draw(st.integers(1, 4))):
         paths = [p for p in _paths(body) if p]
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
         parent = body
         for step in path[:-1]:

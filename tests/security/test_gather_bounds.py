@@ -31,7 +31,7 @@ def fast(settings):
     return replace(settings, fhir_deadline_s=1.0, fhir_read_timeout_s=0.8)
 
 
-def _gather(server, settings, token="t"):
+def _gather(server, settings, token="hostile-test-token"):  # noqa: S107 - a test bearer value
     return gather(patient_id="pt-esi-1", settings=settings, fhir_server=server.base, access_token=token)
 
 

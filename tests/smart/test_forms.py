@@ -90,6 +90,20 @@ def test_every_requirement_the_engine_reports_has_a_form_or_is_not_fixable_by_do
             assert questionnaires.form_for(r.id, r.form), r.id
 
 
+def test_the_policy_data_alone_says_which_form_fixes_a_requirement():
+    named = {r["id"]: r["form"] for versions in POLICIES.docs.values() for doc in versions
+             for r in doc.data.get("requirements") or () if r.get("form")}
+    assert {rid: named.get(rid) for rid in ("esi.diagnosis", "esi.pain-duration", "pva.diagnosis", "pva.acuity")} \
+        == dict.fromkeys(("esi.diagnosis", "esi.pain-duration", "pva.diagnosis", "pva.acuity"), "diagnosis")
+    assert {named.get(f"{fam}.cloned-notes") for fam in ("esi", "scs", "pva")} == {"medical-necessity"}
+    fixes = "http://painpa.org/fhir/StructureDefinition/fixes-requirement"
+    for qid in questionnaires.catalogue():           # no second, app-side copy of that mapping
+        declared = {e["valueString"] for e in questionnaires.get(qid).get("extension") or () if e["url"] == fixes}
+        assert not declared & set(named), (qid, declared & set(named))
+    for rid, qid in named.items():
+        assert questionnaires.form_for(rid, qid) == qid
+
+
 def test_form_codes_are_the_codes_the_policy_recognises():
     vs = POLICIES.vs
     q = questionnaires.get("conservative-therapy")
@@ -140,10 +154,27 @@ def test_conservative_therapy_extracts_a_procedure_that_closes_conservative_care
     saved = _save_locally(q, answers, env, chart)
     proc = saved[-1]
     assert proc["resourceType"] == "Procedure" and proc["status"] == "in-progress"
-    assert proc["performedPeriod"] == {"start": _iso(70), "end": _iso(0)} and proc["subject"] == {"reference": "Patient/pat-1"}
+    # Ongoing is recorded as ongoing (no end date); the policy counts it up to the evaluation date.
+    assert proc["performedPeriod"] == {"start": _iso(70)} and proc["subject"] == {"reference": "Patient/pat-1"}
     assert proc["outcome"]["coding"][0]["code"] == "no-improvement"
     assert _status(chart, "esi.conservative-care") == "unmet"
     assert _status(saved, "esi.active-program") == "met" and _status(saved, "esi.conservative-care") == "met"
+
+
+def test_an_ongoing_medication_is_recorded_without_an_end_and_counts_up_to_today():
+    chart = esi_chart()
+    q = questionnaires.get("conservative-therapy")
+    kind = q["item"][0]["answerOption"][0]["valueCoding"]["system"]
+    answers = _answers(q, {"item.kind": f"{kind}|medication", "item.drug": "http://www.nlm.nih.gov/research/umls/rxnorm|5640",
+                           "item.med-start": _iso(35), "item.med-ongoing": "true",
+                           "item.med-response": "http://painpa.org/fhir/CodeSystem/therapy-response|improved"})
+    saved = _save_locally(q, answers, _env(chart), chart)
+    med = saved[-1]
+    assert med["status"] == "active" and med["effectivePeriod"] == {"start": _iso(35)}
+    assert not invalid_resources([med])
+    det = _worklist(saved).determinations[0]
+    care = next(r for r in det.requirements if r.id == "esi.conservative-care")
+    assert care.status.value == "met" and "5 weeks documented" in care.detail
 
 
 def test_medication_branch_extracts_a_medication_statement():

@@ -58,8 +58,10 @@ def _fixes(node: dict) -> set[str]:
 
 
 def form_for(requirement_id: str, named: str | None) -> str | None:
-    """The form that fixes a requirement: the policy's ``form`` when painpa ships it, else the form
-    whose Questionnaire declares the requirement id (``fixes-requirement`` extension)."""
+    """The form that fixes a requirement: the policy's ``form`` (the one source for the policy
+    families' requirements; the loader checks it names a shipped form), else the form whose
+    Questionnaire declares the requirement id (``fixes-requirement``: requirements outside the policy
+    families, e.g. ``cpm.time``)."""
     if named and named in _all():
         return named
     for qid, q in _all().items():

@@ -17,7 +17,7 @@ from urllib3.exceptions import HTTPError
 
 from cds_service.security import answers
 from cds_service.security.egress import GuardedAdapter
-from cds_service.security.limits import BodyRefused, read_bounded
+from cds_service.security.limits import BodyRefused, Budget, read_bounded
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 FHIR_JSON = "application/fhir+json"
@@ -68,6 +68,7 @@ class FhirClient:
         self._read = read_timeout
         self.deadline = deadline  # time.monotonic() value
         self.max_pages = max_pages
+        self.budget = Budget()  # bytes and resources this call may read in total (security.limits)
 
     def url_for(self, relative_or_absolute: str) -> str | None:
         """Absolute URL under the base, or None when the reference points elsewhere."""
@@ -101,7 +102,7 @@ class FhirClient:
             if resp.status_code != 200:
                 resp.close()
                 raise FhirError(f"HTTP {resp.status_code}")
-            content = read_bounded(resp, MAX_BODY_BYTES, self.deadline)
+            content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
         except requests.RequestException as exc:
             raise FhirError(type(exc).__name__) from None
         except (BodyRefused, OSError, HTTPError) as exc:
@@ -122,6 +123,8 @@ class FhirClient:
         body = self.get(url)
         if wrong := answers.problem(relative, body):  # a Patient where Coverage was asked = failed query
             raise FhirError(wrong)
+        if not self.budget.take_resources(body):
+            raise FhirError("the call's resource budget is spent")
         if body.get("resourceType") != "Bundle":
             return [body]
         pages = [body]
@@ -132,6 +135,8 @@ class FhirClient:
             pages.append(self.get(nxt))
             if wrong := answers.problem(relative, pages[-1]):
                 raise FhirError(wrong)
+            if not self.budget.take_resources(pages[-1]):
+                raise Truncated(pages[:-1])
         if len(pages) >= self.max_pages and (nxt := next_link(pages[-1])) and self.owns(nxt):
             raise Truncated(pages)
         return pages

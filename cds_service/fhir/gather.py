@@ -190,6 +190,10 @@ def gather(
         # organizations...) still describe this order's context: keep what is well-formed.
         if extra_key not in known and _usable(value):
             record.add(value)
+    for cached_key, pages in cached.items():  # what order-select's orders pointed to: no second read
+        if cached_key.startswith(REF_PREFIX):
+            for page in pages:
+                record.add(page)
     if client:
         # What the draft orders point to is known now: read it in the same parallel round.
         searching = {types[k] for k in jobs}  # e.g. Coverage: its search will very likely bring it
@@ -200,7 +204,7 @@ def gather(
             for page in pages:
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
-        fresh = {k: v for k, v in results.items() if not k.startswith(REF_PREFIX) and k not in failed}
+        fresh = {k: v for k, v in results.items() if k not in failed}
         if key is not None and fresh:
             shared.set_json(cache, CACHE_NS, shared.digest(*key), {**cached, **fresh}, CACHE_TTL_S)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"))

@@ -73,11 +73,39 @@ def bounded_feedback(body: dict) -> dict:
     return body
 
 
+# What one hook call may read from the EHR in total (every query and page together): parsing JSON
+# holds the GIL and evaluation is linear in resources, so these two bound the time a hostile or
+# oversized answer can add after the deadline (issue 6: "huge bundles" → 200 within deadline + 0.5 s).
+CALL_BYTES = 8 * 1024 * 1024
+CALL_RESOURCES = 5000
+
+
+class Budget:
+    """Bytes and resources left for one call's FHIR reads; shared by its parallel queries."""
+
+    def __init__(self, max_bytes: int = CALL_BYTES, max_resources: int = CALL_RESOURCES) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.bytes_left, self.resources_left = max_bytes, max_resources
+
+    def take_bytes(self, n: int) -> bool:
+        with self._lock:
+            self.bytes_left -= n
+            return self.bytes_left >= 0
+
+    def take_resources(self, page: dict) -> bool:
+        entries = page.get("entry") if page.get("resourceType") == "Bundle" else [page]
+        with self._lock:
+            self.resources_left -= len(entries) if isinstance(entries, list) else 0
+            return self.resources_left >= 0
+
+
 class BodyRefused(Exception):
     """An outbound response body broke the size or time bound; the message says which."""
 
 
-def read_bounded(resp, max_bytes: int, deadline: float, chunk: int = 65536) -> bytes:
+def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = None, chunk: int = 65536) -> bytes:
     """Read a streamed ``requests`` response body, stopping at ``max_bytes`` or the monotonic
     ``deadline``. ``read1`` returns what has arrived, so a server that drips one byte at a time
     cannot keep the call (or the worker thread) past the deadline (issue 6 fault injection).
@@ -99,6 +127,8 @@ def read_bounded(resp, max_bytes: int, deadline: float, chunk: int = 65536) -> b
             size += len(data)
             if size > max_bytes:
                 raise BodyRefused("response too large")
+            if budget is not None and not budget.take_bytes(len(data)):
+                raise BodyRefused("the call's FHIR byte budget is spent")
             parts.append(data)
     except BaseException:
         resp.close()

@@ -215,3 +215,15 @@ def test_schemathesis_reached_past_authentication():
     if not ST_STATUSES:
         pytest.skip("run with the schemathesis cases")
     assert any(s - {401} for s in ST_STATUSES.values()), ST_STATUSES
+
+
+def test_openapi_documents_every_route_of_the_cds_surface():
+    import re
+
+    from cds_service.security.openapi import document
+
+    documented = set(document()["paths"])
+    served = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule) for rule in ST_APP.url_map.iter_rules()
+              if rule.rule.startswith(("/cds-services", "/healthz", "/readyz", "/metrics", "/openapi"))}
+    assert served == documented
+    assert ST_APP.test_client().get("/openapi.json").get_json() == document()

@@ -76,11 +76,11 @@ def targets(rows: list[Row]) -> list[tuple[str, str, bool | None]]:
             out.append(("(a) p50 within 2x the bare-Flask baseline", f"{rat:.2f}x", rat <= 2.0))
         if a.rps:
             out.append(("(a) throughput >= 150 order-sign/s", f"{a.rps:.0f}/s", a.rps >= 150))
-    worst = [r for r in rows if r.server == "painpa" and r.latency_ms == 300 and r.hook != "order-sign-warm"]
+    worst = [r for r in rows if r.server == "painpa" and r.case == "fhir300-500" and r.hook != "order-sign-warm"]
     if worst:
         w = max(worst, key=lambda r: r.p99_ms)
-        out.append(("(b) 300 ms per FHIR query: p99 <= 450 ms", f"{w.p99_ms:.0f} ms ({w.case} {w.hook})",
-                    w.p99_ms <= 450))
+        out.append(("(b) 300 ms per FHIR query, 500 resources: p99 <= 450 ms",
+                    f"{w.p99_ms:.0f} ms ({w.hook}; p50 {w.p50_ms:.0f} ms)", w.p99_ms <= 450))
     c = find(rows, "prefetch-5000", "order-sign")
     if c is not None:
         out.append(("(c) prefetch, 5,000 resources: p50 <= 200 ms", f"{c.p50_ms:.1f} ms", c.p50_ms <= 200))

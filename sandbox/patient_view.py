@@ -36,8 +36,6 @@ def fire(pid: str) -> dict:
     finally:
         revoke(db, auth["access_token"])
     cards = card_view.prepare(answer.get("cards") or [])
-    # Kept like an order hook's answer so that /ehr/api/launch finds the card's SMART link; no
-    # draft order: a patient-view launch carries no fhirContext order.
-    workflow._answers()[body["hookInstance"]] = {"service": service["id"], "cards": cards, "patient": None,
-                                                  "encounter": None, "draft": None}
+    # Kept like an order hook's answer so that /ehr/api/launch finds the card's SMART link.
+    workflow.remember(body["hookInstance"], service["id"], cards)
     return {"hookInstance": body["hookInstance"], "cards": cards}

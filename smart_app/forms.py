@@ -1,17 +1,19 @@
 """Fix forms end to end: the record as SDC launch context, the view model the template renders
 (accessible labels, hints, errors), the parser that turns a posted form into answers with clear
-messages, the QuestionnaireResponse (DTR ``qr-context`` names the order), and the save: the
+messages, the QuestionnaireResponse (DTR ``qr-context`` names the order; a patient-level form, opened
+without an order, names the launch encounter, else the patient), and the save: the
 response plus its extracted resources in one FHIR ``transaction`` (FHIR R4 §3.1.0.11.2; SDC
 template extraction, :mod:`smart_app.extract`).
 """
 
 from __future__ import annotations
 
-import base64
+import math
 import re
 import uuid
 from datetime import UTC, date, datetime
 
+from cds_service.policy.chart import note_text
 from smart_app import summary
 from smart_app.extract import EXTRACT, ExtractionError, extract
 from smart_app.fhir import AppFhir, FhirAccessError
@@ -45,24 +47,29 @@ def _ref(value: str | None) -> dict:
 
 
 def environment(wl, det, context, iss: str = "", requirement: str | None = None, policies=None) -> dict:
-    """SDC launch context for pre-population and extraction, for one order of the worklist."""
-    order = wl.order(det.order_ref) or {}
-    coverage = wl.record.resolve(det.coverage_ref) if det.coverage_ref else None
+    """SDC launch context for pre-population and extraction: for one order of the worklist, or, with
+    ``det`` None, for the patient (no order, coverage or summary; the order variables stay empty)."""
+    order = (wl.order(det.order_ref) if det else None) or {}
+    coverage_ref = det.coverage_ref if det else None
+    coverage = wl.record.resolve(coverage_ref) if coverage_ref else None
     insurer = ((coverage or {}).get("payor") or [{}])[0]
     bundle = {"resourceType": "Bundle", "type": "collection",
               "entry": [{"resource": r} for rs in wl.record.resources.values() for r in rs.values()]}
+    encounter = _ref(f"Encounter/{context.encounter}" if context.encounter else None)
+    subject = {"reference": f"Patient/{context.patient}"}
     return {
         "patient": wl.patient or {"resourceType": "Patient", "id": context.patient},
-        "order": order, "record": bundle,
-        "subject": {"reference": f"Patient/{context.patient}"},
-        "orderRef": {"reference": det.order_ref},
-        "encounter": _ref(f"Encounter/{context.encounter}" if context.encounter else None),
+        "order": order, "record": bundle, "subject": subject,
+        "orderRef": _ref(det.order_ref if det else None),
+        # DTR qr-context: what the QuestionnaireResponse is about.
+        "qrContext": _ref(det.order_ref) if det else (encounter or subject),
+        "encounter": encounter,
         "author": _ref(context.fhir_user) if context.fhir_user else (order.get("requester") or {}),
-        "coverage": _ref(det.coverage_ref), "insurer": insurer if isinstance(insurer, dict) else {},
+        "coverage": _ref(coverage_ref), "insurer": insurer if isinstance(insurer, dict) else {},
         "orderCodes": [c for c in (order.get("code") or {}).get("coding") or ()],
         "today": date.today().isoformat(), "iss": iss, "requirement": requirement or "",
         "attestationCode": _attestation_code(policies, requirement),
-        "summary": summary.generate(wl, det, context),
+        "summary": summary.generate(wl, det, context) if det else "",
     }
 
 
@@ -131,6 +138,8 @@ def _convert(item: dict, raw: str, questionnaire: dict, env: dict) -> tuple[dict
     if kind in ("integer", "decimal"):
         try:
             num = int(raw) if kind == "integer" else float(raw)
+            if not math.isfinite(num):  # float() takes "nan" and "inf"; a FHIR decimal cannot hold them
+                raise ValueError(raw)
         except ValueError:
             return None, f"{label}: enter a {'whole ' if kind == 'integer' else ''}number."
         lo, hi = ext_value(item, MIN_VALUE), ext_value(item, MAX_VALUE)
@@ -187,7 +196,7 @@ def response(questionnaire: dict, answers: dict, env: dict) -> dict:
         return out
 
     qr = {"resourceType": "QuestionnaireResponse",
-          "extension": [{"url": QR_CONTEXT, "valueReference": env["orderRef"]}],
+          "extension": [{"url": QR_CONTEXT, "valueReference": env["qrContext"]}],
           "questionnaire": f"{questionnaire['url']}|{questionnaire.get('version', '')}".rstrip("|"),
           "status": "completed", "subject": env["subject"],
           "authored": datetime.now(UTC).isoformat(timespec="seconds"), "item": build(questionnaire.get("item") or [])}
@@ -202,10 +211,9 @@ def _duplicate_text(questionnaire: dict, answers: dict, env: dict) -> dict[str, 
     existing = set()
     for entry in env["record"]["entry"]:
         res = entry["resource"]
-        for content in res.get("content") or () if res.get("resourceType") == "DocumentReference" else ():
-            data = (content.get("attachment") or {}).get("data")
-            if data:
-                existing.add(" ".join(base64.b64decode(data).decode(errors="replace").split()))
+        if res.get("resourceType") == "DocumentReference":
+            existing.add(" ".join(note_text(res).split()))  # as the policy's cloned-note check reads it
+    existing.discard("")
     for item in walk(questionnaire.get("item") or []):
         if ext_value(item, UNIQUE_TEXT) and answers.get(item["linkId"]):
             text = " ".join(str(answers[item["linkId"]][0].get("valueString", "")).split())

@@ -6,12 +6,12 @@ worklist shows, so the packet never says more than the chart supports.
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from cds_service.policy.chart import note_text
 from smart_app.discovery import LaunchError
 
 _ASCII = str.maketrans({"≥": ">=", "≤": "<=", "—": "-", "–": "-", "·": "-", "’": "'", "“": '"', "”": '"',
@@ -33,11 +33,10 @@ def build(wl, order_ref: str | None) -> dict:
     for doc in wl.record.of("DocumentReference"):
         related = [r.get("reference") for r in (doc.get("context") or {}).get("related") or ()]
         if det.order_ref in related:
-            for content in doc.get("content") or ():
-                data = (content.get("attachment") or {}).get("data")
-                if data:
-                    docs.append({"date": doc.get("date", "")[:10], "ref": f"DocumentReference/{doc.get('id')}",
-                                 "text": base64.b64decode(data).decode(errors="replace")})
+            text = note_text(doc)  # the EHR's data: a bad attachment is skipped, never a 500
+            if text:
+                docs.append({"date": str(doc.get("date") or "")[:10], "ref": f"DocumentReference/{doc.get('id')}",
+                             "text": text})
     docs.sort(key=lambda d: d["date"], reverse=True)
     citations = []
     for r in det.requirements:

@@ -10,6 +10,7 @@ a choice item and whether an item is enabled by the answers given.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +27,8 @@ MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 UNIQUE_TEXT = "http://painpa.org/fhir/StructureDefinition/unique-text"
 FIXES_REQUIREMENT = "http://painpa.org/fhir/StructureDefinition/fixes-requirement"
+# Launch-context variables that exist only for a form opened on an order (fhir_profiles/questionnaires/README.md).
+_ORDER_VARIABLES = re.compile(r"%(order|orderRef|orderCodes|coverage|insurer|summary)\b")
 
 
 class UnknownForm(LookupError):
@@ -47,6 +50,12 @@ def get(qid: str) -> dict:
         return _all()[qid]
     except KeyError:
         raise UnknownForm(qid) from None
+
+
+def needs_order(questionnaire: dict) -> bool:
+    """Whether the form's expressions read the order's launch context: such a form cannot be filled
+    at patient level (it would extract a Claim without codes, a summary without an order...)."""
+    return bool(_ORDER_VARIABLES.search(json.dumps(questionnaire)))
 
 
 def catalogue() -> dict[str, str]:

@@ -10,15 +10,14 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from smart_app import forms, keys, oauth, packet, pas, security
+from smart_app import forms, keys, oauth, packet, pages, pas, questionnaires
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
-from smart_app.fhir import FhirAccessError
 from smart_app.worklist import build, policies
 
 bp = Blueprint("smart", __name__, template_folder="templates", static_folder="static",
                static_url_path="/smart/static")
-bp.after_request(security.headers)
+pages.install(bp)
 
 
 def _app():
@@ -31,21 +30,6 @@ def _db():
 
 def _settings():
     return current_app.extensions["painpa.settings"]
-
-
-@bp.errorhandler(LaunchError)
-def _launch_error(err: LaunchError):
-    return render_template("smart/error.html", message=err.message), err.status
-
-
-@bp.errorhandler(FhirAccessError)
-def _fhir_error(err: FhirAccessError):
-    return render_template("smart/error.html", message=err.message), err.status
-
-
-@bp.errorhandler(forms.UnknownForm)
-def _unknown_form(err):
-    return render_template("smart/error.html", message=f"There is no form {str(err)[:60]!r}; go back to the worklist."), 404
 
 
 @bp.get("/.well-known/jwks.json")
@@ -91,28 +75,20 @@ def worklist(sid: str):
 
 @bp.route("/smart/app/<sid>/form/<qid>", methods=["GET", "POST"])
 def form(sid: str, qid: str):
+    """A fix form for an order of the worklist (``order``), or a patient-level form without one."""
     session = sess.load(sid)
     questionnaire = forms.get(qid)
     order_ref = request.values.get("order", "")
+    requirement = request.values.get("requirement", "")
     wl = _worklist(session)
-    det = wl.determination(order_ref)
-    if det is None:
+    det = wl.determination(order_ref) if order_ref else None
+    if order_ref and det is None:
         raise LaunchError("That order is not in this worklist; go back to the worklist.", 404)
-    env = forms.environment(wl, det, session.context, session.iss, request.values.get("requirement"),
-                            policies(_app()))
-    errors: dict[str, str] = {}
-    answers = forms.initial_answers(questionnaire, env)
-    if request.method == "POST":
-        session.check_csrf(request.form.get("csrf"))
-        answers, errors = forms.parse(questionnaire, request.form, env)
-        if not errors:
-            errors = forms.save(session.fhir(), questionnaire, answers, env)
-        if not errors:
-            return redirect(url_for("smart.worklist", sid=sid, saved=questionnaire["title"]), code=303)
-    status = 422 if errors else 200
-    return render_template("smart/form.html", s=session, q=questionnaire, det=det, order_ref=order_ref,
-                           requirement=request.values.get("requirement", ""),
-                           items=forms.view(questionnaire, answers, env), errors=errors), status
+    if det is None and questionnaires.needs_order(questionnaire):
+        raise LaunchError("This form records something about an order; open it from the order in the worklist.", 400)
+    env = forms.environment(wl, det, session.context, session.iss, requirement, policies(_app()))
+    return pages.form_page(session, questionnaire, env, det=det, back="smart.worklist", back_label="Back to worklist",
+                           order_ref=order_ref, requirement=requirement)
 
 
 @bp.get("/smart/app/<sid>/packet")

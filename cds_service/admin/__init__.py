@@ -2,6 +2,15 @@
 reasons, domain.md §3), gold-card readiness (WISeR exemption, §0), payer scorecards (CMS-0057-F
 public metrics) and CSV imports/exports, behind a session login. One blueprint under ``/admin``."""
 
-from cds_service.admin.views import bp
 
 __all__ = ["bp"]
+
+
+def __getattr__(name: str):
+    # The blueprint is imported on first use only, so that ``painpa admin …`` (whose parser lives in
+    # cds_service.admin.cli) and every other command start without loading Flask.
+    if name == "bp":
+        from cds_service.admin.views import bp
+
+        return bp
+    raise AttributeError(name)

@@ -8,7 +8,7 @@ import hmac
 import re
 import secrets
 from datetime import UTC, datetime
-from functools import wraps
+from functools import cache, wraps
 
 from flask import abort, current_app, redirect, request, session, url_for
 from sqlalchemy import select
@@ -19,8 +19,13 @@ from cds_service.store.base import Database
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 MIN_PASSWORD = 12
-# A real hash to compare against when the user does not exist, so that timing does not tell.
-_DUMMY = generate_password_hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A real hash to compare against when the user does not exist, so that timing does not tell;
+    made on first use (scrypt costs ~0.2 s, too much for every import)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 class UserError(ValueError):
@@ -42,7 +47,7 @@ def create_user(db: Database, username: str, password: str) -> None:
 def verify(db: Database, username: str, password: str) -> bool:
     with db.session() as s:
         user = s.scalars(select(AdminUser).where(AdminUser.username == username)).first()
-        stored = user.password_hash if user is not None and user.active else _DUMMY
+        stored = user.password_hash if user is not None and user.active else _dummy_hash()
     ok = check_password_hash(stored, password or "")
     return ok and user is not None and user.active
 

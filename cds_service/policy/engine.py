@@ -10,7 +10,8 @@ Mapping, per the table:
 - every clinical/admin requirement met → ``covered``; otherwise ``conditional`` with
   ``doc-needed = clinical`` (or ``admin``) and ``info-needed = OTH`` + reason;
 - PA program code → ``auth-needed``, or ``satisfied`` with the UTN when an affirmed, unexpired
-  decision covers every PA code; no program → ``no-auth``;
+  decision covers every PA code, or ``conditional`` + ``info-needed = OTH`` + reason when the PA
+  records could not be read (never a guess); no program → ``no-auth``;
 - unknown plan, or an order outside the three families → ``conditional`` / ``conditional`` with
   ``info-needed = OTH`` and a reason (never a guess).
 """
@@ -146,7 +147,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
         common["policy_url"], common["policy_label"] = entry["citation"].get("url", ""), entry.get("label", "")
 
     if rt.pa_codes:
-        pa = priorauth.status(rt.pa_codes, decisions, facts.service_date, rt.validity_days, exclude_ref=facts.ref)
+        pa = priorauth.status(rt.pa_codes, decisions, facts.service_date, rt.validity_days, exclude_ref=facts.ref,
+                              unread=priorauth.unread(record))
         pa = PriorAuthStatus(**{**pa.__dict__, "citation": rt.program.citation})
     elif rt.info_needed:
         pa = PriorAuthStatus(PAState.UNKNOWN, citation=rt.program.citation)
@@ -166,7 +168,7 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
                              companion_codes_at_risk=at_risk, policy_version="; ".join(versions),
                              notes=tuple(notes))
     if rt.pa_codes:
-        pa_needed = "satisfied" if pa.state is PAState.SATISFIED else "auth-needed"
+        pa_needed = {PAState.SATISFIED: "satisfied", PAState.UNKNOWN: "conditional"}.get(pa.state, "auth-needed")
     else:
         pa_needed = "conditional" if rt.info_needed else "no-auth"
     covered = "conditional" if open_docs else "covered"
@@ -175,6 +177,10 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
         doc_needed = "clinical" if any(r.kind == "clinical" for r in open_docs) else "admin"
     info: list[str] = list(rt.info_needed)
     reasons = [rt.reason] if rt.reason else []
+    if pa.unread:
+        info.append("OTH")
+        reasons.append(f"Prior authorization required ({rt.program.label}) but the EHR did not return "
+                       f"{', '.join(pa.unread)}: whether a decision is on file is unknown.")
     if open_docs:
         info.append("OTH")
         reasons.append("Documentation incomplete: " + "; ".join(f"{r.title} ({r.status.value})" for r in open_docs))

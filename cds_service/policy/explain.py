@@ -49,6 +49,8 @@ def explain_one(det: Determination) -> str:
         pa_line += f"  valid until {pa.expires.isoformat()}"
     if pa.decision_ref:
         pa_line += f"  ({pa.decision_ref})"
+    if pa.unread:
+        pa_line += f"  (the EHR did not return {', '.join(pa.unread)})"
     if pa.missing_codes and pa.state.value not in ("not-needed", "unknown"):
         pa_line += f"  codes without an affirmed decision: {', '.join(pa.missing_codes)}"
     lines.append(pa_line)

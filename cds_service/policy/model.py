@@ -35,7 +35,7 @@ class PAState(StrEnum):
     PENDED = "pended"
     EXPIRED = "expired"
     PARTIAL = "partial"            # affirmed but some of the order's PA codes are not on it
-    UNKNOWN = "unknown"            # plan not configured: cannot say
+    UNKNOWN = "unknown"            # plan not configured, location unknown, or PA records unread: cannot say
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ class PriorAuthStatus:
     covered_codes: tuple[str, ...] = ()
     missing_codes: tuple[str, ...] = ()
     citation: Citation | None = None
+    unread: tuple[str, ...] = ()         # PA record types the EHR did not return (state UNKNOWN)
 
 
 @dataclass(frozen=True)

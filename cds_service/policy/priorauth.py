@@ -15,6 +15,10 @@ Sources, read once per evaluation:
   in the version the caller sent (the hook's draft), never in the copy the record also holds under the
   same id: that copy's coverage-information is an earlier answer about this very order, not an
   earlier order, and counting both would credit the order twice.
+
+When one of those sources could not be read (``record.incomplete``), "no decision on file" is not
+known: the state is UNKNOWN (never NEEDED, which would be a guess), unless what was read already
+proves an affirmed, unexpired decision covering every PA code.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ ITEM_PERIOD = PAS + "extension-itemPreAuthPeriod"
 ISSUE_DATE = PAS + "extension-itemPreAuthIssueDate"
 COVERAGE_INFO = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 _ACTION = {"A1": "affirmed", "A3": "non-affirmed", "A4": "pended", "A6": "modified"}
+# Where decisions are read from: the ClaimResponse, its request Claim (the codes), earlier orders.
+SOURCES = ("ClaimResponse", "Claim", "ServiceRequest")
 
 
 @dataclass
@@ -142,9 +148,23 @@ def collect(record: PatientRecord, current: Iterable[dict] = ()) -> list[Decisio
     return out
 
 
+def unread(record: PatientRecord) -> tuple[str, ...]:
+    """The decision sources the EHR did not return."""
+    return tuple(t for t in SOURCES if t in record.incomplete)
+
+
 def status(pa_codes: tuple[str, ...], decisions: list[Decision], service_date: date, validity_days: int,
-           exclude_ref: str = "") -> PriorAuthStatus:
-    """The order's PA state from the decisions that name any of its PA codes."""
+           exclude_ref: str = "", unread: tuple[str, ...] = ()) -> PriorAuthStatus:
+    """The order's PA state from the decisions that name any of its PA codes; UNKNOWN when some
+    source is ``unread`` and what was read does not already satisfy the order."""
+    found = _judged(pa_codes, decisions, service_date, validity_days, exclude_ref)
+    if unread and found.state is not PAState.SATISFIED:
+        return PriorAuthStatus(PAState.UNKNOWN, missing_codes=pa_codes, unread=unread)
+    return found
+
+
+def _judged(pa_codes: tuple[str, ...], decisions: list[Decision], service_date: date, validity_days: int,
+            exclude_ref: str) -> PriorAuthStatus:
     relevant = [d for d in decisions if d.ref != exclude_ref and set(d.codes) & set(pa_codes)]
     if not relevant:
         return PriorAuthStatus(PAState.NEEDED, missing_codes=pa_codes)

@@ -31,7 +31,8 @@ CARD_TOPICS: tuple[tuple[str, str, str], ...] = (
 DEFAULT_MAX_CARDS = 10
 MAX_SUMMARY = 139
 _SHORT = {ProgramKind.WISER: "WISeR", ProgramKind.OPD_PA: "OPD"}
-_PA_RANK = {PAState.NON_AFFIRMED: 1, PAState.NEEDED: 2, PAState.EXPIRED: 2, PAState.PARTIAL: 2, PAState.PENDED: 3}
+_PA_RANK = {PAState.NON_AFFIRMED: 1, PAState.NEEDED: 2, PAState.EXPIRED: 2, PAState.PARTIAL: 2, PAState.PENDED: 3,
+            PAState.UNKNOWN: 3}
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ def _pa_summary(det: Determination) -> tuple[str, str] | None:
         PAState.PARTIAL: (f"{term} {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
                           "Codes not on the PA request are denied: request the missing codes on the same service's PAR."),
     }
+    if pa.unread:  # a PA program applies but its records were not returned (not an unknown plan)
+        texts[PAState.UNKNOWN] = (
+            f"Could not verify prior authorization on file — {short} PA required ({_codes(det.codes)}{risk})",
+            f"The EHR did not return {', '.join(pa.unread)}, so painpa cannot tell whether an affirmed decision "
+            f"covers this order. Check the payer portal or the chart for the {term} before scheduling.")
     return texts.get(pa.state)
 
 

@@ -4,9 +4,9 @@ notes, orders). Read straight from the EHR's own store."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
+from cds_service.policy.chart import note_text
 from sandbox.fhir import store
 
 X12_CODE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
@@ -80,7 +80,7 @@ def summarize(db, pid: str) -> ChartSummary:
         pa_rows.append((r.get("created", "")[:10], f"{_review(r)} · codes {codes or '?'}",
                         f"UTN {r.get('preAuthRef') or 'none'}{valid}. {note}".strip()))
     rows["Prior authorization"] = pa_rows
-    rows["Notes"] = [(_when(d, "date"), d.get("description") or _text(d.get("type")), _note_text(d))
+    rows["Notes"] = [(_when(d, "date"), d.get("description") or _text(d.get("type")), note_text(d)[:400])
                      for d in by_type["DocumentReference"]]
     rows["Orders"] = [(_when(o, "occurrenceDateTime", "authoredOn"), _text(o.get("code")), o.get("status", ""))
                       for o in by_type["ServiceRequest"]]
@@ -89,12 +89,3 @@ def summarize(db, pid: str) -> ChartSummary:
     return out
 
 
-def _note_text(doc: dict) -> str:
-    for content in doc.get("content") or []:
-        data = (content.get("attachment") or {}).get("data")
-        if data:
-            try:
-                return base64.b64decode(data).decode("utf-8", "replace")[:400]
-            except ValueError:
-                return ""
-    return ""

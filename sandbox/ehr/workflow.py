@@ -65,6 +65,14 @@ def _answers() -> _Answers:
     return _ext("sandbox.answers", _Answers)
 
 
+def remember(hook_instance: str, service_id: str, cards: list[dict], *, patient: str | None = None,
+             encounter: str | None = None, draft: dict | None = None) -> None:
+    """Keep a hook's answer so that its cards can be acted on later (feedback, suggestions, SMART
+    launch from a link). A patient-view answer has no draft order, and its launch carries no order."""
+    _answers()[hook_instance] = {"service": service_id, "cards": cards, "patient": patient,
+                                 "encounter": encounter, "draft": draft}
+
+
 def _active_coverage(pid: str) -> str | None:
     with _db().session() as s:
         active = [c for c in store.candidates(s, "Coverage", pid) if c.get("status") == "active"]
@@ -88,8 +96,7 @@ def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bo
     finally:
         revoke(db, auth["access_token"])  # CDS Hooks 2.0: revoke once the call completes
     cards = card_view.prepare(answer.get("cards") or [])
-    _answers()[body["hookInstance"]] = {"service": service["id"], "cards": cards, "patient": pid,
-                                        "encounter": encounter, "draft": draft}
+    remember(body["hookInstance"], service["id"], cards, patient=pid, encounter=encounter, draft=draft)
     return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards,
             "coverage": hookreq.coverage_info(answer.get("systemActions") or []),
             "critical": card_view.has_critical(cards), "draft": draft, "prefetchKeys": sorted(body.get("prefetch", {})),
@@ -168,7 +175,7 @@ def launch_url(hook_instance: str | None, card_uuid: str | None, link_index: int
         url = links[link_index]["url"]
         if links[link_index].get("appContext"):
             context["appContext"] = links[link_index]["appContext"]
-    if answer is not None and answer["patient"] == pid:
+    if answer is not None and answer["patient"] == pid and answer["draft"]:
         with _db().session() as s:
             store.put(s, answer["draft"])
         context["fhirContext"] = [{"reference": f"ServiceRequest/{answer['draft']['id']}"}]

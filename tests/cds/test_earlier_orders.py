@@ -72,7 +72,10 @@ def test_a_draft_is_not_its_own_earlier_order(caller):
     esi = load("orders.json")["esi"]
     sibling = {**copy.deepcopy(esi), "id": "sr-esi-2"}
     stale = _signed_order("sr-esi-1", "JHA10000000999")         # same id as the draft being signed
-    prefetch = {**full_prefetch(), "serviceRequests": _sr_bundle(stale)}
+    # The PA searches answered "none on file" (an empty searchset): without fhirAuthorization a null key
+    # cannot be re-queried, and unread PA records make the PA state unknown rather than auth-needed.
+    prefetch = {**full_prefetch(), "serviceRequests": _sr_bundle(stale),
+                "priorAuthResponses": _sr_bundle(), "priorAuthClaims": _sr_bundle()}
     out = caller.post(SIGN, hook_body(orders=[esi, sibling], prefetch=prefetch)).get_json()
     for ref in ("ServiceRequest/sr-esi-1", "ServiceRequest/sr-esi-2"):
         info = _assertion(out, ref)

@@ -16,14 +16,16 @@ from cds_service.policy.loader import load_policies
 from cds_service.policy.model import Status
 from cds_service.policy.record import PatientRecord
 from smart_app import forms
+from smart_app.context import LaunchContext
 from smart_app.extract import extract
 from smart_app.validate import invalid_resources
+from smart_app.worklist import Worklist
 from tests.insights import make_cpm_cases as mk
 
 TODAY = date(2026, 11, 20)
-ENV = {"subject": {"reference": "Patient/p1"}, "author": {"reference": "Practitioner/dr1"}, "encounter": {},
-       "today": TODAY.isoformat(), "orderRef": {"reference": "Patient/p1"},
-       "record": {"resourceType": "Bundle", "type": "collection", "entry": []}}
+# The launch context the app gives a patient-level form: no order, no encounter in the launch.
+ENV = forms.environment(Worklist(patient=None, orders=[], determinations=[], record=PatientRecord()), None,
+                        LaunchContext(patient="p1", fhir_user="Practitioner/dr1"))
 
 
 def fill(qid: str, answers: dict) -> list[dict]:
@@ -79,3 +81,20 @@ def test_forms_refuse_bad_minutes():
     _, errors = forms.parse(questionnaire, MultiDict({"item.date": "2026-11-19", "item.minutes": "0",
                                                       "item.activity": "x"}), ENV)
     assert "minutes" in errors
+
+
+def test_a_patient_level_form_names_the_launch_encounter_else_the_patient_as_its_context():
+    """DTR qr-context of a form opened without an order (the CPM forms): the visit when the app was
+    launched in one, else the patient; never an order, and no order variables leak into extraction."""
+    questionnaire = forms.get("cpm-time")
+    answers, _ = forms.parse(questionnaire, MultiDict({"item.date": "2026-11-19", "item.minutes": "20",
+                                                       "item.activity": "Care plan review"}), ENV)
+    context = next(e for e in forms.response(questionnaire, answers, ENV)["extension"] if e["url"] == forms.QR_CONTEXT)
+    assert context["valueReference"] == {"reference": "Patient/p1"}
+    in_visit = forms.environment(Worklist(patient=None, orders=[], determinations=[], record=PatientRecord()), None,
+                                 LaunchContext(patient="p1", encounter="enc-9"))
+    qr = forms.response(questionnaire, answers, in_visit)
+    assert qr["extension"][0]["valueReference"] == {"reference": "Encounter/enc-9"}
+    assert (in_visit["orderRef"], in_visit["orderCodes"], in_visit["summary"]) == ({}, [], "")
+    minutes = extract(questionnaire, qr, in_visit)[0][1]
+    assert minutes["encounter"] == {"reference": "Encounter/enc-9"} and minutes["subject"] == {"reference": "Patient/p1"}

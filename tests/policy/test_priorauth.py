@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from cds_service.policy.engine import evaluate
+from cds_service.policy.explain import explain
 from cds_service.policy.model import PAState
 from cds_service.policy.priorauth import collect, status
+from cds_service.render import render_response
+from cds_service.render.coverage import COVERAGE_INFO_URL
+from cds_service.render.invariants import violations
 from tests.policy import builders as b
+from tests.policy.conftest import fake_smart_link
 
 
 def _state(resources, codes=("64483",), dos=date(2026, 5, 4), validity=120):
@@ -77,3 +85,50 @@ def test_short_utn_is_noted_for_wiser(policies):
     det = evaluate([b.order("64483")], p.record(), policies, b.TODAY)[0]
     assert det.pa_needed == "satisfied"
     assert any("5 characters" in n for n in det.notes)
+
+
+# --- PA records the EHR did not return: unknown, never "needed" (a guess) --------------------------
+
+def _wiser_esi(unread: set[str], *decisions: list[dict], codes=("64483",)):
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("TX", "11"), *decisions))
+    p.incomplete = set(unread)
+    return [b.order(*codes)], p
+
+
+@pytest.mark.parametrize("unread", ["ClaimResponse", "Claim", "ServiceRequest"])
+def test_unread_pa_records_make_the_pa_state_unknown_with_an_honest_reason(policies, unread):
+    orders, p = _wiser_esi({unread})
+    det = evaluate(orders, p.record(), policies, b.TODAY)[0]
+    assert det.prior_auth.state is PAState.UNKNOWN and det.prior_auth.unread == (unread,)
+    assert det.pa_needed == "conditional" and "OTH" in det.info_needed
+    assert unread in det.reason and "unknown" in det.reason
+    for version in ("2.0.1", "2.2"):                                 # CC-44..CC-49 both versions
+        for hook in ("order-select", "order-sign"):
+            resp = render_response([det], orders, hook=hook, crd_version=version, config={}, today=b.TODAY,
+                                   smart_link=fake_smart_link)
+            assert resp["cards"][0]["summary"].startswith("Could not verify prior authorization on file")
+            assert not any("prior authorization required — no UTN" in c["summary"] for c in resp["cards"])
+            for action in resp.get("systemActions", ()):
+                ext = next(e for e in action["resource"]["extension"] if e["url"] == COVERAGE_INFO_URL)
+                assert violations(ext, version) == []
+                subs = {s["url"]: s for s in ext["extension"]}
+                assert subs["pa-needed"]["valueCode"] == "conditional" and unread in subs["reason"]["valueCodeableConcept"]["text"]
+
+
+def test_unread_pa_records_do_not_hide_a_decision_that_already_satisfies_the_order(policies):
+    orders, p = _wiser_esi({"ServiceRequest"}, b.decision(("64483",), "A1", b.days(10)))
+    det = evaluate(orders, p.record(), policies, b.TODAY)[0]
+    assert det.prior_auth.state is PAState.SATISFIED and det.pa_needed == "satisfied"
+
+
+def test_unread_pa_records_change_nothing_where_no_pa_is_needed(policies):
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("CA", "11")))
+    p.incomplete = {"ClaimResponse", "Claim"}
+    det = evaluate([b.order("64483")], p.record(), policies, b.TODAY)[0]
+    assert (det.prior_auth.state, det.pa_needed, det.covered) == (PAState.NOT_NEEDED, "no-auth", "covered")
+
+
+def test_explain_says_which_pa_records_were_not_returned(policies):
+    orders, p = _wiser_esi({"ClaimResponse"})
+    text = explain(evaluate(orders, p.record(), policies, b.TODAY))
+    assert "Prior authorization: unknown" in text and "did not return ClaimResponse" in text

@@ -104,8 +104,7 @@ def test_accepting_a_suggestion_applies_its_actions_then_reports_feedback(app, m
             "actions": [{"type": "update", "description": "levels", "resource": {**draft, "quantityQuantity": {"value": 1}}},
                         {"type": "create", "description": "task", "resource": note}]}]}
     with app.test_request_context():
-        workflow._answers()["hook-1"] = {"service": "painpa-order-select", "cards": [card], "patient": "tx-esi-fix",
-                                         "encounter": None, "draft": draft}
+        workflow.remember("hook-1", "painpa-order-select", [card], patient="tx-esi-fix", encounter=None, draft=draft)
         out = workflow.accept("hook-1", "card-1", "sg-1")
         overridden = workflow.override("hook-1", "card-1", None, "Patient declined PT")
     assert out["draft"]["quantityQuantity"]["value"] == 1
@@ -153,3 +152,33 @@ def test_order_select_sign_feedback_and_launch_over_http(sandbox_server):
     assert coverage["covered"] == "covered" and coverage["pa-needed"] == "satisfied"
     assert coverage["satisfied-pa-id"] == "JHA10000000001"
     db.dispose()
+
+
+class PatientViewClient(RecordingClient):
+    """Stands in for painpa's patient-view service: one card with a SMART link carrying appContext."""
+
+    def service_for(self, hook):
+        return {"id": "painpa-cpm", "hook": hook}
+
+    def call(self, service_id, body):
+        self.body = body
+        return {"cards": [{"uuid": "cpm-card", "indicator": "info", "summary": "G3002: 20 of 30 min",
+                           "source": {"label": "painpa"},
+                           "links": [{"label": "Record time", "type": "smart", "url": "http://127.0.0.1:9/smart/launch",
+                                      "appContext": '{"ctx":"h-1"}'}]}]}
+
+
+def test_a_patient_view_cards_smart_link_launches_with_its_app_context_and_no_order(app, monkeypatch):
+    """Issue 8: the chart's chronic pain card opens the app for the patient (no order in fhirContext)."""
+    from sandbox import patient_view
+
+    ensure_ready(app)
+    monkeypatch.setattr(workflow, "client", PatientViewClient)
+    with app.test_request_context():
+        shown = patient_view.fire("tx-esi-fix")
+        assert [c["uuid"] for c in shown["cards"]] == ["cpm-card"]
+        url = workflow.launch_url(shown["hookInstance"], "cpm-card", 0, "tx-esi-fix", None)
+    launch_id = url.split("launch=")[1]
+    context = launch.resolve(app.extensions["painpa.db"], launch_id)
+    assert context["patient"] == "tx-esi-fix" and context["appContext"] == '{"ctx":"h-1"}'
+    assert "fhirContext" not in context

@@ -137,6 +137,15 @@ def test_parse_gives_specific_messages_and_drops_disabled_answers():
     assert errors["timing"].endswith("choose one of the listed options.")
 
 
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_a_decimal_answer_must_be_a_finite_number(raw):
+    """float() accepts these; FHIR decimals cannot hold them (and JSON has no NaN)."""
+    q = questionnaires.get("pain-function-scores")
+    answers, errors = forms.parse(q, MultiDict({"item.scale": f"{LOINC}|97909-6", "item.value": raw}))
+    assert errors["value"].endswith("enter a number.") and "value" not in answers
+
+
 def _answers(q, values: dict) -> dict:
     answers, errors = forms.parse(q, MultiDict(values), _env(esi_chart()))
     assert not errors, errors

@@ -177,3 +177,24 @@ def test_pa_packet_pdf_and_html(stack):
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-") and pdf.headers["Content-Type"] == "application/pdf"
     missing = s.get(f"{stack.base}/smart/app/{sid}/packet", params={"order": "ServiceRequest/nope"})
     assert missing.status_code == 404 and "not in this worklist" in missing.text
+
+
+def test_a_broken_note_attachment_in_the_chart_breaks_neither_the_packet_nor_a_save(stack):
+    """EHR data is input too: a DocumentReference whose attachment is not base64 is skipped."""
+    ehr = stack.ehrs["normal"]
+    ehr.seed([*esi_chart("pat-badnote", "sr-badnote"),
+              {"resourceType": "DocumentReference", "id": "doc-bad", "status": "current", "date": "2026-01-02T10:00:00Z",
+               "subject": {"reference": "Patient/pat-badnote"},
+               "context": {"related": [{"reference": "ServiceRequest/sr-badnote"}]},
+               "content": [{"attachment": {"contentType": "text/plain", "data": "%%% not base64 %%%"}}]}])
+    s, page = _open(stack, ehr, "pat-badnote", "sr-badnote", seed=False)
+    sid = page.url.rsplit("/", 1)[1]
+    packet = s.get(f"{stack.base}/smart/app/{sid}/packet", params={"order": "ServiceRequest/sr-badnote"})
+    assert packet.status_code == 200 and "Ada Quill" in packet.text
+    form_url = f"{stack.base}/smart/app/{sid}/form/diagnosis"
+    form = s.get(form_url, params={"order": "ServiceRequest/sr-badnote"}).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    r = s.post(form_url, data={"csrf": csrf, "order": "ServiceRequest/sr-badnote",
+                               "item.code": "http://hl7.org/fhir/sid/icd-10-cm|M54.16", "item.onset": "2026-01-02"},
+               allow_redirects=False)
+    assert r.status_code == 303

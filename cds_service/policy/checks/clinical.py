@@ -6,7 +6,7 @@ contraindications; CMS WISeR guide v6.0 §6.2.5, §6.2.9, §6.2.10).
 from __future__ import annotations
 
 from cds_service.policy.chart import Item, _codings
-from cds_service.policy.checks.core import Ctx, Outcome, check, evidence, met, missing, unmet
+from cds_service.policy.checks.core import Ctx, Outcome, check, evidence, met, missing, unmet, weeks_text
 from cds_service.policy.model import Evidence
 
 
@@ -62,7 +62,7 @@ def pain_duration(p: dict, ctx: Ctx) -> Outcome:
     ev = evidence(item, ctx.vs(p["dx_vs"]))
     if days >= p["weeks"] * 7:
         return met(f"Pain documented since {onset.isoformat()} ({days // 7} weeks)", ev)
-    return unmet(f"Pain duration: {max(days, 0) // 7} of {p['weeks']} required weeks documented", ev)
+    return unmet(f"Pain duration: {weeks_text(days, p['weeks'])}", ev)
 
 
 @check("recent_onset")

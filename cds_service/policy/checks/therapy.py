@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from cds_service.policy.chart import Item
 from cds_service.policy.checks.clinical import active_dx
-from cds_service.policy.checks.core import Ctx, Outcome, check, evidence, met, missing, unmet
+from cds_service.policy.checks.core import Ctx, Outcome, check, evidence, met, missing, unmet, weeks_text
 from cds_service.policy.valuesets import ValueSet
 
 _KINDS = ("procedures", "medications")
@@ -65,7 +65,7 @@ def conservative_care(p: dict, ctx: Ctx) -> Outcome:
     if short and days >= weeks * 7:
         return unmet(f"Conservative therapy: {weeks} weeks each of {' and '.join(p['require_all'])} required; "
                      f"short: {', '.join(short)}", *ev)
-    detail = f"Conservative therapy: {max(days, 0) // 7} of {weeks} required weeks documented"
+    detail = f"Conservative therapy: {weeks_text(days, weeks)}"
     return missing(ctx, ("Procedure", "MedicationRequest", "MedicationStatement"), detail, *ev) if not ev \
         else unmet(detail, *ev)
 

@@ -53,8 +53,8 @@ def patients(draw):
         end = decided + timedelta(days=draw(st.integers(1, 300))) if draw(st.booleans()) else None
         p.add(b.decision(dcodes, action, decided, end=end))
         truth.append((set(dcodes), action in ("A1", None), decided, end))
-    p.incomplete = set(draw(st.lists(st.sampled_from(["Observation", "Procedure", "Condition", "DocumentReference"]),
-                                     max_size=2)))
+    p.incomplete = set(draw(st.lists(st.sampled_from(["Observation", "Procedure", "Condition", "DocumentReference",
+                                                      "ClaimResponse", "Claim", "ServiceRequest"]), max_size=2)))
     # order dates are relative to the builders' DOS; move the order to this example's date
     order = b.order(*codes, dos=dos)
     return order, p, truth, sopt
@@ -138,3 +138,16 @@ def test_update_is_the_draft_order_plus_the_extension(policies, example):       
     action = system_action(det, order, hook="order-sign", crd_version="2.2", today=b.TODAY)
     assert action["type"] == "update" and action["resource"]["id"] == order["id"]
     assert strip_coverage_information(action["resource"]) == strip_coverage_information(order)
+
+
+@PROPERTY
+@given(patients())
+def test_pa_is_never_said_to_be_needed_while_pa_records_are_unread(policies, example):
+    """Unread ClaimResponse / Claim / earlier orders: no decision on file is not known, so never
+    auth-needed (a guess); unknown with a reason, or satisfied by what was read."""
+    det = _det(policies, example)
+    unread = {"ClaimResponse", "Claim", "ServiceRequest"} & example[1].incomplete
+    if unread and det.prior_auth.state is not PAState.NOT_NEEDED and det.pa_needed is not None:
+        assert det.pa_needed in ("conditional", "satisfied"), det.prior_auth
+        if det.pa_needed == "conditional" and det.prior_auth.state is PAState.UNKNOWN and det.prior_auth.unread:
+            assert "OTH" in det.info_needed and any(t in det.reason for t in unread)

@@ -98,7 +98,12 @@ def stack(tmp_path_factory):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {"PAINPA_HOME": str(home), "PAINPA_BASE_URL": base, "PAINPA_WORKERS": "1"}
-    ports = {m: free_port() for m in (*MODES, "foreign", "unregistered")}
+    ports: dict[str, int] = {}
+    for mode in (*MODES, "foreign", "unregistered"):
+        # free_port() can hand out a port twice; two EHRs on one port would answer for each other.
+        while (candidate := free_port()) in (port, *ports.values()):
+            pass
+        ports[mode] = candidate
     key = make_key()
     jwks_file = home / "cds-client-jwks.json"
     jwks_file.write_text(json.dumps(jwks(key)))

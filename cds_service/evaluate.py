@@ -9,9 +9,10 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
+from cds_service.clock import today_utc
 from cds_service.config import Settings
 from cds_service.hooks import registry
 from cds_service.hooks.errors import HookError
@@ -37,7 +38,7 @@ def evaluate_file(path: Path, *, today: date, settings: Settings):
 
 def main(args: argparse.Namespace) -> int:
     try:
-        today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+        today = date.fromisoformat(args.today) if args.today else today_utc()
     except ValueError:
         print(f"painpa evaluate: --today {args.today!r} is not YYYY-MM-DD", file=sys.stderr)
         return 2

@@ -13,12 +13,18 @@ Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
   may answer any call and workers can be recycled (``max_requests`` with jitter bounds slow leaks).
 - ``worker_tmp_dir=/dev/shm``: the heartbeat file on tmpfs, so a slow disk (container overlay)
   cannot make the arbiter kill healthy workers.
+- ``gc.freeze()`` once a worker has built its app: the objects loaded at start-up (policy data,
+  value sets, modules; ~150,000 objects) leave the cyclic collector's generations, so a full
+  collection scans only what requests allocate. Profiling a 500-resource order-sign showed full
+  collections of up to 99 ms (p95 94 ms against a p50 of 19 ms); frozen, they take ≤ 1.5 ms and
+  p95 falls to 25 ms.
 - ``timeout`` 30 s sits well above the FHIR deadline (``PAINPA_FHIR_DEADLINE``, 3 s) and below
   typical load-balancer idle timeouts; ``keepalive`` 5 s lets an EHR reuse its connection.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 
 from cds_service.config import ConfigError
@@ -37,6 +43,11 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ConfigError(f"{name}={raw!r} must be at least 1")
     return value
+
+
+def post_worker_init(_worker) -> None:
+    """gunicorn hook, after the worker loaded the app: keep start-up objects out of GC scans."""
+    gc.freeze()
 
 
 def options(*, host: str = "127.0.0.1", port: int = 8080, workers: int | None = None,
@@ -59,5 +70,6 @@ def options(*, host: str = "127.0.0.1", port: int = 8080, workers: int | None = 
         "errorlog": "-",
         "loglevel": "info",
         "limit_request_field_size": 16384,
+        "post_worker_init": post_worker_init,
     }
 

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from flask import Flask
 
 from cds_service.admin.auth import UserError, create_user
+from cds_service.clock import today_utc
 from cds_service.insights.imports import import_csv
 from cds_service.insights.pas_import import decisions_from_resources
 from cds_service.insights.programs import program_resolver
@@ -149,7 +150,7 @@ def _pas(app: Flask, salt: str) -> ImportReport:
         resources = fetch_resources(base, token=token, session=_InProcess(app))
     finally:
         revoke(db, token)
-    program_of = program_resolver(app.extensions.get("painpa.policies"), date.today())
+    program_of = program_resolver(app.extensions.get("painpa.policies"), today_utc())
     records, errors = decisions_from_resources(resources, base, program_of)
     return save_decisions(db, records, default_data(), salt=salt, report=ImportReport(errors=errors))
 

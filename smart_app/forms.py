@@ -13,6 +13,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 
+from cds_service.clock import today_utc
 from cds_service.policy.chart import note_text
 from smart_app import summary
 from smart_app.extract import EXTRACT, ExtractionError, extract
@@ -67,7 +68,7 @@ def environment(wl, det, context, iss: str = "", requirement: str | None = None,
         "author": _ref(context.fhir_user) if context.fhir_user else (order.get("requester") or {}),
         "coverage": _ref(coverage_ref), "insurer": insurer if isinstance(insurer, dict) else {},
         "orderCodes": [c for c in (order.get("code") or {}).get("coding") or ()],
-        "today": date.today().isoformat(), "iss": iss, "requirement": requirement or "",
+        "today": today_utc().isoformat(), "iss": iss, "requirement": requirement or "",
         "attestationCode": _attestation_code(policies, requirement),
         "summary": summary.generate(wl, det, context) if det else "",
     }

@@ -6,11 +6,10 @@ worklist shows, so the packet never says more than the chart supports.
 
 from __future__ import annotations
 
-from datetime import date
-
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from cds_service.clock import today_utc
 from cds_service.policy.chart import note_text
 from smart_app.discovery import LaunchError
 
@@ -44,7 +43,7 @@ def build(wl, order_ref: str | None) -> dict:
         if key not in citations:
             citations.append(key)
     return {
-        "generated": date.today().isoformat(), "det": det, "order": order,
+        "generated": today_utc().isoformat(), "det": det, "order": order,
         "patient": {"name": _name(wl.patient), "birthDate": (wl.patient or {}).get("birthDate", ""),
                     "id": (wl.patient or {}).get("id", "")},
         "order_text": (order.get("code") or {}).get("text") or ", ".join(det.codes),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from cds_service.clock import today_utc
 from cds_service.policy.model import Status
 
 
@@ -72,7 +73,7 @@ def _facts(record) -> list[str]:
 
 
 def generate(wl, det, context, today: date | None = None) -> str:
-    today = today or date.today()
+    today = today or today_utc()
     order = wl.order(det.order_ref) or {}
     visit = f" at encounter {context.encounter}" if context.encounter else ""
     head = (f"{_name(wl.patient)}{_age(wl.patient, today)} is being evaluated on {today.isoformat()}{visit} for "

@@ -6,10 +6,9 @@ standards.md §5, §9.3). Views stay thin: launch and tokens in :mod:`smart_app.
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
+from cds_service.clock import today_utc
 from smart_app import forms, keys, oauth, packet, pages, pas, questionnaires
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
@@ -62,7 +61,7 @@ def callback():
 
 def _worklist(session: sess.AppSession):
     sess.redeem_card(session)
-    return build(_app(), session.fhir(), session.context, session.card, date.today())
+    return build(_app(), session.fhir(), session.context, session.card, today_utc())
 
 
 @bp.get("/smart/app/<sid>")

@@ -5,13 +5,14 @@ exports. Every page but the login needs a session; every POST carries the sessio
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from cds_service.admin import auth, svg
 from cds_service.admin.exports import csv_response
+from cds_service.clock import today_utc
 from cds_service.insights import goldcard, imports, scorecard, stats
 from cds_service.insights.rules import default_data
 from cds_service.insights.tables import Decision, DenialReason
@@ -34,7 +35,7 @@ def _headers(resp):
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return today_utc()
 
 
 def _titles() -> dict[str, str]:

@@ -22,7 +22,6 @@ from cds_service.hooks.errors import HookError
 from cds_service.hooks.registry import CARD_TOPICS, ServiceDef
 from cds_service.hooks.request import HookRequest
 from cds_service.policy.record import PatientRecord, TenantDefaults
-from cds_service.security import degraded
 from cds_service.store.base import Database
 
 APP_LINK_TTL_S = 3600
@@ -135,7 +134,6 @@ def run(call: HookCall) -> HookResult:
         today=call.today,
         smart_link=smart_link_factory(call),
     )
-    response = degraded.honest(response, determinations, record)  # "could not verify" when data is missing
     return HookResult(response=response, determinations=determinations, record=record)
 
 

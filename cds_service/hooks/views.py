@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from cds_service import audit, feedback, metrics, security
 from cds_service.auth import AuthError, authenticate
+from cds_service.clock import today_utc
 from cds_service.hooks import registry
 from cds_service.hooks.errors import HookError, error_response, unauthorized
 from cds_service.hooks.handlers import HookCall, HookResult
@@ -82,7 +82,7 @@ def call_service(service_id: str):
             egress.admit_fhir_server(hook_req.fhir_server if hook_req.access_token else None, settings)
             call = HookCall(service=service, request=hook_req, settings=settings, db=db,
                             policies=current_app.extensions.get("painpa.policies"),
-                            today=datetime.now(UTC).date(), client=client,
+                            today=today_utc(), client=client,
                             session=current_app.extensions.get("painpa.http"))
             result = service.resolve_handler()(call)
             resp = jsonify(result.response)

@@ -11,10 +11,9 @@ only the month logic is this module's (in :mod:`cds_service.policy.cpm`).
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, render_template, request
 
+from cds_service.clock import today_utc
 from cds_service.fhir.gather import gather
 from cds_service.insights.cpm_queries import QUERIES
 from cds_service.policy.cpm import month_status
@@ -41,7 +40,7 @@ def _chart(session: sess.AppSession) -> Worklist:
 def status(sid: str):
     session = sess.load(sid)
     chart = _chart(session)
-    result = month_status(chart.record, policies(current_app), date.today())
+    result = month_status(chart.record, policies(current_app), today_utc())
     return render_template("smart/cpm.html", s=session, status=result, forms=FORMS,
                            unread=sorted(chart.record.incomplete), saved=request.args.get("saved"))
 

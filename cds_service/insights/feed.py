@@ -21,7 +21,7 @@ def add_denial_evidence(db, determinations: list, record) -> list:
         return determinations
     try:
         evidence = load_evidence(db, determinations, record, default_data())
-    except (SQLAlchemyError, AttributeError, TypeError, ValueError) as exc:  # malformed input too (issue 6 fuzz)
+    except SQLAlchemyError as exc:  # the store is down or locked; malformed FHIR is handled where it is read
         log.warning("denial evidence unavailable: %s", type(exc).__name__)
         return determinations
     return apply_evidence(determinations, evidence)

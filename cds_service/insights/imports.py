@@ -8,8 +8,9 @@ the dashboard never fetches a URL typed into a form.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
+from cds_service.clock import today_utc
 from cds_service.insights import csv_import, pas_import
 from cds_service.insights.programs import program_resolver
 from cds_service.insights.records import ImportReport
@@ -63,6 +64,6 @@ def import_pas(db: Database, base: str, *, salt: str, settings, token: str | Non
                                                timeout=settings.fhir_read_timeout_s * 4)
     except pas_import.FetchError as exc:
         raise ImportFailed(str(exc)) from None
-    program_of = program_resolver(policies, today or datetime.now(UTC).date())
+    program_of = program_resolver(policies, today or today_utc())
     records, errors = pas_import.decisions_from_resources(resources, base.rstrip("/"), program_of)
     return save_decisions(db, records, default_data(), salt=salt, report=ImportReport(errors=errors))

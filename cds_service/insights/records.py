@@ -28,9 +28,10 @@ def outcome_word(raw: str | None) -> str | None:
     return _OUTCOME_WORDS.get(" ".join((raw or "").split()).casefold())
 
 
-def norm_key(label: str | None) -> str:
-    """Payers, plans and clinicians are matched by a case- and space-insensitive key."""
-    return " ".join((label or "").split()).casefold()
+def norm_key(label: object) -> str:
+    """Payers, plans and clinicians are matched by a case- and space-insensitive key. Anything but a
+    string (a malformed FHIR element: a number, an object, a list) is no key at all."""
+    return " ".join(label.split()).casefold() if isinstance(label, str) else ""
 
 
 @dataclass(frozen=True)

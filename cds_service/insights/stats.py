@@ -55,18 +55,32 @@ def unmapped_reasons(db: Database, limit: int = 200) -> list[dict]:
                 for t, c, r, p, code, n, last in s.execute(q)]
 
 
-def coverage_keys(coverage: dict | None, resolve) -> tuple[set[str], str]:
-    """Candidate payer keys (payor name, display, identifiers) and the plan key of a FHIR Coverage."""
+def _obj(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _objs(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def coverage_keys(coverage: object, resolve) -> tuple[set[str], str]:
+    """Candidate payer keys (payor name, display, identifiers) and the plan key of a FHIR R4 Coverage
+    (payor: Reference[], each with one Identifier; Organization.identifier: Identifier[]; class[].type
+    coded ``plan``). The EHR's data is read defensively: an element of the wrong JSON type is skipped,
+    never raised on, so a malformed Coverage only means fewer keys."""
+    coverage = _obj(coverage)
     payers: set[str] = set()
+    for ref in _objs(coverage.get("payor")):
+        target = ref.get("reference")
+        org = _obj(resolve(target)) if isinstance(target, str) else {}
+        values = [ref.get("display"), _obj(ref.get("identifier")).get("value"), org.get("name"),
+                  *(i.get("value") for i in _objs(org.get("identifier")))]
+        payers.update(norm_key(v) for v in values)
+    payers.discard("")             # a blank name must not match every decision stored without a payer
     plan = ""
-    for ref in (coverage or {}).get("payor") or ():
-        payers.update(norm_key(x) for x in (ref.get("display"), (ref.get("identifier") or {}).get("value")) if x)
-        org = resolve(ref.get("reference")) or {}
-        payers.update(norm_key(x) for x in [org.get("name"), *[i.get("value") for i in org.get("identifier") or ()]]
-                      if x)
-    for cls in (coverage or {}).get("class") or ():
-        if any(c.get("code") == "plan" for c in (cls.get("type") or {}).get("coding") or ()):
-            plan = norm_key(cls.get("name") or cls.get("value"))
+    for cls in _objs(coverage.get("class")):
+        if any(c.get("code") == "plan" for c in _objs(_obj(cls.get("type")).get("coding"))):
+            plan = norm_key(cls.get("name")) or norm_key(cls.get("value"))
             break
     return payers, plan
 

@@ -13,7 +13,8 @@ Mapping, per the table:
   decision covers every PA code, or ``conditional`` + ``info-needed = OTH`` + reason when the PA
   records could not be read (never a guess); no program → ``no-auth``;
 - unknown plan, or an order outside the three families → ``conditional`` / ``conditional`` with
-  ``info-needed = OTH`` and a reason (never a guess).
+  ``info-needed = OTH`` and a reason (never a guess); when the plan is unknown because the Coverage
+  query failed, ``unread = ("Coverage",)`` and the reason says so (no requirement is judged unmet).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from cds_service.policy.model import (
     RequirementResult,
     Status,
 )
-from cds_service.policy.orders import OrderFacts, read_order
+from cds_service.policy.orders import OrderFacts, named_coverage, read_order
 from cds_service.policy.record import PatientRecord
 from cds_service.policy.routing import Route, citation, family_policy, route
 
@@ -123,6 +124,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     facts = read_order(order, record, programs.data if programs else None, today)
     programs = policies.programs(facts.service_date) or programs
     coverage_ref = f"Coverage/{facts.coverage['id']}" if facts.coverage and facts.coverage.get("id") else None
+    if facts.coverage_unread:
+        coverage_ref = named_coverage(order)   # the EHR names it, so coverage-information can cite it
     family = policies.family_of(facts.codes, facts.service_date)
     if family is None:
         return _out_of_scope(facts, coverage_ref, _payer_label(facts, None))
@@ -134,7 +137,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     if rt.program.kind is ProgramKind.UNKNOWN_PLAN:
         return Determination(**common, covered="conditional", pa_needed="conditional",
                              prior_auth=PriorAuthStatus(PAState.UNKNOWN), info_needed=rt.info_needed,
-                             reason=rt.reason, policy_version="; ".join(versions), notes=rt.notes)
+                             reason=rt.reason, policy_version="; ".join(versions), notes=rt.notes,
+                             unread=rt.unread)
 
     ctx = Ctx(chart, facts, policies, rt.program.kind.value, order)
     specs = requirement_specs(family, rt, facts, policies)

@@ -114,6 +114,8 @@ class Determination:
     setting: str | None = None                   # office | home | hopd | asc | inpatient | ed | None
     policy_url: str = ""                         # the governing LCD/NCD/plan policy page (guideline card)
     policy_label: str = ""                       # its name, e.g. "LCD L36920 Epidural Steroid Injections ..."
+    unread: tuple[str, ...] = ()                 # record types the EHR did not return that leave the plan
+    #                                              unknown (("Coverage",)): every requirement unknown, none unmet
 
     @property
     def in_scope(self) -> bool:

@@ -37,6 +37,7 @@ class OrderFacts:
     coverage_kind: str            # medicare-ffs | medicare-advantage | commercial | unknown
     payer_ids: tuple[tuple[str, str], ...]
     payer_name: str
+    coverage_unread: bool = False  # no Coverage because the EHR's Coverage query failed (not "none on file")
 
 
 def _billing(order: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -169,4 +170,16 @@ def read_order(order: dict, record: PatientRecord, programs: dict | None, today:
     kind = coverage_kind(coverage, programs["coverage_kinds"]) if programs else "unknown"
     payer_ids, payer_name = _payer(record, coverage)
     return OrderFacts(f"{rtype}/{order.get('id')}", rtype, codes, mods, when, assumed, state, setting,
-                      coverage, kind, payer_ids, payer_name)
+                      coverage, kind, payer_ids, payer_name,
+                      coverage_unread=coverage is None and "Coverage" in record.incomplete)
+
+
+def named_coverage(order: dict) -> str | None:
+    """The order's own relative ``insurance`` reference (``Coverage/id``), for citing a Coverage the
+    EHR names but did not return."""
+    for ref in order.get("insurance") or ():
+        text = ref.get("reference") if isinstance(ref, dict) else None
+        parts = text.split("/") if isinstance(text, str) else []
+        if len(parts) == 2 and parts[0] == "Coverage" and parts[1]:
+            return text
+    return None

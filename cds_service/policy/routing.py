@@ -9,6 +9,8 @@ gate"; CMS WISeR guide v6.0 §1.5-§1.6):
 2. Medicare Advantage, commercial or unclassified coverage: the plan pack whose payer identifier
    matches and that configures the order's family; otherwise "unknown plan" (conditional). MA is never
    routed to WISeR (domain.md §1.6).
+3. No Coverage because the EHR's Coverage query failed (``PatientRecord.incomplete``): unknown plan
+   with ``unread = ("Coverage",)``, conditional with a reason saying so, never "no rules configured".
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Route:
     info_needed: tuple[str, ...] = ()
     reason: str = ""
     notes: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()      # record types whose failed query leaves the program unknown
 
 
 def _in_window(window: dict, when: date) -> bool:
@@ -115,6 +118,13 @@ def route(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, programs: P
             pa_codes = tuple(c for c in facts.codes if policies.vs(spec["pa_codes"]).contains(None, c))
         program = Program(ProgramKind.PLAN_PACK, pack.id, pack.data["payer"]["name"], citation(spec["citation"]))
         return Route(program, pa_codes, validity_days=pack.data["validity_days"], pack=pack)
+    if facts.coverage is None and facts.coverage_unread:
+        # The Coverage query failed: "no rules for this plan" or "no coverage" would both be guesses.
+        program = Program(ProgramKind.UNKNOWN_PLAN, "coverage-unread", "Coverage not returned by the EHR")
+        return Route(program, info_needed=("OTH",), unread=("Coverage",),
+                     reason="Could not verify coverage: the EHR did not return the patient's Coverage, so which "
+                            "payer's rules apply is unknown; prior authorization and documentation requirements "
+                            "are unknown, and nothing was found unmet.")
     if facts.coverage is None:
         program = Program(ProgramKind.UNKNOWN_PLAN, "unknown-plan", "No coverage on file")
         return Route(program, info_needed=("OTH",),

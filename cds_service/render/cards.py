@@ -140,6 +140,19 @@ def _pa_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) ->
     return []
 
 
+def _unread_card(det: Determination, seq: int, head: str) -> Draft:
+    """The plan is unknown because the EHR did not return the patient's coverage: say that, not "no
+    rules configured" (CRD foundation "Performance"; CC-56)."""
+    missing = ", ".join(det.unread)
+    return Draft(3, seq, clip(f"Could not verify coverage — the EHR did not return the patient's {missing}; "
+                              "payer rules unknown"),
+                 f"{head}\n\npainpa asked the EHR's FHIR server for this patient's {missing} and did not get a usable "
+                 "answer before its deadline (the server was slow, failed, or sent data painpa could not read). "
+                 "Whether this order needs prior authorization, and which documentation the plan requires, is "
+                 "**unknown**: nothing was found unmet. Sign again in a moment, or check the plan's rules directly.",
+                 "warning", "coverage-info", det)
+
+
 def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
     """Every card the determinations call for, with its severity rank (0 = worst)."""
     out: list[Draft] = []
@@ -147,7 +160,9 @@ def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
         if not det.in_scope:
             continue
         head = _order_line(det)
-        if det.program.kind is ProgramKind.UNKNOWN_PLAN:
+        if det.program.kind is ProgramKind.UNKNOWN_PLAN and det.unread:
+            out.append(_unread_card(det, seq, head))
+        elif det.program.kind is ProgramKind.UNKNOWN_PLAN:
             summary = (f"No coverage rules configured for {det.program.label} — check the plan's PA list"
                        if det.coverage_ref else "No active coverage on file — payer rules unknown")
             out.append(Draft(10, seq, clip(summary), f"{head}\n\n{det.reason}", "info", "coverage-info", det))

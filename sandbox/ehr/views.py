@@ -8,10 +8,11 @@ indicator/detail/links/suggestions, feedback on accept and override, SMART links
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from cds_service.clock import today_utc
 from sandbox.ehr import workflow
 from sandbox.ehr.cdsclient import CdsError
 from sandbox.ehr.chart import summarize
@@ -62,7 +63,7 @@ def order(pid: str):
     sc = scenario(pid)
     state = next((a.get("state") for a in summary.patient.get("address") or [] if a.get("state")), "TX")
     default = {"family": "esi", "code": "64483", "levels": 1, "laterality": "left", "pos": "24", "level": "L4-L5",
-               **(sc.order if sc else {}), "state": state, "date": (date.today() + timedelta(days=7)).isoformat()}
+               **(sc.order if sc else {}), "state": state, "date": (today_utc() + timedelta(days=7)).isoformat()}
     return render_template("sandbox/order.html", s=summary, name=display_name(summary.patient), scenario=sc,
                            catalog=catalog(), settings=SETTINGS, states=sorted(STATES), laterality=list(LATERALITY),
                            default=default, draft_id=str(uuid.uuid4()))

@@ -7,12 +7,13 @@ Launch 2.2 EHR launch with the card's appContext) and sign the order.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from cachetools import TTLCache
 from flask import current_app
 
+from cds_service.clock import today_utc
 from sandbox.auth import launch
 from sandbox.auth.tokens import revoke
 from sandbox.ehr import cards as card_view
@@ -82,7 +83,7 @@ def _active_coverage(pid: str) -> str | None:
 def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict:
     db = _db()
     draft = draft_service_request(form, patient=pid, encounter=encounter, coverage=_active_coverage(pid),
-                                  user=SANDBOX_USER, today=date.today())
+                                  user=SANDBOX_USER, today=today_utc())
     service = client().service_for(hook)
     context = {"userId": SANDBOX_USER, "patientId": pid}
     if encounter:

@@ -8,10 +8,9 @@ written to the sandbox FHIR server, where painpa finds them like any decision on
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, request
 
+from cds_service.clock import today_utc
 from sandbox.auth.tokens import introspect
 from sandbox.fhir import store
 from sandbox.fhir.outcome import FhirError, error_response, fhir_response
@@ -78,7 +77,7 @@ def submit():
         ruling = decide(load_rules(settings.home), codes=codes, has_documentation=documented, state=state)
         utn = None if ruling.action == "A4" else pas.new_utn(MAC_PREFIX.get(state or "", "09"))
         stored_claim = {**claim, "id": store.new_id()}
-        response = pas.response(stored_claim, response_id=store.new_id(), action=ruling.action, decided=date.today(),
+        response = pas.response(stored_claim, response_id=store.new_id(), action=ruling.action, decided=today_utc(),
                                 utn=utn, reason=ruling.reason, reason_code=ruling.reason_code,
                                 valid_days=ruling.validity_days)
         stored_claim, _ = store.put(s, stored_claim)

@@ -13,6 +13,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+from cds_service.clock import today_utc
 from sandbox.seed.load import chart_bundle
 from sandbox.seed.practice import practice_bundle
 from sandbox.seed.scenarios import SCENARIOS
@@ -32,7 +33,7 @@ def export(out: Path, today: date) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.seed.export", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--today", type=date.fromisoformat, default=date.today())
+    parser.add_argument("--today", type=date.fromisoformat, default=today_utc())
     args = parser.parse_args(argv)
     for path in export(args.out, args.today):
         print(path)

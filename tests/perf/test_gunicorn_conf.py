@@ -1,0 +1,44 @@
+"""The process model of ``painpa serve`` (cds_service/gunicorn_conf.py; docs/deploy.md): settings
+from the environment, refused with a clear message when malformed, and the GC freeze hook."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+
+import pytest
+
+from cds_service.config import ConfigError
+from cds_service.gunicorn_conf import options, post_worker_init
+from tests.support.procs import VENV_BIN
+
+
+def test_defaults_and_environment():
+    opts = options(host="127.0.0.2", port=9000, env={})
+    assert opts["bind"] == "127.0.0.2:9000" and opts["workers"] == 2 and opts["threads"] == 8
+    assert opts["worker_class"] == "gthread" and opts["accesslog"] is None
+    tuned = options(env={"PAINPA_WORKERS": "4", "PAINPA_THREADS": "16", "PAINPA_MAX_REQUESTS": "500"})
+    assert (tuned["workers"], tuned["threads"], tuned["max_requests"]) == (4, 16, 500)
+    assert options(workers=3, env={"PAINPA_WORKERS": "4"})["workers"] == 3  # --workers wins
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2"])
+def test_malformed_values_are_refused_by_name(value):
+    with pytest.raises(ConfigError, match="PAINPA_THREADS"):
+        options(env={"PAINPA_THREADS": value})
+
+
+def test_serve_exits_with_a_message_on_a_bad_setting(tmp_path):
+    proc = subprocess.run([str(VENV_BIN / "painpa"), "serve", "--port", "1"], capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin", "PAINPA_HOME": str(tmp_path),
+                                            "PAINPA_WORKERS": "many"})
+    assert proc.returncode == 2
+    assert "PAINPA_WORKERS" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_worker_hook_freezes_the_start_up_heap():
+    try:
+        post_worker_init(None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -16,7 +16,7 @@ from cds_service.clock import today_utc
 from cds_service.config import Settings
 from cds_service.hooks import registry
 from cds_service.hooks.errors import HookError
-from cds_service.hooks.handlers import HookCall, run
+from cds_service.hooks.handlers import HookCall
 from cds_service.hooks.request import parse_json, parse_request
 
 
@@ -33,7 +33,7 @@ def evaluate_file(path: Path, *, today: date, settings: Settings):
 
     call = HookCall(service=service, request=req, settings=settings, db=None, policies=load_policies(),
                     today=today, client=None)
-    return run(call)
+    return service.resolve_handler()(call)  # each service's own handler (patient-view: the CPM status)
 
 
 def main(args: argparse.Namespace) -> int:

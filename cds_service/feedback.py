@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from cds_service.hooks.errors import HookError
+from cds_service.security.limits import MAX_FEEDBACK_ITEMS as MAX_ITEMS  # one bound, kept with the others
 from cds_service.store.base import Database
 from cds_service.store.tables import Feedback
-
-MAX_ITEMS = 100
 
 
 def _timestamp(value: object, where: str) -> str:
@@ -28,7 +27,10 @@ def _timestamp(value: object, where: str) -> str:
                         f"{where}.outcomeTimestamp") from None
     if parsed.tzinfo is None:
         raise HookError(400, f"{where}.outcomeTimestamp needs a time zone", f"{where}.outcomeTimestamp")
-    return parsed.astimezone(UTC).isoformat()
+    try:
+        return parsed.astimezone(UTC).isoformat()
+    except OverflowError:  # 0001-01-01T00:00+14:00 is a year-0 instant in UTC
+        raise HookError(400, f"{where}.outcomeTimestamp is out of range", f"{where}.outcomeTimestamp") from None
 
 
 def validate(body: dict) -> list[dict]:

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import requests
 from joserfc.jwk import KeySet
+from urllib3.exceptions import HTTPError
 
 from cds_service import shared
 from cds_service.clients import ClientInfo, public_jwks
@@ -41,16 +42,19 @@ def _parse(raw: bytes) -> KeySet:
 
 def _fetch(url: str, timeout: tuple[float, float]) -> bytes:
     try:
-        resp = requests.get(url, timeout=timeout, allow_redirects=False, headers={"Accept": "application/json"})
-    except requests.RequestException as exc:
+        # Streamed and read to one byte past the cap: a huge answer is refused without being held.
+        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True,
+                          headers={"Accept": "application/json"}) as resp:
+            body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True) if resp.status_code == 200 else b""
+    except (requests.RequestException, OSError, HTTPError) as exc:
         raise JwksUnavailable(type(exc).__name__) from None
-    if resp.status_code != 200 or len(resp.content) > MAX_JWKS_BYTES:
-        raise JwksUnavailable(f"HTTP {resp.status_code}")
+    if resp.status_code != 200 or len(body) > MAX_JWKS_BYTES:
+        raise JwksUnavailable(f"HTTP {resp.status_code}" if resp.status_code != 200 else "JWK Set too large")
     try:
-        raw = json.dumps(public_jwks(resp.json()), sort_keys=True).encode()
+        raw = json.dumps(public_jwks(json.loads(body)), sort_keys=True).encode()
         _parse(raw)
-    except ValueError as exc:
-        raise JwksUnavailable(str(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise JwksUnavailable(str(exc) or type(exc).__name__) from None
     return raw
 
 

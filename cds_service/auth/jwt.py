@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 
 from joserfc import jws
@@ -32,6 +33,18 @@ class AuthError(Exception):
     """Authentication failed. ``str(exc)`` is a reason safe to log (never the token)."""
 
 
+def _instant(value: object) -> bool:
+    """A NumericDate (RFC 7519 §2) that arithmetic with ``time.time()`` can use. JSON parsers accept
+    ``NaN`` (it compares false with everything, so it would pass every expiry check) and integers
+    too large for a float (``exp - now`` would raise)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _claims_ok(claims: dict, client: ClientInfo, audience: str, settings: Settings) -> None:
     now = time.time()
     leeway = settings.jwt_leeway_s
@@ -40,9 +53,9 @@ def _claims_ok(claims: dict, client: ClientInfo, audience: str, settings: Settin
     if audience not in auds:
         raise AuthError("aud does not name this endpoint")
     exp, iat = claims.get("exp"), claims.get("iat")
-    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp + leeway < now:
+    if not _instant(exp) or exp + leeway < now:
         raise AuthError("exp missing or past")
-    if not isinstance(iat, int | float) or isinstance(iat, bool) or iat - leeway > now:
+    if not _instant(iat) or iat - leeway > now:
         raise AuthError("iat missing or in the future")
     if exp - now > settings.jti_ttl_s:
         raise AuthError("token lifetime longer than the replay window")

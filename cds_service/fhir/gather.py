@@ -71,7 +71,11 @@ def render_template(template: str, context: Mapping[str, str | None]) -> str | N
 
 
 def _usable(value: object) -> bool:
-    return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
+    """A prefetch value worth keeping: a resource, not an OperationOutcome, and for a Bundle an
+    ``entry`` that is an array (anything else is as good as missing: it is queried instead)."""
+    if not isinstance(value, dict) or value.get("resourceType") in (None, "OperationOutcome"):
+        return False
+    return value.get("resourceType") != "Bundle" or isinstance(value.get("entry", []), list)
 
 
 def _references(resource: dict) -> list[str]:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from cds_service.hooks.errors import HookError
 
+# A JSON ``\uD800``-``\uDFFF`` escape: legal JSON, but a lone one is not Unicode text (RFC 8259 §8.2)
+# and breaks every later ``.encode()`` (hashing, logging, SQL) with a 500.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 USER_RE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
 REQUIRED_CONTEXT = {
@@ -59,6 +62,12 @@ def parse_json(raw: bytes) -> dict:
         raise HookError(400, "Request body is not parsable JSON") from None
     if not isinstance(body, dict):
         raise HookError(400, "Request body must be a JSON object")
+    if SURROGATE_ESCAPE.search(raw):  # rare: pay for the exact check only when an escape is present
+        try:
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise HookError(400, "Request body holds an unpaired UTF-16 surrogate escape; "
+                                 "strings must be Unicode text") from None
     return body
 
 

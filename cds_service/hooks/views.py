@@ -73,8 +73,9 @@ def call_service(service_id: str):
         resp = unauthorized()
     else:
         try:
-            hook_req = parse_request(limits.bounded_hook(parse_json(request.get_data()),
-                                                         settings.max_prefetch_resources), service.hook)
+            raw = request.get_data()
+            hook_req = parse_request(limits.bounded_hook(parse_json(raw), settings.max_prefetch_resources, raw),
+                                     service.hook)
             if hook_req.fhir_server and not client.allows_fhir_server(
                 hook_req.fhir_server, allow_insecure=settings.allow_insecure_registered
             ):

@@ -92,9 +92,9 @@ class ValueSet:
 
     def text_match(self, text: str) -> str | None:
         """An ingredient / concept display found as a word in free text (medication names)."""
-        low = f" {text.lower()} "
+        low = f" {text.lower()} ".replace(",", " ").replace("(", " ")   # once per text, not per display
         for code, display in self.displays.items():
-            if display and f" {display.lower()} " in low.replace(",", " ").replace("(", " "):
+            if display and f" {display.lower()} " in low:
                 return code
         return None
 

@@ -1,12 +1,28 @@
 """Engine and session factory shared by every surface (CDS service, SMART app, sandbox, admin).
 
-SQLite runs in WAL mode with ``synchronous=FULL`` so that an acknowledged write survives a killed
-worker; PostgreSQL needs nothing special. Sessions are short: one unit of work per request.
+SQLite runs in WAL mode. Durability level (``PRAGMA synchronous``), chosen on purpose:
+
+- The requirement is that every acknowledged write (jti, feedback, audit row, rate counter) survives
+  a killed worker (``kill -9``, OOM, gunicorn timeout): tests/security/test_crash_safety.py.
+- In WAL mode a commit appends the transaction to the ``-wal`` file with ``write()`` before
+  ``COMMIT`` returns, under both ``FULL`` and ``NORMAL``. A killed *process* loses nothing that
+  reached the operating system, so ``NORMAL`` meets the requirement. What ``FULL`` adds is an
+  ``fsync`` of the WAL on every commit, which only matters if the *operating system* crashes or the
+  power fails: then ``NORMAL`` may lose the last transactions before the latest checkpoint/fsync
+  (the database is never corrupted either way; SQLite documents this trade-off for WAL).
+- ``FULL`` costs one ``fsync`` (~2 ms here, far more on a busy disk) per commit and every hook call
+  commits several times; that was the largest single cost of a call in the bench (bench/RESULTS.md).
+
+So the default is ``NORMAL``; an operator whose SQLite host may lose power and who must keep the
+last acknowledged writes even then sets ``PAINPA_SQLITE_SYNCHRONOUS=FULL`` (or, better for more
+than one host, uses PostgreSQL). See docs/deploy.md §3. PostgreSQL needs nothing special. Sessions
+are short: one unit of work per request.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,10 +44,22 @@ class Base(DeclarativeBase):
     pass
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+SQLITE_SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
+
+
+def sqlite_synchronous(env: dict[str, str] | None = None) -> str:
+    """``PAINPA_SQLITE_SYNCHRONOUS`` (FULL or NORMAL, default NORMAL); anything else is an error."""
+    raw = (os.environ if env is None else env).get("PAINPA_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
+    if raw not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise ValueError(f"PAINPA_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}, got {raw!r}")
+    return raw
+
+
+def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "NORMAL") -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    # FULL or NORMAL only, validated by sqlite_synchronous(): see the module docstring for why.
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -40,7 +68,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 class Database:
     """One engine per process; ``session()`` is a transactional scope (commit on success)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_synchronous_level: str | None = None) -> None:
         self.url = url
         kwargs: dict = {"future": True}
         if url.startswith("sqlite"):
@@ -49,7 +77,11 @@ class Database:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            level = sqlite_synchronous_level or sqlite_synchronous()
+            if level not in SQLITE_SYNCHRONOUS_LEVELS:
+                raise ValueError(f"sqlite synchronous level must be one of {SQLITE_SYNCHRONOUS_LEVELS}, got {level!r}")
+            self.sqlite_synchronous = level
+            event.listen(self.engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, level))
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -182,13 +182,15 @@ class JwksHost:
         from werkzeug.wrappers import Request, Response
 
         self.keys: dict = {"keys": []}
+        self.raw: bytes | None = None  # served instead of ``keys`` when set (hostile answers)
         self.hits: list[str] = []
 
         @Request.application
         def app(request):
             self.hits.append(request.path)
             if request.path == "/jwks.json":
-                return Response(json.dumps(self.keys), mimetype="application/json")
+                body = self.raw if self.raw is not None else json.dumps(self.keys)
+                return Response(body, mimetype="application/json")
             return Response("not found", status=404)
 
         self.server = make_server("127.0.0.1", 0, app, threaded=True)

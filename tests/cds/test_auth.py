@@ -178,3 +178,25 @@ def test_token_without_kid_verifies_only_against_a_single_key_set(app, caller, s
                        fhir_bases=["https://two.example/fhir"])
     token = tjwt.sign(es_key, "https://two-keys.example", aud, header={"kid": None})
     _assert_401_without_detail(caller.post(SIGN, {}, token=token))
+
+
+@pytest.mark.parametrize("field", ["exp", "iat"])
+@pytest.mark.parametrize("value", [float("nan"), 10**400], ids=["nan", "huge-int"])
+def test_non_finite_or_unrepresentable_times_are_401_not_500(caller, field, value):
+    # json accepts NaN (it compares false with everything, so it passed the expiry check and then
+    # crashed the replay cache) and integers no float can hold (``exp - now`` raised OverflowError).
+    _assert_401_without_detail(caller.post(SIGN, {}, **{field: value}))
+
+
+@pytest.mark.parametrize("answer", [b"[" * 30_000 + b"]" * 30_000, b" " * (64 * 1024 + 1) + b"{}", b"\xff\xfe"],
+                         ids=["nested-bomb", "oversized", "not-utf8"])
+def test_hostile_jwks_answer_is_401_not_500(app, caller, settings, jwks_host, answer):
+    # A registered JWKS URL that answers garbage: the key set is unavailable, the call a bare 401
+    # (a deeply nested answer raised RecursionError through the view: a 500).
+    jwks_host.raw = answer
+    key = tjwt.make_key("ES384")
+    clients.add_client(app.extensions["painpa.db"], iss="https://url-client.example", jwks_url=jwks_host.url,
+                       fhir_bases=["https://ehr2.example/fhir"])
+    token = tjwt.sign(key, "https://url-client.example", f"{settings.base_url}/cds-services/{SIGN}")
+    _assert_401_without_detail(caller.post(SIGN, {}, token=token))
+    assert jwks_host.hits == ["/jwks.json"]

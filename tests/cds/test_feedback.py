@@ -72,3 +72,21 @@ def test_feedback_for_unknown_service_is_404(caller):
 
 def test_feedback_unparsable_json_is_400(caller):
     assert caller.feedback(SIGN, b"{not json").status_code == 400
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-23:59"])
+def test_cc51_timestamp_outside_the_utc_range_is_400(caller, stamp):
+    # Valid RFC 3339, but the UTC instant falls outside year 1..9999: converting it raised OverflowError.
+    resp = caller.feedback(SIGN, {"feedback": [item(outcomeTimestamp=stamp)]})
+    assert resp.status_code == 400
+    assert resp.get_json()["issue"][0]["expression"] == ["feedback[0].outcomeTimestamp"]
+
+
+def test_feedback_item_count_is_bounded(app, caller):
+    from cds_service.security.limits import MAX_FEEDBACK_ITEMS
+
+    over = caller.feedback(SIGN, {"feedback": [item(card=f"c-{i}") for i in range(MAX_FEEDBACK_ITEMS + 1)]})
+    assert over.status_code == 400 and over.get_json()["issue"][0]["expression"] == ["feedback"]
+    assert _count(app) == 0
+    full = caller.feedback(SIGN, {"feedback": [item(card=f"c-{i}") for i in range(MAX_FEEDBACK_ITEMS)]})
+    assert full.status_code == 200 and _count(app) == MAX_FEEDBACK_ITEMS

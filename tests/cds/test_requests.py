@@ -212,3 +212,43 @@ def test_cc56_hanging_fhir_server_degrades_to_a_valid_answer(app, es_key, fhir):
     with tight.extensions["painpa.db"].session() as s:
         rows = list(s.scalars(select(AuditEvent)))
     assert rows and all("Procedure" in r.incomplete for r in rows)
+
+
+@pytest.mark.parametrize("field", ["fhirServer", "hookInstance", "context.patientId",
+                                   "context.draftOrders.entry.0.resource.id"])
+def test_unpaired_surrogate_escape_is_400_not_500(caller, field):
+    # "\ud800" is legal JSON but not Unicode text: it crashed hashing and rendering further on.
+    body = hook_body(prefetch=full_prefetch())
+    *path, last = field.split(".")
+    node = body
+    for key in path:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[last] = "x\ud800y"
+    resp = caller.post(SIGN, body)
+    assert resp.status_code == 400
+    assert "surrogate" in resp.get_json()["issue"][0]["diagnostics"]
+
+
+def test_surrogate_pairs_are_still_text(caller):
+    body = hook_body(prefetch=full_prefetch())
+    body["context"]["vendorNote"] = "pain \U0001F62C"  # json.dumps writes it as a \ud83d\ude2c pair
+    assert caller.post(SIGN, body).status_code == 200
+
+
+@pytest.mark.parametrize("entry", [5, True, 1.5])
+def test_prefetch_bundle_whose_entry_is_not_an_array_counts_as_missing(caller, fhir, entry):
+    prefetch = {**full_prefetch(), "coverage": {"resourceType": "Bundle", "type": "searchset", "entry": entry}}
+    assert caller.post(SIGN, hook_body(prefetch=prefetch)).status_code == 412  # 2.0.1: cannot get it
+    body = hook_body(prefetch=prefetch, fhir_server=fhir.base, token=TOKEN)
+    resp = caller.post(SIGN, body)
+    assert resp.status_code == 200
+    assert [e["path"] for e in fhir.log() if e["path"].startswith("/fhir/Coverage")] == ["/fhir/Coverage"]
+    check_coverage_information(resp.get_json(), body, in_scope={ESI})
+
+
+def test_prefetch_bundle_whose_link_is_not_an_array_is_kept(caller, fhir):
+    prefetch = full_prefetch()
+    prefetch["coverage"] = {**prefetch["coverage"], "link": 7}
+    resp = caller.post(SIGN, hook_body(prefetch=prefetch, fhir_server=fhir.base, token=TOKEN))
+    assert resp.status_code == 200
+    assert not [e for e in fhir.log() if e["path"].startswith("/fhir/Coverage")]

@@ -59,3 +59,17 @@ def test_evaluate_explain_and_bad_input(tmp_path):
     bad = _evaluate(tmp_path, {"hook": "appointment-book"})
     assert bad.returncode == 1 and "appointment-book" in bad.stderr
     assert _evaluate(tmp_path, {}, "--today", "tomorrow").returncode == 2
+
+
+def test_evaluate_answers_patient_view_with_the_services_own_handler(tmp_path):
+    # evaluate ran the order handler for every hook: a patient-view request got no CPM card.
+    from datetime import date
+
+    from tests.insights.test_cpm_service import chart, prefetch
+
+    body = {"hook": "patient-view", "hookInstance": "e4a1b9c2", "context": {
+        "userId": "Practitioner/p1", "patientId": "p1"}, "prefetch": prefetch(chart(date(2026, 11, 25)))}
+    out = _evaluate(tmp_path, body, "--today", "2026-11-25")
+    assert out.returncode == 0, out.stderr
+    cards = json.loads(out.stdout)["cards"]
+    assert len(cards) == 1 and "G3002" in json.dumps(cards[0])

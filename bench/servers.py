@@ -21,6 +21,7 @@ import requests
 
 from tests.support import jwt as tjwt
 from tests.support.procs import ROOT, VENV_BIN, free_port, running
+from tests.support.redis_server import redis_server  # noqa: F401 - part of the harness API
 
 ISS = "https://bench-ehr.example/cds"
 FHIR_TYPES = ("Patient", "Coverage", "Condition", "Procedure", "MedicationRequest", "MedicationStatement",
@@ -133,33 +134,6 @@ def painpa(home: Path, fhir_bases: list[str], *, workers: int = 2, env: dict[str
     with running(["painpa", "serve", "--port", str(port), "--workers", str(workers)], ready_url=f"{base}/healthz",
                  env=full_env, log_path=log_path, timeout=60) as proc:
         yield Painpa(base, proc.pid, key)
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A throw-away redis-server (no persistence) on a free loopback port: its URL."""
-    import shutil
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-           "--dir", str(workdir)]
-    with running(cmd, ready_url=None):
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                import time
-
-                time.sleep(0.05)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
 
 
 @contextmanager

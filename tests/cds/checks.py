@@ -28,15 +28,16 @@ def _is_uuid(value) -> bool:
         return False
 
 
-def _walk(value, path="$"):
+def walk(value, path="$"):
+    """Every (JSONPath, value) in a JSON document, containers included."""
     if isinstance(value, dict):
         yield path, value
         for k, v in value.items():
-            yield from _walk(v, f"{path}.{k}")
+            yield from walk(v, f"{path}.{k}")
     elif isinstance(value, list):
         yield path, value
         for i, v in enumerate(value):
-            yield from _walk(v, f"{path}[{i}]")
+            yield from walk(v, f"{path}[{i}]")
     else:
         yield path, value
 
@@ -44,7 +45,7 @@ def _walk(value, path="$"):
 def check_shape(body: dict, request: dict, *, dev: bool = True) -> None:
     """CC-33..CC-41 on one 200 response to ``request``."""
     assert isinstance(body, dict) and isinstance(body.get("cards"), list), "CC-33 cards array"
-    for path, value in _walk(body):
+    for path, value in walk(body):
         if path != "$.cards":
             assert value not in (None, "", [], {}), f"CC-33 empty value at {path}"
     version = (request.get("extension") or {}).get("davinci-crd.requestedVersion")

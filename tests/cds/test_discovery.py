@@ -8,24 +8,12 @@ from urllib.parse import parse_qsl
 
 from cds_service.app import create_app
 from cds_service.hooks import registry
+from tests.cds.checks import walk
 from tests.cds.conftest import ISS
 from tests.support import jwt as tjwt
 
 ALLOWED_TOKENS = {"context.patientId", "context.userId", "context.encounterId", "userPractitionerId",
                   "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"}
-
-
-def _walk(value, path="$"):
-    if isinstance(value, dict):
-        yield path, value
-        for k, v in value.items():
-            yield from _walk(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        yield path, value
-        for i, v in enumerate(value):
-            yield from _walk(v, f"{path}[{i}]")
-    else:
-        yield path, value
 
 
 def test_cc1_discovery_is_json_with_services(client):
@@ -49,7 +37,7 @@ def test_cc2_services_have_hook_id_description_unique_url_safe(client):
 
 def test_cc3_no_null_or_empty_values(client):
     doc = client.get("/cds-services").get_json()
-    for path, value in _walk(doc):
+    for path, value in walk(doc):
         assert value not in (None, "", [], {}), path
 
 

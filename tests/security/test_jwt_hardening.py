@@ -6,7 +6,6 @@ Redis, with ``painpa serve`` running 2 gunicorn workers)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from tests.cds.conftest import ISS, SIGN
 from tests.security.harness import ISS as HISS
 from tests.security.harness import painpa_service
 from tests.support import jwt as tjwt
-from tests.support.procs import free_port
+from tests.support.redis_server import redis_server
 
 PASSED = 400  # authenticated; the empty body is then refused as a bad request
 URL_ISS = "https://rotating-ehr.example"
@@ -96,16 +95,11 @@ def test_cc16_replay_refused_across_two_workers_on_postgresql(tmp_path, postgres
 
 @pytest.mark.slow
 def test_cc16_replay_refused_across_two_workers_on_redis(tmp_path):
-    port = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                              "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
-    try:
+    with redis_server(tmp_path / "redis-data") as redis_url:
+        port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         with painpa_service(["https://e.example/fhir"], home=tmp_path / "redis",
-                            env={"PAINPA_REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as svc:
+                            env={"PAINPA_REDIS_URL": redis_url}) as svc:
             assert _replay_through_workers(svc) == [PASSED] + [401] * 5
         import redis as redis_lib
 
         assert redis_lib.Redis(port=port).keys("painpa:jti:*")  # the replay cache lived in Redis
-    finally:
-        redis.terminate()
-        redis.wait(10)

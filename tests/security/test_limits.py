@@ -5,7 +5,6 @@ prefetch, draft-order and nesting bounds with specific 4xx; the CORS allowlist (
 from __future__ import annotations
 
 import json
-import subprocess
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -18,7 +17,7 @@ from cds_service.security import ratelimit
 from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body
 from tests.security.harness import painpa_service
 from tests.support import jwt as tjwt
-from tests.support.procs import free_port
+from tests.support.redis_server import redis_server
 
 ORIGIN = "https://sandbox.cds-hooks.org"
 
@@ -153,16 +152,11 @@ def test_rate_limit_is_shared_across_processes_on_the_database(tmp_path):
 
 @pytest.mark.slow
 def test_rate_limit_is_shared_across_processes_on_redis(tmp_path):
-    port = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                              "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
-    try:
-        statuses = _two_processes_share_a_budget(tmp_path, {"PAINPA_REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+    with redis_server(tmp_path / "redis-data") as redis_url:
+        port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+        statuses = _two_processes_share_a_budget(tmp_path, {"PAINPA_REDIS_URL": redis_url})
         assert statuses.count(429) == 2, statuses
         import redis as redis_lib
 
         keys = redis_lib.Redis(port=port).keys("painpa:rate:*")
         assert keys and int(redis_lib.Redis(port=port).get(keys[0])) == 12  # counted in Redis, not the DB
-    finally:
-        redis.terminate()
-        redis.wait(10)

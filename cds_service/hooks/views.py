@@ -63,7 +63,7 @@ def discovery():
 def call_service(service_id: str):
     service = registry.by_id(service_id)
     if service is None:
-        return error_response(404, f"No CDS service {service_id!r}; see GET /cds-services")
+        return error_response(404, f"No CDS service {service_id[:80]!r}; see GET /cds-services")
     started = time.monotonic()
     settings, db = _ext("painpa.settings"), _ext("painpa.db")
     client = _authenticate(f"/cds-services/{service_id}")
@@ -117,7 +117,7 @@ def call_service(service_id: str):
 @bp.post("/cds-services/<service_id>/feedback")
 def post_feedback(service_id: str):
     if registry.by_id(service_id) is None:
-        return error_response(404, f"No CDS service {service_id!r}; see GET /cds-services")
+        return error_response(404, f"No CDS service {service_id[:80]!r}; see GET /cds-services")
     client = _authenticate(f"/cds-services/{service_id}/feedback")
     if client is None:
         return unauthorized()

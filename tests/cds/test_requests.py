@@ -252,3 +252,11 @@ def test_prefetch_bundle_whose_link_is_not_an_array_is_kept(caller, fhir):
     resp = caller.post(SIGN, hook_body(prefetch=prefetch, fhir_server=fhir.base, token=TOKEN))
     assert resp.status_code == 200
     assert not [e for e in fhir.log() if e["path"].startswith("/fhir/Coverage")]
+
+
+def test_unknown_service_404_does_not_echo_an_unbounded_id(client):
+    """A 404 names the unknown service, but never reflects kilobytes of caller input back."""
+    resp = client.post("/cds-services/" + "x" * 5000, json={})
+    assert resp.status_code == 404
+    assert resp.get_json()["resourceType"] == "OperationOutcome"
+    assert len(resp.get_data()) < 1000

@@ -41,6 +41,11 @@ def test_card_launch_fix_and_recheck_on_the_sandbox(sandbox):
     page = s.get(url)
     assert page.status_code == 200 and "/smart/app/" in page.url
     assert 'data-testid="requirement-esi.conservative-care" data-status="unmet"' in page.text
+    # What still blocks the order comes first: unmet, then unknown, then met.
+    first_table = page.text.split('<table class="reqs">')[1].split("</table>")[0]
+    statuses = re.findall(r'data-testid="requirement-[^"]+" data-status="(\w+)"', first_table)
+    assert {"met", "unmet"} <= set(statuses)
+    assert statuses == sorted(statuses, key=["unmet", "unknown", "met"].index), statuses
     sid = page.url.rsplit("/", 1)[1]
     order = re.search(r'data-order-ref="([^"]+)"', page.text).group(1)
     form_url = f"{sandbox}/smart/app/{sid}/form/conservative-therapy"

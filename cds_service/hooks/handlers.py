@@ -135,11 +135,3 @@ def run(call: HookCall) -> HookResult:
         smart_link=smart_link_factory(call),
     )
     return HookResult(response=response, determinations=determinations, record=record)
-
-
-def order_select(call: HookCall) -> HookResult:
-    return run(call)
-
-
-def order_sign(call: HookCall) -> HookResult:
-    return run(call)

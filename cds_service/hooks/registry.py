@@ -74,7 +74,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         description="When an epidural steroid injection, spinal cord or peripheral nerve stimulator, or "
                     "vertebral augmentation order is selected, says whether it needs prior authorization "
                     "and what documentation is still missing.",
-        handler="cds_service.hooks.handlers:order_select",
+        handler="cds_service.hooks.handlers:run",
         usage_requirements=_USAGE,
     ),
     ServiceDef(
@@ -83,7 +83,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         title="painpa: prior-authorization readiness (order sign)",
         description="Adds Da Vinci CRD coverage information to interventional pain orders being signed and "
                     "names each unmet coverage requirement with a link to fix it.",
-        handler="cds_service.hooks.handlers:order_sign",
+        handler="cds_service.hooks.handlers:run",
         usage_requirements=_USAGE,
     ),
 )

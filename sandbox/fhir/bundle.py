@@ -47,7 +47,7 @@ def process(s: Session, bundle: dict, base: str, authorize: Authorize, compartme
             ids[full] = f"{rtype}/{rid}"
     results: dict[int, dict] = {}
     for i, entry, req in sorted(plan, key=lambda p: _ORDER[p[2][0]]):
-        resource = _rewrite(entry.get("resource"), ids) if entry.get("resource") is not None else None
+        resource = rewrite_references(entry.get("resource"), ids) if entry.get("resource") is not None else None
         preset = ids.get(entry.get("fullUrl")) if req[0] == "POST" else None
         try:
             results[i] = _execute(s, req, resource, preset, base, authorize, compartment)
@@ -118,11 +118,11 @@ def _execute(s, req, resource, preset_ref, base, authorize: Authorize, compartme
                          "lastModified": stored["meta"]["lastUpdated"]}}
 
 
-def _rewrite(node, ids: dict[str, str]):
+def rewrite_references(node, ids: dict[str, str]):
     """Replace urn:uuid references with the ids assigned in this transaction (R4 §3.1.0.11.2)."""
     if isinstance(node, dict):
-        return {k: (ids.get(v, v) if k == "reference" and isinstance(v, str) else _rewrite(v, ids))
+        return {k: (ids.get(v, v) if k == "reference" and isinstance(v, str) else rewrite_references(v, ids))
                 for k, v in node.items()}
     if isinstance(node, list):
-        return [_rewrite(v, ids) for v in node]
+        return [rewrite_references(v, ids) for v in node]
     return node

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.insights.conftest import DATA
+from tests.support.browser import chromium
 from tests.support.procs import ROOT, VENV_BIN, free_port, running
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
 
 pytestmark = pytest.mark.browser
@@ -29,8 +28,6 @@ def painpa(env: dict, *args: str, stdin: str | None = None) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium is not installed")
     home = tmp_path_factory.mktemp("dash")
     port = free_port()
     env = {"PAINPA_HOME": str(home), "PAINPA_BASE_URL": f"http://127.0.0.1:{port}"}
@@ -48,14 +45,10 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
         yield context.new_page()
-        browser.close()
 
 
 def test_login_is_required_and_wrong_password_refused(server, page):

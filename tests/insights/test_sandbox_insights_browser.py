@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.support.browser import chromium
 from tests.support.procs import ROOT, free_port, running
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium is not installed")
     home = tmp_path_factory.mktemp("sbx-insights")
     port = free_port()
     env = {"PAINPA_HOME": str(home), "PAINPA_BASE_URL": f"http://127.0.0.1:{port}"}
@@ -35,13 +31,9 @@ def sandbox(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def context(sandbox):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser.new_context(viewport={"width": 1280, "height": 900})
-        browser.close()
 
 
 def test_cpm_month_is_shown_and_completed_through_the_app(sandbox, context):

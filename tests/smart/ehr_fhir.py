@@ -15,6 +15,8 @@ import uuid
 
 from flask import Blueprint, jsonify, request
 
+from sandbox.fhir.bundle import rewrite_references
+
 MODE = os.environ.get("EHR_MODE", "normal")
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 5055
 BASE = f"http://127.0.0.1:{PORT}"
@@ -99,15 +101,6 @@ def read(rtype, rid):
     return jsonify(res) if res else _outcome(404, f"{rtype}/{rid} not found")
 
 
-def _rewrite(node, ids):
-    if isinstance(node, dict):
-        return {k: (ids.get(v, v) if k == "reference" and isinstance(v, str) else _rewrite(v, ids))
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rewrite(v, ids) for v in node]
-    return node
-
-
 def _invalid(res: dict) -> str | None:
     from fhir.resources.R4B import get_fhir_model_class
 
@@ -135,7 +128,7 @@ def transaction():
             rid = entry["request"]["url"].split("/")[1] if method == "PUT" else str(uuid.uuid4())
             ids[entry.get("fullUrl")] = f"{res['resourceType']}/{rid}"
         for entry in bundle.get("entry", []):
-            res = _rewrite(entry["resource"], ids)
+            res = rewrite_references(entry["resource"], ids)
             res["id"] = ids[entry.get("fullUrl")].split("/")[1]
             if problem := _invalid(res):
                 return _outcome(422, problem)

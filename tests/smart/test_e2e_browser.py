@@ -15,11 +15,10 @@ import requests
 
 from tests.smart.chart import esi_chart
 from tests.smart.hooks import coverage, order_sign, smart_link
+from tests.support.browser import chromium
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "smart"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PATIENT, ORDER = "pat-e2e", "sr-e2e"
 UTN = "JHA26330000123"
 
@@ -30,14 +29,8 @@ def _iso(days_ago: int) -> str:
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _shot(frame_page, name: str) -> None:

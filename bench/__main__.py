@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
@@ -48,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--postgres", action="store_true", help="run painpa on a throw-away PostgreSQL server")
     p.add_argument("--redis", action="store_true", help="run painpa with a throw-away redis-server (shared caches)")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
-    p.add_argument("--py-spy", type=Path, help="record painpa's workers with py-spy into this SVG")
+    p.add_argument("--py-spy", type=Path, help="record painpa's workers with py-spy into this SVG "
+                                                "(a .txt name: collapsed stacks, for grep and sort)")
     p.add_argument("--quick", action="store_true", help="a handful of calls per case (CI smoke)")
     args = p.parse_args(argv)
     if args.quick:
@@ -77,7 +80,8 @@ class Bench:
                  fhir: servers.FhirServer, baseline: tuple[str, int], today: date) -> None:
         self.args, self.history, self.painpa, self.fhir, self.today = args, history, painpa, fhir, today
         self.baseline_base, baseline_pid = baseline
-        self.mem = {"painpa": servers.MemoryPeak(painpa.pid), "baseline": servers.MemoryPeak(baseline_pid)}
+        self.pids = {"painpa": painpa.pid, "baseline": baseline_pid}
+        self.mem = {name: servers.MemoryPeak(pid) for name, pid in self.pids.items()}
         self.rows: list[report.Row] = []
 
     def template(self, hook: str, size: int, source: str) -> bytes:
@@ -95,15 +99,20 @@ class Bench:
         return [pool[i % len(pool)] for i in range(n)]
 
     def measure(self, server: str, url: str, payloads: list[bytes], headers: list[str | None],
-                load_payloads: list[bytes], load_headers: list[str | None]) -> tuple[load.Run, load.Run | None]:
+                load_payloads: list[bytes], load_headers: list[str | None]) -> tuple[load.Run, load.Run | None, dict]:
+        """Latency phase, then throughput phase; also the CPU seconds the server tree and this client
+        spent in the throughput phase (what a call costs, whoever else shares the cores)."""
         a = self.args
         load.drive(url, payloads[:WARMUP], headers[:WARMUP], concurrency=1, max_seconds=a.seconds)
         lat = load.drive(url, payloads[WARMUP:], headers[WARMUP:], concurrency=1, max_seconds=a.seconds)
-        thr = None
+        thr, cpu = None, {}
         if a.load_seconds > 0:
+            server0, client0 = servers.tree_cpu_seconds(self.pids[server]), time.process_time()
             thr = load.drive(url, load_payloads, load_headers, concurrency=a.load_concurrency,
                              max_seconds=a.load_seconds)
-        return lat, thr
+            cpu = {"cpu_s": servers.tree_cpu_seconds(self.pids[server]) - server0,
+                   "client_cpu_s": time.process_time() - client0}
+        return lat, thr, cpu
 
     def case(self, source: str, latency_ms: int, size: int) -> None:
         name = f"prefetch-{size}" if source == "prefetch" else f"fhir{latency_ms}-{size}"
@@ -132,10 +141,10 @@ class Bench:
             if not warm:
                 targets.append(("baseline", f"{self.baseline_base}/cds-services/{service}"))
             for server, url in targets:
-                lat, thr = self.measure(server, url, payloads, headers, load_payloads, load_headers)
+                lat, thr, cpu = self.measure(server, url, payloads, headers, load_payloads, load_headers)
                 if hook == "order-select" and server == "painpa":  # only the tokens actually sent are warm
                     select_tokens = select_tokens[:WARMUP + lat.count]
-                self.rows.append(report.Row.of(latency=lat, load=thr, peak_bytes=self.mem[server].peak_bytes,
+                self.rows.append(report.Row.of(latency=lat, load=thr, peak_bytes=self.mem[server].peak_bytes, **cpu,
                                                case=name, source=source, size=size, latency_ms=latency_ms,
                                                hook=hook, server=server))
                 print(report.table(self.rows[-1:]).splitlines()[-1], flush=True)
@@ -177,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         spy = None
         if args.py_spy:
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses",
-                                    "--pid", str(painpa.pid), "--output", str(args.py_spy), "--rate", "200"],
+                                    "--pid", str(painpa.pid), "--output", str(args.py_spy), "--rate", "200",
+                                    *(["--format", "raw"] if args.py_spy.suffix == ".txt" else [])],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bench = Bench(args, history, painpa, fhir, base, started.date())
         print(report.table([]), flush=True)
@@ -185,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.run()
         finally:
             if spy is not None:
-                spy.terminate()
+                spy.send_signal(signal.SIGINT)   # py-spy writes its output on Ctrl-C, not on SIGTERM
                 spy.wait(timeout=60)
     print()
     store = ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else "")

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from pyinstrument import Profiler
 
-    from cds_service import clients
+    from cds_service import clients, gunicorn_conf
     from cds_service.app import create_app
     from cds_service.config import Settings
 
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             env["DATABASE_URL"] = args.database_url
         settings = Settings.from_env(env=env, home=Path(tmp), base_url="http://127.0.0.1:8080")
         app = create_app(settings)
+        gunicorn_conf.post_worker_init(None)   # the worker's GC regime, as under `painpa serve`
         key = tjwt.make_key("ES384")
         clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
                            fhir_bases=["https://ehr.example/fhir"])
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             resp = http.post(path, data=data, headers={**tjwt.bearer(token), "Content-Type": "application/json"})
             if resp.status_code != 200:
                 raise SystemExit(f"HTTP {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
+            gunicorn_conf.post_request(None, None, None, None)
 
         for token in tokens[:3]:
             call(token)

@@ -23,16 +23,21 @@ class Row:
     p99_ms: float
     rps: float         # throughput phase (concurrent clients), calls per second; 0 when not measured
     peak_mb: float     # peak RSS of the server's process tree during the case
+    cpu_ms: float = 0.0         # throughput phase: the server tree's CPU time per call (user + system)
+    client_cpu_ms: float = 0.0  # throughput phase: the load client's CPU time per call (same cores)
 
     @classmethod
-    def of(cls, *, latency: Run, load: Run | None, peak_bytes: int, **keys) -> Row:
+    def of(cls, *, latency: Run, load: Run | None, peak_bytes: int, cpu_s: float = 0.0, client_cpu_s: float = 0.0,
+           **keys) -> Row:
         lat = latency.latencies
         errors = sum(c for s, c in latency.statuses.items() if s != 200)
         if load is not None:
             errors += sum(c for s, c in load.statuses.items() if s != 200)
         return cls(**keys, n=len(lat), errors=errors, p50_ms=percentile(lat, 50) * 1000,
                    p95_ms=percentile(lat, 95) * 1000, p99_ms=percentile(lat, 99) * 1000,
-                   rps=load.throughput if load is not None else 0.0, peak_mb=peak_bytes / 2**20)
+                   rps=load.throughput if load is not None else 0.0, peak_mb=peak_bytes / 2**20,
+                   cpu_ms=cpu_s * 1000 / load.count if load is not None and load.count else 0.0,
+                   client_cpu_ms=client_cpu_s * 1000 / load.count if load is not None and load.count else 0.0)
 
 
 def find(rows: list[Row], case: str, hook: str, server: str = "painpa") -> Row | None:
@@ -46,14 +51,14 @@ def ratio(rows: list[Row], row: Row) -> float | None:
 
 def table(rows: list[Row]) -> str:
     head = (f"{'case':<15} {'hook':<16} {'server':<8} {'n':>4} {'err':>3} {'p50 ms':>8} {'p95 ms':>8} "
-            f"{'p99 ms':>8} {'req/s':>7} {'peak MB':>8} {'x bare':>7} {'us/res':>7}")
+            f"{'p99 ms':>8} {'req/s':>7} {'cpu ms':>7} {'peak MB':>8} {'x bare':>7} {'us/res':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         rat = ratio(rows, r) if r.server == "painpa" else None
         per = r.p50_ms * 1000 / r.size if r.server == "painpa" else None
         lines.append(
             f"{r.case:<15} {r.hook:<16} {r.server:<8} {r.n:>4} {r.errors:>3} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} "
-            f"{r.p99_ms:>8.1f} {r.rps:>7.1f} {r.peak_mb:>8.0f} "
+            f"{r.p99_ms:>8.1f} {r.rps:>7.1f} {(f'{r.cpu_ms:.1f}' if r.cpu_ms else '-'):>7} {r.peak_mb:>8.0f} "
             f"{(f'{rat:.2f}' if rat else '-'):>7} {(f'{per:.1f}' if per else '-'):>7}")
     return "\n".join(lines)
 

@@ -29,6 +29,23 @@ FHIR_TYPES = ("Patient", "Coverage", "Condition", "Procedure", "MedicationReques
               "PractitionerRole", "Practitioner", "Location", "Organization", "Encounter")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (gunicorn's arbiter and workers)."""
+    total = 0.0
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 class MemoryPeak:
     """Samples the summed RSS of a process and its descendants every ``interval`` seconds."""
 

@@ -15,12 +15,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 
 from cds_service.store.base import Database
 from cds_service.store.tables import AuditEvent
 
 log = logging.getLogger(__name__)
+_INSERT = insert(AuditEvent.__table__)  # built once: it runs on every hook call
 
 
 def patient_hash(salt: str, fhir_server: str | None, patient_id: str | None) -> str | None:
@@ -71,7 +72,7 @@ def record(
 ) -> None:
     """Write the audit row; a failure is logged and never breaks the hook answer."""
     cards = (response or {}).get("cards") or []
-    row = AuditEvent(
+    row = dict(
         at=datetime.now(UTC),
         hook_instance=hook_instance,
         service_id=service_id,
@@ -86,8 +87,9 @@ def record(
         incomplete=sorted(incomplete),
     )
     try:
-        with db.session() as s:
-            s.add(row)
+        # Core insert (Database.begin): one row per hook call, no ORM object needed.
+        with db.begin() as conn:
+            conn.execute(_INSERT, row)
     except Exception:  # noqa: BLE001 - the clinician's answer matters more than the log row
         log.exception("audit row not written")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from cds_service.policy.record import TenantDefaults
 from cds_service.store.base import Database
@@ -84,7 +84,8 @@ def public_jwks(raw: dict) -> dict:
     return public
 
 
-def _info(row: Client) -> ClientInfo:
+def _info(row: Client | Row) -> ClientInfo:
+    # An ORM Client and a Core row of _GET_CLIENT expose the same attribute names.
     return ClientInfo(
         iss=row.iss,
         tenant=row.tenant,
@@ -136,10 +137,18 @@ def add_client(
         return _info(row)
 
 
+_CLIENTS = Client.__table__
+# Built once: every hook call looks its client up, and a prebuilt Core statement skips both the ORM
+# session and the per-call statement construction (Database.begin).
+_GET_CLIENT = select(*(_CLIENTS.c[name] for name in (
+    "iss", "tenant", "jwks_url", "jwks", "fhir_bases", "smart_client_id", "default_state", "default_pos",
+))).where(_CLIENTS.c.iss == bindparam("iss"))
+
+
 def get_client(db: Database, iss: str) -> ClientInfo | None:
-    with db.session() as s:
-        row = s.scalar(select(Client).where(Client.iss == iss))
-        return _info(row) if row else None
+    with db.begin() as conn:
+        row = conn.execute(_GET_CLIENT, {"iss": iss}).first()
+    return _info(row) if row else None
 
 
 def list_clients(db: Database) -> list[ClientInfo]:

@@ -20,7 +20,7 @@ import requests
 from joserfc.jwk import KeySet
 from urllib3.exceptions import HTTPError
 
-from cds_service import shared
+from cds_service import cpu, shared
 from cds_service.clients import ClientInfo, public_jwks
 
 JWKS_TTL_S = 600
@@ -43,8 +43,8 @@ def _parse(raw: bytes) -> KeySet:
 def _fetch(url: str, timeout: tuple[float, float]) -> bytes:
     try:
         # Streamed and read to one byte past the cap: a huge answer is refused without being held.
-        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True,
-                          headers={"Accept": "application/json"}) as resp:
+        with cpu.released(), requests.get(url, timeout=timeout, allow_redirects=False, stream=True,
+                                          headers={"Accept": "application/json"}) as resp:
             body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True) if resp.status_code == 200 else b""
     except (requests.RequestException, OSError, HTTPError) as exc:
         raise JwksUnavailable(type(exc).__name__) from None
@@ -82,9 +82,10 @@ def key_set(client: ClientInfo, kid: str | None, timeout: tuple[float, float],
     if not _may_fetch(cache, url_key):
         if cached is None:  # another worker or thread is fetching it right now: wait for its result
             deadline = time.monotonic() + sum(timeout)
-            while raw is None and time.monotonic() < deadline and cache.get(FETCH_NS, url_key) != b"failed":
-                time.sleep(0.05)
-                raw = cache.get(CACHE_NS, url_key)
+            with cpu.released():   # the fetching thread may be in this process and need the slot back
+                while raw is None and time.monotonic() < deadline and cache.get(FETCH_NS, url_key) != b"failed":
+                    time.sleep(0.05)
+                    raw = cache.get(CACHE_NS, url_key)
             if raw is None:
                 raise JwksUnavailable("refetch rate-limited")
             return _parse(raw)

@@ -11,13 +11,15 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from cds_service.store.base import Database
 from cds_service.store.tables import SeenJti
 
 PURGE_PROBABILITY = 0.02
+_SEEN = SeenJti.__table__
+_INSERT = insert(_SEEN)  # built once: it runs on every hook call
 
 
 def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int, redis_url: str = "") -> bool:
@@ -33,8 +35,10 @@ def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int, redis_u
             pass
     expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=leeway_s)
     try:
-        with db.session() as s:
-            s.add(SeenJti(iss=iss, jti=jti, expires=expires))
+        # Core insert (Database.begin): this runs on every hook call; the unique (iss, jti)
+        # constraint, not a prior select, is what makes the check atomic across workers.
+        with db.begin() as conn:
+            conn.execute(_INSERT, {"iss": iss, "jti": jti, "expires": expires})
     except IntegrityError:
         return False
     if random.random() < PURGE_PROBABILITY:
@@ -43,6 +47,6 @@ def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int, redis_u
 
 
 def purge_expired(db: Database, now: datetime | None = None) -> int:
-    with db.session() as s:
-        result = s.execute(delete(SeenJti).where(SeenJti.expires < (now or datetime.now(UTC))))
+    with db.begin() as conn:
+        result = conn.execute(delete(_SEEN).where(_SEEN.c.expires < (now or datetime.now(UTC))))
         return result.rowcount or 0

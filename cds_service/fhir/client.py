@@ -15,6 +15,7 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 from urllib3.exceptions import HTTPError
 
+from cds_service import cpu
 from cds_service.security import answers
 from cds_service.security.egress import GuardedAdapter
 from cds_service.security.limits import BodyRefused, Budget, read_bounded
@@ -92,17 +93,18 @@ class FhirClient:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:
-            resp = self._session.get(
-                url,
-                headers=headers,
-                timeout=(min(self._connect, remaining), min(self._read, remaining)),
-                allow_redirects=False,
-                stream=True,  # read under the deadline and the size cap (security.limits.read_bounded)
-            )
-            if resp.status_code != 200:
-                resp.close()
-                raise FhirError(f"HTTP {resp.status_code}")
-            content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
+            with cpu.released():   # a wait on the FHIR server: let this worker's other calls run
+                resp = self._session.get(
+                    url,
+                    headers=headers,
+                    timeout=(min(self._connect, remaining), min(self._read, remaining)),
+                    allow_redirects=False,
+                    stream=True,  # read under the deadline and the size cap (security.limits.read_bounded)
+                )
+                if resp.status_code != 200:
+                    resp.close()
+                    raise FhirError(f"HTTP {resp.status_code}")
+                content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
         except requests.RequestException as exc:
             raise FhirError(type(exc).__name__) from None
         except (BodyRefused, OSError, HTTPError) as exc:

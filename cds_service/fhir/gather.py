@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 
-from cds_service import shared
+from cds_service import cpu, shared
 from cds_service.config import Settings
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_session
 from cds_service.fhir.queries import QUERIES
@@ -109,7 +109,8 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
             remaining = client.deadline - time.monotonic()
             if remaining <= 0:
                 break
-            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            with cpu.released():   # waiting on the FHIR server: this worker's other calls may run
+                done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for fut in done:
                 key = futures[fut]
                 try:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from cds_service import audit, feedback, metrics, security
+from cds_service import audit, cpu, feedback, metrics, security
 from cds_service.auth import AuthError, authenticate
 from cds_service.clock import today_utc
 from cds_service.hooks import registry
@@ -61,6 +61,11 @@ def discovery():
 
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str):
+    with cpu.section():   # one hook call's CPU work at a time in this process (cds_service/cpu.py)
+        return _call_service(service_id)
+
+
+def _call_service(service_id: str):
     service = registry.by_id(service_id)
     if service is None:
         return error_response(404, f"No CDS service {service_id[:80]!r}; see GET /cds-services")
@@ -73,7 +78,8 @@ def call_service(service_id: str):
         resp = unauthorized()
     else:
         try:
-            raw = request.get_data()
+            with cpu.released():   # the caller may upload slowly
+                raw = request.get_data()
             hook_req = parse_request(limits.bounded_hook(parse_json(raw), settings.max_prefetch_resources, raw),
                                      service.hook)
             if hook_req.fhir_server and not client.allows_fhir_server(

@@ -5,10 +5,11 @@ evidence for new orders (CMS-0057-F specific reasons, domain.md §3).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import Integer, bindparam, extract, func, literal, select, union_all
 
 from cds_service.insights.evidence import DenialEvidence, PastDecision, summarize
 from cds_service.insights.records import norm_key
@@ -85,10 +86,47 @@ def coverage_keys(coverage: object, resolve) -> tuple[set[str], str]:
     return payers, plan
 
 
+_DECISIONS = Decision.__table__
+_REASONS = DenialReason.__table__
+_MAPPED_REASONS = (select(_REASONS.c.decision_id, _REASONS.c.requirement)
+                   .where(_REASONS.c.decision_id.in_(bindparam("ids", expanding=True)),
+                          _REASONS.c.requirement.is_not(None))
+                   .order_by(_REASONS.c.decision_id, _REASONS.c.id))
+
+
+def _recent_decisions(arm: int, with_plan: bool):
+    """The newest ``window`` decided (not pended) decisions of one payer/plan/service group, tagged
+    with ``arm`` so that one UNION ALL answers every order of a hook call."""
+    d = _DECISIONS.c
+    q = (select(literal(arm, Integer).label("arm"), d.id, d.decided, d.outcome, d.payer_label, d.plan_label)
+         .where(d.payer.in_(bindparam(f"payers_{arm}", expanding=True)),
+                d.code.in_(bindparam(f"codes_{arm}", expanding=True)), d.outcome != "pended"))
+    if with_plan:
+        q = q.where(d.plan == bindparam(f"plan_{arm}"))
+    return q.order_by(d.decided.desc(), d.id.desc()).limit(bindparam("window", type_=Integer))
+
+
+@functools.lru_cache(maxsize=64)
+def _decisions_query(with_plan: tuple[bool, ...]):
+    """The decisions of every arm (one per distinct payer/plan/group of the call), newest first per
+    arm. Built once per shape: statement construction cost more than the SQL on the hook path."""
+    if len(with_plan) == 1:
+        return _recent_decisions(0, with_plan[0])
+    # A subquery per arm: SQLite refuses ORDER BY/LIMIT directly inside a compound select.
+    union = union_all(*(_recent_decisions(n, p).subquery().select() for n, p in enumerate(with_plan))).subquery()
+    return select(union).order_by(union.c.arm, union.c.decided.desc(), union.c.id.desc())
+
+
 def load_evidence(db: Database, determinations: list, record, data: DenialData) -> dict[str, DenialEvidence]:
-    """The denial evidence per order (keyed by ``order_ref``) for the orders' payer and plan."""
-    out: dict[str, DenialEvidence] = {}
+    """The denial evidence per order (keyed by ``order_ref``) for the orders' payer and plan.
+
+    This runs on every hook call, so it is two prebuilt Core statements whatever the number of
+    orders (the decisions of every distinct payer/plan/group, then their mapped reasons) rather than
+    an ORM select per order plus the load of each decision's reasons.
+    """
     phrases = {r.requirement: r.phrase for r in reversed(data.rules)}
+    arms: dict[tuple, int] = {}                 # (payers, plan, group) -> arm number
+    wanted: list[tuple[str, tuple]] = []        # (order_ref, arm key), in determination order
     for det in determinations:
         group = next((g for g in map(data.group_of, det.codes or ()) if g), None)
         if group is None or not getattr(det, "in_scope", True):
@@ -98,17 +136,31 @@ def load_evidence(db: Database, determinations: list, record, data: DenialData) 
         payers, plan = coverage_keys(coverage, record.resolve)
         if not payers:
             continue
-        q = select(Decision).where(Decision.payer.in_(sorted(payers)), Decision.code.in_(sorted(group.codes)),
-                                   Decision.outcome != "pended")
+        key = (frozenset(payers), plan, group)
+        arms.setdefault(key, len(arms))
+        wanted.append((det.order_ref, key))
+    if not arms:
+        return {}
+    params: dict[str, object] = {"window": data.window}
+    for (payers, plan, group), n in arms.items():
+        params.update({f"payers_{n}": sorted(payers), f"codes_{n}": sorted(group.codes)})
         if plan:
-            q = q.where(Decision.plan == plan)
-        q = q.order_by(Decision.decided.desc(), Decision.id.desc()).limit(data.window)
-        with db.session() as s:
-            rows = list(s.scalars(q))
-            past = [PastDecision(r.decided, r.outcome, tuple(x.requirement for x in r.reasons if x.requirement))
-                    for r in rows]
-            labels = (rows[0].payer_label, rows[0].plan_label) if rows else ("", "")
-        if past:
-            out[det.order_ref] = summarize(past, window=data.window, payer=labels[0] or "This payer",
-                                           plan=labels[1], group_label=group.label, phrases=phrases)
-    return out
+            params[f"plan_{n}"] = plan
+    rows_by_arm: dict[int, list] = defaultdict(list)
+    requirements: dict[int, list[str]] = defaultdict(list)
+    with db.begin() as conn:
+        for row in conn.execute(_decisions_query(tuple(bool(plan) for _, plan, _ in arms)), params):
+            rows_by_arm[row.arm].append(row)
+        ids = sorted({row.id for rows in rows_by_arm.values() for row in rows})
+        if ids:
+            for decision_id, requirement in conn.execute(_MAPPED_REASONS, {"ids": ids}):
+                if requirement:
+                    requirements[decision_id].append(requirement)
+    found: dict[tuple, DenialEvidence] = {}
+    for key, n in arms.items():
+        rows = rows_by_arm.get(n)
+        if rows:
+            past = [PastDecision(row.decided, row.outcome, tuple(requirements.get(row.id, ()))) for row in rows]
+            found[key] = summarize(past, window=data.window, payer=rows[0].payer_label or "This payer",
+                                   plan=rows[0].plan_label, group_label=key[2].label, phrases=phrases)
+    return {ref: found[key] for ref, key in wanted if key in found}

@@ -17,12 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
 from cds_service.policy.record import PatientRecord
-from cds_service.policy.valuesets import ValueSet, norm_code, norm_system
+from cds_service.policy.valuesets import ValueSet, norm_code, norm_system, text_key
 
 ATTESTATION_SYSTEM = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 _BAD_STATUS = {"entered-in-error", "not-done", "cancelled", "refuted", "draft", "revoked"}
@@ -59,25 +59,34 @@ def _codings(concept: object) -> tuple[dict, ...]:
     return ()
 
 
-def concept_text(concept: object) -> str:
+def _concept(concept: object) -> tuple[tuple[dict, ...], str]:
+    """(codings, text) of a CodeableConcept in one pass: every reader needs both."""
     if not isinstance(concept, dict):
-        return ""
-    bits = [concept.get("text") or ""] + [c.get("display") or "" for c in _codings(concept)]
-    return " ".join(b for b in bits if isinstance(b, str))
+        return (), ""
+    codings = _codings(concept)
+    bits = [concept.get("text") or ""] + [c.get("display") or "" for c in codings]
+    return codings, " ".join(b for b in bits if isinstance(b, str))
+
+
+def concept_text(concept: object) -> str:
+    return _concept(concept)[1]
 
 
 def _status_code(resource: dict, key: str) -> str:
     value = resource.get(key)
-    if isinstance(value, str):
-        return value
+    if isinstance(value, str) or value is None:
+        return value or ""
     for coding in _codings(value):
         if coding.get("code"):
             return str(coding["code"])
     return ""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Item:
+    """One dated piece of evidence. Treated as immutable (shared by every check of an evaluation);
+    not ``frozen`` because a frozen dataclass costs ~1 µs more per item to build (bench/RESULTS.md)."""
+
     ref: str
     codings: tuple[dict, ...]
     text: str
@@ -87,16 +96,15 @@ class Item:
     value: float | None = None
     unit: str = ""
     extra: str = ""              # modality codes (imaging), encounter ref (notes)
+    _keys: tuple[tuple[str, str], ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def keys(self) -> tuple[tuple[str, str], ...]:
         """Normalised (system, code) pairs, computed once per item (ValueSet matching hot path)."""
-        cached = self.__dict__.get("_keys")
-        if cached is None:
-            cached = tuple((s, norm_code(s, c["code"])) for c in self.codings
-                           if isinstance(c.get("code"), str) for s in (norm_system(c.get("system")),))
-            object.__setattr__(self, "_keys", cached)
-        return cached
+        if self._keys is None:
+            self._keys = tuple((s, norm_code(s, c["code"])) for c in self.codings
+                               if isinstance(c.get("code"), str) for s in (norm_system(c.get("system")),))
+        return self._keys
 
     @property
     def when(self) -> date | None:
@@ -120,15 +128,19 @@ def _ref(resource: dict) -> str:
 
 
 def _usable(resource: dict) -> bool:
-    return (_status_code(resource, "status") not in _BAD_STATUS
-            and _status_code(resource, "verificationStatus") not in _BAD_STATUS)
+    status = resource.get("status")
+    if not isinstance(status, str):
+        status = _status_code(resource, "status")
+    if status in _BAD_STATUS:
+        return False
+    return "verificationStatus" not in resource or _status_code(resource, "verificationStatus") not in _BAD_STATUS
 
 
 def _condition(r: dict) -> Item:
     start, _ = _period(r, "onsetPeriod", "onsetDateTime")
     recorded = to_date(r.get("recordedDate"))
     active = _status_code(r, "clinicalStatus") not in _INACTIVE_CLINICAL
-    return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, recorded, active)
+    return Item(_ref(r), *_concept(r.get("code")), start, recorded, active)
 
 
 def _open(r: dict, key: str) -> bool:
@@ -146,7 +158,7 @@ def _procedure(r: dict, today: date) -> Item:
     start, end = _period(r, "performedPeriod", "performedDateTime")
     if start and _open(r, "performedPeriod"):
         end = _through(start, today)
-    return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start, end)
+    return Item(_ref(r), *_concept(r.get("code")), start, end)
 
 
 def _medication(r: dict, today: date) -> Item:
@@ -166,7 +178,7 @@ def _medication(r: dict, today: date) -> Item:
         start = start or to_date(r.get("dateAsserted"))
         if start and _open(r, "effectivePeriod"):
             end = _through(start, today)
-    return Item(_ref(r), _codings(concept), concept_text(concept), start, end or start)
+    return Item(_ref(r), *_concept(concept), start, end or start)
 
 
 def _number(r: dict) -> tuple[float | None, str]:
@@ -184,8 +196,7 @@ def _observation(r: dict) -> Item:
     value, unit = _number(r)
     if value is None and r.get("valueBoolean") is True:
         value = 1.0
-    return Item(_ref(r), _codings(r.get("code")), concept_text(r.get("code")), start or to_date(r.get("issued")),
-                end, value=value, unit=unit)
+    return Item(_ref(r), *_concept(r.get("code")), start or to_date(r.get("issued")), end, value=value, unit=unit)
 
 
 def _report(r: dict) -> Item:
@@ -196,9 +207,9 @@ def _report(r: dict) -> Item:
         start = to_date(r.get("started"))
         return Item(_ref(r), (), text, start, start, extra=" ".join(m.upper() for m in mods if m))
     start, _ = _period(r, "effectivePeriod", "effectiveDateTime")
-    text = " ".join([concept_text(r.get("code")), r.get("conclusion") or ""]
-                    + [concept_text(c) for c in r.get("category") or ()])
-    return Item(_ref(r), _codings(r.get("code")), text, start or to_date(r.get("issued")), None)
+    codings, text = _concept(r.get("code"))
+    text = " ".join([text, r.get("conclusion") or ""] + [concept_text(c) for c in r.get("category") or ()])
+    return Item(_ref(r), codings, text, start or to_date(r.get("issued")), None)
 
 
 def note_text(r: dict) -> str:
@@ -223,9 +234,9 @@ def _document(r: dict) -> Item:
     start = to_date(r.get("date")) or _period(r.get("context") or {}, "period")[0]
     encounters = (r.get("context") or {}).get("encounter") or []
     enc = encounters[0].get("reference", "") if encounters and isinstance(encounters[0], dict) else ""
-    text = " ".join([concept_text(r.get("type")), r.get("description") or ""]
-                    + [concept_text(c) for c in r.get("category") or ()])
-    return Item(_ref(r), _codings(r.get("type")), text, start, start, extra=enc)
+    codings, text = _concept(r.get("type"))
+    text = " ".join([text, r.get("description") or ""] + [concept_text(c) for c in r.get("category") or ()])
+    return Item(_ref(r), codings, text, start, start, extra=enc)
 
 
 _READERS = {
@@ -234,9 +245,27 @@ _READERS = {
     "Observation": ("observations", _observation), "DiagnosticReport": ("reports", _report),
     "ImagingStudy": ("reports", _report), "DocumentReference": ("documents", _document),
 }
+_KIND_TYPES: dict[str, tuple[str, ...]] = {}
+for _rtype, (_kind, _) in _READERS.items():
+    _KIND_TYPES[_kind] = (*_KIND_TYPES.get(_kind, ()), _rtype)
 
 
 _DATED = {_procedure, _medication}          # readers that need the evaluation date (running courses)
+
+
+class _Kinds(dict):
+    """kind -> items, each kind read from the record on first use: an order that no policy covers,
+    or a policy that never looks at imaging, costs nothing for the kinds it does not read."""
+
+    def __init__(self, chart: Chart) -> None:
+        super().__init__()
+        self._chart = chart
+
+    def __missing__(self, kind: str) -> list[Item]:
+        if kind not in _KIND_TYPES:
+            raise KeyError(kind)
+        items = self[kind] = self._chart._read(kind)
+        return items
 
 
 class Chart:
@@ -246,21 +275,34 @@ class Chart:
     def __init__(self, record: PatientRecord, today: date) -> None:
         self.record = record
         self.today = today
-        self.items: dict[str, list[Item]] = {k: [] for k, _ in _READERS.values()}
-        self.raw_documents: dict[str, dict] = {}
-        for rtype, (kind, reader) in _READERS.items():
-            for resource in record.resources.get(rtype, {}).values():
+        self.items: dict[str, list[Item]] = _Kinds(self)
+        self._raw_documents: dict[str, dict] = {}
+        self._memo: dict[tuple[str, str], list[Item]] = {}
+        self._index: dict[str, dict[tuple[str, str], list[int]]] = {}
+        self._texts: dict[str, list[str]] = {}     # kind -> each item's text_key, built on first use
+        self.memo: dict[object, object] = {}       # per-evaluation results shared by orders (cloned notes)
+
+    def _read(self, kind: str) -> list[Item]:
+        out: list[Item] = []
+        for rtype in _KIND_TYPES[kind]:
+            reader = _READERS[rtype][1]
+            dated = reader in _DATED
+            for resource in self.record.resources.get(rtype, {}).values():
                 try:
                     if not _usable(resource):
                         continue
-                    self.items[kind].append(reader(resource, today) if reader in _DATED else reader(resource))
+                    out.append(reader(resource, self.today) if dated else reader(resource))
                 except MALFORMED:
                     continue
                 if rtype == "DocumentReference":
-                    self.raw_documents[_ref(resource)] = resource
-        self._memo: dict[tuple[str, str], list[Item]] = {}
-        self._index: dict[str, dict[tuple[str, str], list[int]]] = {}
-        self.memo: dict[object, object] = {}       # per-evaluation results shared by orders (cloned notes)
+                    self._raw_documents[_ref(resource)] = resource
+        return out
+
+    @property
+    def raw_documents(self) -> dict[str, dict]:
+        """The usable DocumentReferences by ``Type/id`` (their note text is read only when needed)."""
+        self.items["documents"]   # noqa: B018 - reads the documents (and fills this map) on first use
+        return self._raw_documents
 
     def incomplete(self, *rtypes: str) -> bool:
         return any(t in self.record.incomplete for t in rtypes)
@@ -287,7 +329,10 @@ class Chart:
                     positions.update(where)
             items = self.items[kind]
             if text:
-                positions.update(n for n, i in enumerate(items) if n not in positions and i.text and vs.text_match(i.text))
+                lows = self._texts.get(kind)
+                if lows is None:
+                    lows = self._texts[kind] = [text_key(i.text) if i.text else "" for i in items]
+                positions.update(n for n, low in enumerate(lows) if low and n not in positions and vs.text_match_norm(low))
             self._memo[key] = [items[n] for n in sorted(positions)]
         return self._memo[key]
 

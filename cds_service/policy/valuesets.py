@@ -92,11 +92,24 @@ class ValueSet:
 
     def text_match(self, text: str) -> str | None:
         """An ingredient / concept display found as a word in free text (medication names)."""
-        low = f" {text.lower()} ".replace(",", " ").replace("(", " ")   # once per text, not per display
-        for code, display in self.displays.items():
-            if display and f" {display.lower()} " in low:
+        return self.text_match_norm(text_key(text))
+
+    def text_match_norm(self, low: str) -> str | None:
+        """:meth:`text_match` for a text already passed through :func:`text_key` (the chart
+        normalises each item's text once, not once per ValueSet)."""
+        needles = self.__dict__.get("_needles")
+        if needles is None:   # built on first use: ``displays`` is filled after construction
+            needles = self.__dict__["_needles"] = tuple(
+                (code, f" {display.lower()} ") for code, display in self.displays.items() if display)
+        for code, needle in needles:
+            if needle in low:
                 return code
         return None
+
+
+def text_key(text: str) -> str:
+    """Free text as :meth:`ValueSet.text_match` compares it: lower case, padded, ',' and '(' as spaces."""
+    return f" {text.lower()} ".replace(",", " ").replace("(", " ")
 
 
 def _status(extensions: list[dict] | None) -> str | None:

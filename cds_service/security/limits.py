@@ -45,22 +45,24 @@ def depth_exceeds(value: object, limit: int = MAX_DEPTH) -> bool:
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)              # a backslash escape: never a delimiter
 _BRACKETS_AND_QUOTES = bytes(b for b in range(256) if b not in b'[]{}"')
 _STRING = re.compile(rb'"[^"]*"')
-_LEAF = re.compile(rb"[\[{][\]}]")                     # an empty container in the bracket skeleton
 
 
 def _raw_depth_exceeds(raw: bytes, limit: int) -> bool:
     """Nesting of the JSON *text* ``raw`` (valid UTF-8 JSON) beyond ``limit``, without walking
     the parsed value: escapes and string contents out, then only brackets left (their nesting is
     the containers' nesting), then one pass per level removes every innermost pair. Each step
-    runs in C: ~1.5 ms at 500 resources against ~2.5-3 ms for the walk (bench/RESULTS.md)."""
-    skeleton = _ESCAPE.sub(b"", raw).translate(None, _BRACKETS_AND_QUOTES)
+    runs in C: ~0.6 ms at 500 resources against ~2.5 ms for the walk (bench/RESULTS.md)."""
+    skeleton = _ESCAPE.sub(b"", raw) if b"\\" in raw else raw
+    skeleton = skeleton.translate(None, _BRACKETS_AND_QUOTES)
     skeleton = skeleton.replace(b'""', b"")    # dropping two adjacent quotes keeps every bracket's side
     if b'"' in skeleton:
         skeleton = _STRING.sub(b"", skeleton)   # strings that contain brackets
     for _ in range(limit):
         if not skeleton:
             return False
-        skeleton = _LEAF.sub(b"", skeleton)
+        # One level: every innermost pair at once. A removed "{}" first becomes a NUL, so that
+        # "[{}]" cannot lose both levels in the same pass (the text is valid JSON: pairs match).
+        skeleton = skeleton.replace(b"{}", b"\0").replace(b"[]", b"\0").replace(b"\0", b"")
     return bool(skeleton)
 
 

@@ -11,6 +11,7 @@ matters more than throttling.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -19,13 +20,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Response, jsonify
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 
 from cds_service.security.tables import RateCounter
 from cds_service.store.base import Database
 
 WINDOW_S = 60
 PURGE_PROBABILITY = 0.01
+_COUNTERS = RateCounter.__table__
 log = logging.getLogger(__name__)
 
 
@@ -33,19 +35,26 @@ def _key(iss: str, window: int) -> str:
     return f"{hashlib.sha256(iss.encode()).hexdigest()[:40]}:{window}"
 
 
-def _count_db(db: Database, key: str, expires: datetime) -> int:
-    dialect = db.engine.dialect.name
+@functools.cache
+def _upsert(dialect: str):
+    """The counter upsert for this SQL dialect, built once per process: it runs on every hook call,
+    and the conflict clause keeps the increment atomic across workers without a read first."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(RateCounter).values(key=key, count=1, expires=expires)
-    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"count": RateCounter.count + 1})
-    with db.session() as s:
-        count = s.execute(stmt.returning(RateCounter.count)).scalar_one()
+    stmt = insert(_COUNTERS).values(key=bindparam("key"), count=1, expires=bindparam("expires"))
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"count": _COUNTERS.c.count + 1})
+    return stmt.returning(_COUNTERS.c.count)
+
+
+def _count_db(db: Database, key: str, expires: datetime) -> int:
+    # Core, not the ORM session (Database.begin): one statement, no object to track.
+    with db.begin() as conn:
+        count = conn.execute(_upsert(db.engine.dialect.name), {"key": key, "expires": expires}).scalar_one()
     if random.random() < PURGE_PROBABILITY:
-        with db.session() as s:
-            s.execute(delete(RateCounter).where(RateCounter.expires < datetime.now(UTC)))
+        with db.begin() as conn:
+            conn.execute(delete(_COUNTERS).where(_COUNTERS.c.expires < datetime.now(UTC)))
     return int(count)
 
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Modules that declare tables. A surface that adds tables appends its module here.
@@ -66,7 +66,7 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "NORMAL") -> N
 
 
 class Database:
-    """One engine per process; ``session()`` is a transactional scope (commit on success)."""
+    """One engine per process; ``session()`` (ORM) and ``begin()`` (Core) are transactional scopes."""
 
     def __init__(self, url: str, sqlite_synchronous_level: str | None = None) -> None:
         self.url = url
@@ -95,6 +95,16 @@ class Database:
             raise
         finally:
             s.close()
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        """A Core connection inside one transaction (commit on success, rollback on error).
+
+        For the statements every hook call runs (client lookup, ``jti`` insert, rate counter, audit
+        row, denial evidence): there the ORM session's unit of work, identity map and object
+        construction cost several times the SQL itself (issue 7), and none of it is needed because
+        those paths never load an object to change it. Use ``session()`` everywhere else.
+        """
+        return self.engine.begin()
 
     def create_all(self) -> None:
         for name in TABLE_MODULES:

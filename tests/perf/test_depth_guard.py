@@ -49,3 +49,19 @@ def test_deep_body_refused_in_any_encoding() -> None:
         assert depth_exceeds_raw(raw, json.loads(raw))
     shallow = '{"x": "' + "[" * 100 + '"}'
     assert not depth_exceeds_raw(shallow.encode("utf-16"), json.loads(shallow.encode("utf-16")))
+
+
+
+@pytest.mark.parametrize("leaf", [1, {}, [], "[]{}"])
+@pytest.mark.parametrize("shape", ["list-dict", "dict-list", "lists", "dicts"])
+def test_mixed_bracket_chains_are_counted_level_by_level(shape: str, leaf: object) -> None:
+    # "[{}]" must count as two levels: a one-pass removal that let "{}" and then the "[]" it
+    # exposes go together would halve the depth of a nesting bomb and let it through.
+    value: object = leaf
+    for level in range(MAX_DEPTH + 1):
+        as_list = {"list-dict": level % 2 == 0, "dict-list": level % 2 == 1, "lists": True, "dicts": False}[shape]
+        value = [value] if as_list else {"k": value}
+    for limit in (MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2):
+        raw = json.dumps(value).encode()
+        assert depth_exceeds_raw(raw, json.loads(raw), limit) == depth_exceeds(value, limit), (shape, limit)
+    assert depth_exceeds_raw(json.dumps(value).encode(), value)

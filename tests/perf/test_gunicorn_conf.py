@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from cds_service.config import ConfigError
-from cds_service.gunicorn_conf import options, post_worker_init
+from cds_service.gunicorn_conf import GC_THRESHOLDS, options, post_request, post_worker_init
 from tests.support.procs import VENV_BIN
 
 
@@ -36,9 +36,34 @@ def test_serve_exits_with_a_message_on_a_bad_setting(tmp_path):
     assert "PAINPA_WORKERS" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_worker_hook_freezes_the_start_up_heap():
+def test_worker_hook_freezes_the_start_up_heap_and_collects_only_between_requests():
     try:
         post_worker_init(None)
-        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > 0 and not gc.isenabled()
+        assert options(env={})["post_request"] is post_request
     finally:
         gc.unfreeze()
+        gc.enable()
+
+
+class _Cycle:
+    def __init__(self, freed: list) -> None:
+        self.me, self.freed = self, freed     # a reference cycle: only the collector frees it
+
+    def __del__(self) -> None:
+        self.freed.append(1)
+
+
+def test_cyclic_garbage_of_a_request_is_collected_after_it():
+    freed: list = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(GC_THRESHOLDS[0] + 100):   # a request that leaves cycles behind
+            _Cycle(freed)
+        assert freed == []                        # nothing collects during the request
+        post_request(None, None, None, None)
+        assert len(freed) == GC_THRESHOLDS[0] + 100
+        post_request(None, None, None, None)      # below every threshold: nothing to do
+    finally:
+        gc.enable()

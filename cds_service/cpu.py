@@ -1,0 +1,57 @@
+"""One thread at a time runs a hook call's CPU-bound work in each worker process (issue 7;
+docs/deploy.md "Capacity"; bench/RESULTS.md round 3).
+
+CPython runs one thread's Python code at a time. When the eight threads of a gthread worker parse,
+evaluate and render eight 300 KB requests at once, none of them finishes sooner: the interpreter
+passes the lock round every 5 ms, and each switch evicts the other request's working set from the
+CPU caches. Measured with ``make bench`` (2 workers × 8 threads, 8 clients, 500 resources in
+prefetch): 14.0 ms of server CPU per order-sign when the calls interleave, 11.7 ms when admitted
+one at a time, and 112 → 150 order-sign/s on the same two cores.
+
+So a hook call holds this process's slot (:func:`section`) and gives it up while it waits on
+something outside the process (:func:`released`): the caller uploading its body, the EHR's FHIR
+server, a JWKS endpoint, another worker's JWKS fetch. A slow EHR or FHIR server never holds the
+slot; threads still cover those waits, as before. The rule that keeps this deadlock-free: a thread
+that holds the slot never waits for another thread of its process except inside ``released()``.
+The database stays inside the slot: its statements are short, and giving the slot up and taking it
+back around each of them cost more than it saved on SQLite (bench/RESULTS.md round 3).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_slot = threading.Lock()
+_local = threading.local()
+
+
+@contextmanager
+def section() -> Iterator[None]:
+    """Hold the slot for the block. Re-entrant: an inner ``section`` in the same thread is a no-op."""
+    if getattr(_local, "held", False):
+        yield
+        return
+    with _slot:
+        _local.held = True
+        try:
+            yield
+        finally:
+            _local.held = False
+
+
+@contextmanager
+def released() -> Iterator[None]:
+    """Give the slot up for the block (a wait on I/O) and take it back after; a no-op for a thread
+    that does not hold it (the CLI, the SMART app, the FHIR fetch threads)."""
+    if not getattr(_local, "held", False):
+        yield
+        return
+    _local.held = False
+    _slot.release()
+    try:
+        yield
+    finally:
+        _slot.acquire()
+        _local.held = True

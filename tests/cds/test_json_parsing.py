@@ -1,0 +1,66 @@
+"""The request parser's fast path (orjson) gives exactly the value the standard library gives, or
+the same refusal (cds_service/hooks/request.py ``_loads``; CDS Hooks 2.0 §Calling a CDS Service:
+the body is JSON; standards.md §8.15: malformed input is a clear 400, never a 500). Draft orders are
+echoed back in the order-sign update action, so a changed number would change the order (CC-46)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cds_service.hooks.errors import HookError
+from cds_service.hooks.request import _loads, parse_json
+
+SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+           | st.text(max_size=20) | st.sampled_from(["\U0001F600", "é", "\\", '"', "\u2028"]))
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=30)
+
+
+def _same(raw: bytes) -> None:
+    try:
+        expected = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        with pytest.raises(type(exc) if not isinstance(exc, ValueError) else ValueError):
+            _loads(raw)
+        return
+    # json.dumps tells 1 from 1.0 and keeps key order; NaN is spelled the same on both sides
+    assert json.dumps(_loads(raw)) == json.dumps(expected), raw[:120]
+
+
+@settings(max_examples=400, deadline=None)
+@given(VALUES, st.booleans())
+def test_same_value_as_the_standard_library(value: object, ascii_only: bool) -> None:
+    _same(json.dumps(value, ensure_ascii=ascii_only).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES, st.integers(min_value=0, max_value=40), st.binary(min_size=1, max_size=3))
+def test_same_value_or_same_refusal_for_damaged_text(value: object, at: int, junk: bytes) -> None:
+    raw = json.dumps(value).encode()
+    _same(raw[:at] + junk + raw[at:])
+
+
+@pytest.mark.parametrize("raw", [
+    b"[18446744073709551616]", b"[-9223372036854775809]", b"[123456789012345678901234567890]",
+    b'{"valueInteger": 99999999999999999999}', b"[NaN, Infinity, -Infinity]", b"[1e999]",
+    b'"\\ud800"', b'["\\ud83d\\ude00"]', b"\xef\xbb\xbf{}", '{"a": 1}'.encode("utf-16"),
+    b'{"a": 1, "a": 2, "b": 3}', b"[-0, 0.0, -0.0, 1E2, 1.5e-400]", b"[" * 1100 + b"]" * 1100,
+    b"{\"a\": \"\x01\"}", b"[01]", b"[1,]", b"\xff",
+])
+def test_edge_cases(raw: bytes) -> None:
+    _same(raw)
+
+
+def test_integers_beyond_64_bits_are_kept_exact_in_a_hook_body() -> None:
+    body = parse_json(b'{"context": {"n": 123456789012345678901234567890}}')
+    assert body["context"]["n"] == 123456789012345678901234567890
+
+
+def test_unparsable_body_is_a_400() -> None:
+    with pytest.raises(HookError) as err:
+        parse_json(b'{"hook": ')
+    assert err.value.status == 400

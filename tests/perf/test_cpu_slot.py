@@ -1,0 +1,164 @@
+"""One CPU-bound hook section at a time per worker (cds_service/cpu.py; issue 7, docs/deploy.md
+"Capacity"). What a user relies on: the slot never lets a wait outside the process hold up another
+call in the same worker: a slow FHIR server (CDS Hooks 2.0 §FHIR Resource Access: the service
+queries the EHR), or a caller uploading its body slowly. Units first (threads and events, no
+timing), then one ``painpa serve`` worker with 4 threads over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from bench import patients
+from cds_service import cpu
+from tests.cds.conftest import JwksHost
+from tests.support import jwt as tjwt
+from tests.support.procs import VENV_BIN, free_port, running
+
+ISS = "https://slot-ehr.example/cds"
+PID = "slot-pt"
+
+
+def _in_thread(fn) -> threading.Thread:
+    t = threading.Thread(target=fn, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_second_thread_waits_for_the_slot():
+    inside, leave, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with cpu.section():
+            inside.set()
+            leave.wait(10)
+
+    def second():
+        with cpu.section():
+            second_in.set()
+
+    t1 = _in_thread(first)
+    assert inside.wait(10)
+    t2 = _in_thread(second)
+    assert not second_in.wait(0.3)    # held: the second call waits
+    leave.set()
+    assert second_in.wait(10)         # released: it runs
+    t1.join(10)
+    t2.join(10)
+
+
+def test_released_lets_another_call_run_and_takes_the_slot_back():
+    waiting, other_done, back = threading.Event(), threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def waits_on_io():
+        with cpu.section():
+            with cpu.released():
+                waiting.set()
+                assert other_done.wait(10)   # the other call ran while this one waited
+            order.append("back")             # holds the slot again here
+            back.set()
+
+    def other():
+        assert waiting.wait(10)
+        with cpu.section():
+            order.append("other")
+        other_done.set()
+
+    threads = [_in_thread(waits_on_io), _in_thread(other)]
+    assert back.wait(10)
+    for t in threads:
+        t.join(10)
+    assert order == ["other", "back"]
+
+
+def test_nested_sections_and_released_outside_a_section_do_not_block():
+    with cpu.section(), cpu.section():       # re-entrant: no deadlock
+        pass
+    with cpu.released():          # not held: nothing to give up
+        pass
+    assert cpu._slot.acquire(blocking=False)   # the slot is free afterwards
+    cpu._slot.release()
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    """``painpa serve`` with one gunicorn worker (4 threads) and a fixture FHIR server process."""
+    work = tmp_path_factory.mktemp("slot")
+    today = datetime.now(UTC).date()
+    data = work / "fhir.json"
+    data.write_text(json.dumps(patients.practice() + patients.make_patient(50, today, PID)))
+    key = tjwt.make_key("ES384")
+    host = JwksHost()
+    host.keys = tjwt.jwks(key)
+    fhir_port, port = free_port(), free_port()
+    fhir_root, base = f"http://127.0.0.1:{fhir_port}", f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PAINPA_HOME": str(work / "home"), "PAINPA_BASE_URL": base, "PAINPA_THREADS": "4"}
+    env.pop("DATABASE_URL", None)
+    fhir_cmd = [sys.executable, "-m", "tests.support.fhir_server", "--port", str(fhir_port), "--data", str(data)]
+    try:
+        with running(fhir_cmd, ready_url=f"{fhir_root}/fhir/metadata"):
+            subprocess.run([str(VENV_BIN / "painpa"), "clients", "add", "--iss", ISS, "--jwks-url", host.url,
+                            "--fhir-base", f"{fhir_root}/fhir"], env=env, check=True, capture_output=True)
+            with running(["painpa", "serve", "--port", str(port), "--workers", "1"], ready_url=f"{base}/healthz",
+                         env=env, log_path=work / "serve.log", timeout=60):
+                yield {"base": base, "fhir_root": fhir_root, "key": key, "today": today}
+    finally:
+        host.close()
+
+
+def _post(stack: dict, body: dict) -> requests.Response:
+    url = f"{stack['base']}/cds-services/painpa-order-sign"
+    return requests.post(url, data=json.dumps(body).encode(), timeout=30, headers={
+        **tjwt.bearer(tjwt.sign(stack["key"], ISS, url)), "Content-Type": "application/json"})
+
+
+def _prefetch_call(stack: dict) -> dict:
+    today = stack["today"]
+    return patients.hook_body("order-sign", today, pid=PID,
+                              prefetch_values=patients.prefetch(patients.make_patient(50, today, PID)))
+
+
+def test_a_call_waiting_on_a_slow_fhir_server_does_not_hold_up_another_call(one_worker):
+    root = one_worker["fhir_root"]
+    requests.delete(f"{root}/_log", timeout=5)
+    requests.post(f"{root}/_control", json={"slow": {"Condition": 4}}, timeout=5)
+    try:
+        slow_body = patients.hook_body("order-sign", one_worker["today"], pid=PID,
+                                       fhir_server=f"{root}/fhir", token=f"tok-{uuid.uuid4().hex}")
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(_post, one_worker, slow_body)
+            deadline = time.monotonic() + 20
+            while not any("/Condition" in e["path"] for e in requests.get(f"{root}/_log", timeout=5).json()):
+                assert time.monotonic() < deadline, "the slow call never reached the FHIR server"
+                time.sleep(0.05)
+            quick = _post(one_worker, _prefetch_call(one_worker))   # same worker, while the other waits
+            assert quick.status_code == 200 and quick.json()["cards"]
+            assert not slow.done()      # answered while the slow call was still waiting on FHIR
+            assert slow.result(timeout=30).status_code == 200
+    finally:
+        requests.post(f"{root}/_control", json={}, timeout=5)
+
+
+def test_a_slow_upload_does_not_hold_up_another_call(one_worker):
+    host, port = one_worker["base"].removeprefix("http://").split(":")
+    url = f"{one_worker['base']}/cds-services/painpa-order-sign"
+    token = tjwt.sign(one_worker["key"], ISS, url)
+    with socket.create_connection((host, int(port)), timeout=30) as stalled:
+        stalled.sendall((f"POST /cds-services/painpa-order-sign HTTP/1.1\r\nHost: {host}\r\n"
+                         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 200000\r\n\r\n").encode() + b'{"hook": "order-sign", ')
+        time.sleep(0.5)   # the worker has authenticated the stalled call and is reading its body
+        quick = _post(one_worker, _prefetch_call(one_worker))
+        assert quick.status_code == 200 and quick.json()["cards"]

@@ -105,20 +105,20 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     futures: dict[Future, str] = {pool.submit(client.fetch, q): k for k, q in jobs.items()}
     pending = set(futures)
     try:
-        while pending:
-            remaining = client.deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            with cpu.released():   # waiting on the FHIR server: this worker's other calls may run
+        with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
+            while pending:
+                remaining = client.deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-            for fut in done:
-                key = futures[fut]
-                try:
-                    results[key] = fut.result()
-                except FhirError as exc:
-                    log.info("FHIR query %s failed: %s", key, exc)
-                    failed.add(key)
-                    results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # keep, still incomplete
+                for fut in done:
+                    key = futures[fut]
+                    try:
+                        results[key] = fut.result()
+                    except FhirError as exc:
+                        log.info("FHIR query %s failed: %s", key, exc)
+                        failed.add(key)
+                        results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     for fut in pending:

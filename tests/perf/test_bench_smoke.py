@@ -9,6 +9,7 @@ import math
 
 from bench import patients
 from bench.__main__ import main as bench_main
+from bench.compare import main as compare_main
 from bench.load import percentile
 from bench.report import targets
 
@@ -51,6 +52,16 @@ def test_quick_bench_run_produces_well_formed_figures(tmp_path, capsys):
         assert r["peak_mb"] > 10  # a real process tree was sampled
         if r["hook"] != "order-sign-warm":
             assert r["rps"] > 0
+            assert r["cpu_ms"] > 0 and r["client_cpu_ms"] > 0   # what a call cost the server and client
     assert "x bare" in printed and "Targets (issue 7)" in printed
     assert all(isinstance(t["measured"], str) for t in data["targets"])
     assert targets([]) == []
+    # before / after: an older run without CPU figures still reads; its rows are merged with others
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"meta": {}, "rows": [{k: v for k, v in r.items() if "cpu" not in k}
+                                                     for r in rows if r["case"] == "prefetch-50"]}))
+    capsys.readouterr()
+    assert compare_main([str(old), str(out), str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| case | hook | p50 before") and "cpu ms" in table[0]
+    assert any(line.startswith("| fhir0-50 | order-sign |") for line in table)

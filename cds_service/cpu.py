@@ -5,8 +5,8 @@ CPython runs one thread's Python code at a time. When the eight threads of a gth
 evaluate and render eight 300 KB requests at once, none of them finishes sooner: the interpreter
 passes the lock round every 5 ms, and each switch evicts the other request's working set from the
 CPU caches. Measured with ``make bench`` (2 workers × 8 threads, 8 clients, 500 resources in
-prefetch): 14.0 ms of server CPU per order-sign when the calls interleave, 11.7 ms when admitted
-one at a time, and 112 → 150 order-sign/s on the same two cores.
+prefetch): 14.0 ms of server CPU per order-sign when the calls interleave, ~11.5 ms when admitted
+one at a time, and 112 → 151 order-sign/s on the same two cores.
 
 So a hook call holds this process's slot (:func:`section`) and gives it up while it waits on
 something outside the process (:func:`released`): the caller uploading its body, the EHR's FHIR

@@ -13,8 +13,12 @@ something outside the process (:func:`released`): the caller uploading its body,
 server, a JWKS endpoint, another worker's JWKS fetch. A slow EHR or FHIR server never holds the
 slot; threads still cover those waits, as before. The rule that keeps this deadlock-free: a thread
 that holds the slot never waits for another thread of its process except inside ``released()``.
-The database stays inside the slot: its statements are short, and giving the slot up and taking it
-back around each of them cost more than it saved on SQLite (bench/RESULTS.md round 3).
+The database and Redis stay inside the slot: their statements are short, and giving the slot up
+and taking it back around each of them cost more than it saved (bench/RESULTS.md round 3). The
+price: while another process, or a long write outside the hook path (an admin CSV import), holds
+SQLite's write lock, the slot holder waits for it (up to ``busy_timeout``, 5 s) and so does the
+rest of its worker; a Redis outage costs one connect timeout per 5 s (the shared cache's circuit
+breaker), not one per call.
 """
 
 from __future__ import annotations

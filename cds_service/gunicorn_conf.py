@@ -16,16 +16,16 @@ Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
 - Garbage collection between requests, not during them. ``gc.freeze()`` once a worker has built its
   app: the objects loaded at start-up (policy data, value sets, modules; ~150,000 objects) leave
   the collector's generations (full collections of up to 99 ms had made p95 94 ms against a p50
-  of 19 ms). Then the automatic collector is switched off and :func:`post_request` runs, after
-  each request, the collection CPython would have run (its own thresholds 700/10/10), holding the
-  worker's CPU slot (cds_service/cpu.py) so that no request is half-way through its work. A
-  request's objects are freed by reference counting when it ends, so the collector only ever
-  scans what survives. During a request it re-scans the parsed patient history over and over:
+  of 19 ms). Then :func:`post_request` runs, after each request, the collection that CPython's
+  default thresholds (700/10/10) call for, holding the worker's CPU slot (cds_service/cpu.py) so
+  that no request is half-way through its work; the automatic collector only remains as a
+  backstop for a single request that builds over a million objects. A request's objects are freed
+  by reference counting when it ends, so the collector only ever scans what survives. During a request it re-scans the parsed patient history over and over:
   in one process (``bench/profile.py``'s set-up, 40 order-signs with 5,000 resources in
   prefetch) CPython's automatic collector took 1.3 s in 34 pauses of 20-60 ms (p50 118 ms, p95
   150 ms); raising its thresholds made the pauses rarer but 340-400 ms long (p95 486 ms);
-  collecting between requests: p50 85 ms, p95 91 ms, no pause over 20 ms. At 500 resources p95
-  15.3 → 11.1 ms (bench/RESULTS.md round 3).
+  collecting between requests: p50 85 ms, p95 91 ms, no pause over 20 ms. At 500 resources, same
+  set-up, p95 15.3 → 11.1 ms (bench/RESULTS.md round 3).
 - ``timeout`` 30 s sits well above the FHIR deadline (``PAINPA_FHIR_DEADLINE``, 3 s) and below
   typical load-balancer idle timeouts; ``keepalive`` 5 s lets an EHR reuse its connection.
 """
@@ -41,6 +41,7 @@ from cds_service.config import ConfigError
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 8
 GC_THRESHOLDS = (700, 10, 10)   # CPython's defaults, applied between requests (post_request)
+GC_BACKSTOP = 1_000_000         # young objects within one request before the collector runs anyway
 SHM = "/dev/shm"  # noqa: S108 - gunicorn's heartbeat files (worker_tmp_dir), not application data
 
 
@@ -59,11 +60,13 @@ def post_worker_init(_worker) -> None:
     """gunicorn hook, after the worker loaded the app: keep start-up objects out of GC scans and
     collect only between requests (see the module docstring)."""
     gc.freeze()
-    gc.disable()
+    gc.set_threshold(GC_BACKSTOP, *GC_THRESHOLDS[1:])
 
 
 def post_request(_worker, _req, _environ, _resp) -> None:
-    """gunicorn hook, after each request: the collection CPython would have run by now, if any."""
+    """gunicorn hook, after each request: the collection the default thresholds call for, if any
+    (the oldest generation over its threshold; without CPython's extra condition on full
+    collections, which only matters for heaps far larger than a worker's)."""
     counts = gc.get_count()
     generation = next((g for g in (2, 1, 0) if counts[g] > GC_THRESHOLDS[g]), None)
     if generation is not None:

@@ -96,7 +96,7 @@ class Item:
     value: float | None = None
     unit: str = ""
     extra: str = ""              # modality codes (imaging), encounter ref (notes)
-    _keys: tuple[tuple[str, str], ...] | None = field(default=None, repr=False, compare=False)
+    _keys: tuple[tuple[str, str], ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def keys(self) -> tuple[tuple[str, str], ...]:
@@ -332,7 +332,7 @@ class Chart:
                 lows = self._texts.get(kind)
                 if lows is None:
                     lows = self._texts[kind] = [text_key(i.text) if i.text else "" for i in items]
-                positions.update(n for n, low in enumerate(lows) if low and n not in positions and vs.text_match_norm(low))
+                positions.update(n for n, low in enumerate(lows) if low and n not in positions and vs.text_match(low))
             self._memo[key] = [items[n] for n in sorted(positions)]
         return self._memo[key]
 

@@ -90,13 +90,10 @@ class ValueSet:
             out |= codes
         return out
 
-    def text_match(self, text: str) -> str | None:
-        """An ingredient / concept display found as a word in free text (medication names)."""
-        return self.text_match_norm(text_key(text))
-
-    def text_match_norm(self, low: str) -> str | None:
-        """:meth:`text_match` for a text already passed through :func:`text_key` (the chart
-        normalises each item's text once, not once per ValueSet)."""
+    def text_match(self, low: str) -> str | None:
+        """An ingredient / concept display found as a word in free text (medication names).
+        ``low``: the text through :func:`text_key` (the chart normalises each item's text once,
+        not once per ValueSet)."""
         needles = self.__dict__.get("_needles")
         if needles is None:   # built on first use: ``displays`` is filled after construction
             needles = self.__dict__["_needles"] = tuple(
@@ -108,7 +105,7 @@ class ValueSet:
 
 
 def text_key(text: str) -> str:
-    """Free text as :meth:`ValueSet.text_match` compares it: lower case, padded, ',' and '(' as spaces."""
+    """Free text as :meth:`ValueSet.text_match` takes it: lower case, padded, ',' and '(' as spaces."""
     return f" {text.lower()} ".replace(",", " ").replace("(", " ")
 
 

@@ -2,7 +2,8 @@
 standards.md §1.9–1.10, §8; threat model in docs/security.md).
 
 :func:`install` is called by the app factory: it installs the log redaction, configures the egress
-guard, connects the optional Redis used for shared counters, and serves ``/openapi.json``.
+guard and serves ``/openapi.json``. The optional Redis (shared counters) is reached through
+cds_service/shared, behind its circuit breaker.
 Views call :func:`enforce_rate_limit` once the caller is authenticated.
 """
 
@@ -15,15 +16,6 @@ from flask import Flask, abort, current_app
 log = logging.getLogger(__name__)
 
 
-def redis_client(url: str):
-    """The deployment's Redis (engineer 6's client settings: short timeouts, no retries), or None."""
-    if not url:
-        return None
-    from cds_service.shared import redis_client as shared_client
-
-    return shared_client(url)
-
-
 def install(app: Flask) -> None:
     from cds_service.security import egress, openapi, redaction
 
@@ -31,16 +23,17 @@ def install(app: Flask) -> None:
     redaction.install()
     redaction.forget_values(settings.secret_key or None)
     egress.configure(settings)
-    app.extensions["painpa.redis"] = redis_client(settings.redis_url)
     app.register_blueprint(openapi.bp)
 
 
 def enforce_rate_limit(iss: str) -> None:
     """Abort with 429 (Retry-After, OperationOutcome) when ``iss`` is over its per-minute budget."""
+    from cds_service import shared
     from cds_service.security import ratelimit
 
-    resp = ratelimit.check(current_app.extensions["painpa.db"], current_app.extensions["painpa.settings"], iss,
-                           redis_client=current_app.extensions.get("painpa.redis"))
+    settings = current_app.extensions["painpa.settings"]
+    counter = shared.cache_for(settings.redis_url) if settings.redis_url else None
+    resp = ratelimit.check(current_app.extensions["painpa.db"], settings, iss, shared_cache=counter)
     if resp is not None:
         log.info("rate limit exceeded for a client")
         abort(resp)

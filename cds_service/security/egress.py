@@ -33,6 +33,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as u3conn
 
+from cds_service import cpu
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack 169.254.169.254, AWS ECS task
 # metadata, AWS IPv6 IMDS, Alibaba, Azure WireServer): never reachable, whatever is registered.
@@ -105,7 +107,8 @@ def resolve(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
             return _resolved[key]
     future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
     try:
-        infos = future.result(timeout=timeout)
+        with cpu.released():   # a wait on the resolver: the worker's other calls run meanwhile
+            infos = future.result(timeout=timeout)
     except FutureTimeout:
         raise EgressRefused("DNS resolution timed out") from None
     except OSError:

@@ -23,6 +23,7 @@ from flask import Response, jsonify
 from sqlalchemy import bindparam, delete
 
 from cds_service.security.tables import RateCounter
+from cds_service.shared.cache import CacheUnavailable
 from cds_service.store.base import Database
 
 WINDOW_S = 60
@@ -58,24 +59,19 @@ def _count_db(db: Database, key: str, expires: datetime) -> int:
     return int(count)
 
 
-def _count_redis(client, key: str) -> int:
-    pipe = client.pipeline()
-    pipe.incr(f"painpa:rate:{key}")
-    pipe.expire(f"painpa:rate:{key}", WINDOW_S * 2)
-    return int(pipe.execute()[0])
-
-
-def hit(db: Database, iss: str, *, redis_client=None, now: float | None = None) -> tuple[int, float]:
+def hit(db: Database, iss: str, *, shared_cache=None, now: float | None = None) -> tuple[int, float]:
     """Count one call of ``iss``; returns (calls in this window, seconds until the window ends)."""
     now = time.time() if now is None else now
     window = int(now // WINDOW_S)
     key = _key(iss, window)
     retry = (window + 1) * WINDOW_S - now
-    if redis_client is not None:
+    if shared_cache is not None:
+        # Redis, behind the shared cache's circuit breaker: while Redis is down a call costs no
+        # connect timeout (it would be spent holding the worker's CPU slot, cds_service/cpu.py).
         try:
-            return _count_redis(redis_client, key), retry
-        except Exception as exc:  # noqa: BLE001 - fall back to the database, still shared
-            log.warning("rate limit: Redis unavailable (%s); counting in the database", type(exc).__name__)
+            return shared_cache.incr("rate", key, WINDOW_S * 2), retry
+        except CacheUnavailable as exc:
+            log.warning("rate limit: Redis unavailable (%s); counting in the database", exc)
     expires = datetime.fromtimestamp((window + 2) * WINDOW_S, UTC) + timedelta(seconds=1)
     return _count_db(db, key, expires), retry
 
@@ -93,13 +89,13 @@ def throttled(retry_after_s: float, limit: int) -> Response:
     return resp
 
 
-def check(db: Database, settings, iss: str, *, redis_client=None) -> Response | None:
+def check(db: Database, settings, iss: str, *, shared_cache=None) -> Response | None:
     """None when the call may proceed; otherwise the 429 response to send."""
     limit = settings.rate_limit_per_minute
     if limit <= 0:
         return None
     try:
-        count, retry = hit(db, iss, redis_client=redis_client)
+        count, retry = hit(db, iss, shared_cache=shared_cache)
     except Exception as exc:  # noqa: BLE001 - fail open, loudly
         log.warning("rate limit not checked: %s", type(exc).__name__)
         return None

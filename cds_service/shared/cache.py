@@ -140,6 +140,18 @@ class RedisCache:
         """Raises CacheUnavailable: the caller decides (fall back to its durable store, or refuse)."""
         return bool(self._call(self._r.set, self._k(namespace, key), value, px=max(1, int(ttl_s * 1000)), nx=True))
 
+    def incr(self, namespace: str, key: str, ttl_s: float) -> int:
+        """Atomic counter, kept ``ttl_s``; raises CacheUnavailable (the caller decides)."""
+        name = self._k(namespace, key)
+
+        def count() -> int:
+            pipe = self._r.pipeline()
+            pipe.incr(name)
+            pipe.expire(name, max(1, int(ttl_s)))
+            return int(pipe.execute()[0])
+
+        return self._call(count)
+
     def delete(self, namespace: str, key: str) -> None:
         with contextlib.suppress(CacheUnavailable):  # entries expire anyway
             self._call(self._r.delete, self._k(namespace, key))

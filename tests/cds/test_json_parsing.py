@@ -64,3 +64,15 @@ def test_unparsable_body_is_a_400() -> None:
     with pytest.raises(HookError) as err:
         parse_json(b'{"hook": ')
     assert err.value.status == 400
+
+
+@pytest.mark.parametrize("raw", [b'{"a": "\xed\xa0\x80"}', b'{"a": "\xed\xa0\xbd\xed\xb8\x80"}', b'{"a": "\\udc00"}'])
+def test_surrogates_as_escapes_or_as_raw_bytes_are_a_400(raw: bytes) -> None:
+    # A lone surrogate is not Unicode text; raw ED A0..BF bytes (CESU-8) are not UTF-8 either.
+    with pytest.raises(HookError) as err:
+        parse_json(raw)
+    assert err.value.status == 400 and "surrogate" in err.value.message
+
+
+def test_hangul_just_below_the_surrogates_is_text() -> None:
+    assert parse_json('{"a": "\ud7a3"}'.encode())["a"] == "\ud7a3"    # ED 9E A3 in UTF-8

@@ -85,3 +85,26 @@ def test_summary_counts_only_the_window_and_each_decision_once():
     assert (ev.considered, ev.denied, ev.by_requirement[0].count) == (10, 3, 3)
     assert ev.sentence("esi.conservative-care") == "This plan (Gold) denied 3 of its last 10 lumbar ESIs for missing PT duration."
     assert apply_evidence([], {}) == []
+
+
+def test_one_call_with_orders_on_several_plans_gets_each_plans_history(seeded, policies):
+    # One hook call, several orders: the evidence is read in one query for all of them, and each
+    # order gets exactly what it would get alone (SQLite and PostgreSQL).
+    from cds_service.insights.rules import default_data
+    from cds_service.insights.stats import load_evidence
+
+    silver = copy.deepcopy(COVERAGE)
+    silver["id"] = "cov2"
+    silver["class"][0].update(value="SILVER", name="Silver PPO")
+    orders = [order(), {**order(), "id": "sr2", "insurance": [{"reference": "Coverage/cov2"}]},
+              {**order("64490"), "id": "sr3"}, {**order("99213"), "id": "sr4"}, {**order(), "id": "sr5"}]
+    record = PatientRecord.from_resources([PATIENT, COVERAGE, silver, RADICULOPATHY],
+                                          defaults=TenantDefaults(state="TX", place_of_service="11"))
+    dets = evaluate(orders, record, policies, TODAY)
+    together = load_evidence(seeded, dets, record, default_data())
+    alone = {ref: ev for det in dets for ref, ev in load_evidence(seeded, [det], record, default_data()).items()}
+    assert together == alone
+    assert {"ServiceRequest/sr1", "ServiceRequest/sr2", "ServiceRequest/sr5"} <= set(together)
+    assert together["ServiceRequest/sr1"] == together["ServiceRequest/sr5"]      # same plan, same history
+    assert together["ServiceRequest/sr1"] != together["ServiceRequest/sr2"]      # Gold vs Silver
+    assert "ServiceRequest/sr4" not in together                                  # an office visit: no group

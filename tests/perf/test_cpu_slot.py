@@ -92,6 +92,96 @@ def test_nested_sections_and_released_outside_a_section_do_not_block():
     cpu._slot.release()
 
 
+def test_a_call_waiting_on_dns_gives_the_slot_up(monkeypatch):
+    from cds_service.security import egress
+
+    asked, answer, other_ran = threading.Event(), threading.Event(), threading.Event()
+    real = socket.getaddrinfo
+
+    def slow_resolver(host, *args, **kwargs):
+        if host != "slow-dns.example":
+            return real(host, *args, **kwargs)
+        asked.set()
+        answer.wait(10)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.7", 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    found: list = []
+
+    def resolving_call():
+        with cpu.section():
+            found.extend(egress.resolve("slow-dns.example", 443, timeout=10))
+
+    def other_call():
+        assert asked.wait(10)
+        with cpu.section():
+            other_ran.set()
+
+    threads = [_in_thread(resolving_call), _in_thread(other_call)]
+    assert other_ran.wait(10)          # ran while the first call waited on the resolver
+    assert not found
+    answer.set()
+    for t in threads:
+        t.join(10)
+    assert [str(ip) for ip in found] == ["203.0.113.7"]
+
+
+def test_a_call_waiting_for_another_threads_jwks_fetch_lets_it_finish(monkeypatch):
+    # Two calls of one worker need the same client's JWKS: the first fetches it, the second waits
+    # for the first's result. The waiter must give the slot up, or the fetcher can never take it
+    # back to store what it fetched (the second call then fails with 401 after its timeout).
+    from cds_service import shared
+    from cds_service.auth import jwks
+    from cds_service.clients import ClientInfo
+    from cds_service.policy.record import TenantDefaults
+
+    key = tjwt.make_key("ES384")
+    body = json.dumps(tjwt.jwks(key)).encode()
+    fetching, go = threading.Event(), threading.Event()
+
+    class _Answer:
+        status_code = 200
+
+        def __init__(self) -> None:
+            self.raw = self
+
+        def read(self, _n, decode_content=True):
+            return body
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def slow_get(url, **kwargs):
+        fetching.set()
+        go.wait(10)
+        return _Answer()
+
+    monkeypatch.setattr(jwks.requests, "get", slow_get)
+    url = f"https://jwks-{uuid.uuid4().hex}.example/jwks.json"
+    client = ClientInfo(ISS, None, url, None, (), None, TenantDefaults())
+    cache = shared.LocalCache()
+    results: dict[str, object] = {}
+
+    def call(name: str) -> None:
+        with cpu.section():
+            try:
+                results[name] = len(jwks.key_set(client, None, (2.0, 2.0), cache).keys)
+            except jwks.JwksUnavailable as exc:
+                results[name] = f"refused: {exc}"
+
+    fetcher = _in_thread(lambda: call("fetcher"))
+    assert fetching.wait(10)
+    waiter = _in_thread(lambda: call("waiter"))
+    time.sleep(0.2)                    # the waiter is polling for the fetcher's result by now
+    go.set()
+    fetcher.join(10)
+    waiter.join(10)
+    assert results == {"fetcher": 1, "waiter": 1}
+
+
 @pytest.fixture(scope="module")
 def one_worker(tmp_path_factory):
     """``painpa serve`` with one gunicorn worker (4 threads) and a fixture FHIR server process."""

@@ -69,6 +69,36 @@ def test_window_counter_is_in_the_shared_database(app):
     assert (first, second, fresh) == (1, 2, 1) and 0 < retry <= 60
 
 
+class _DeadRedis:
+    """A Redis client whose every command fails as a refused connection would; counts the tries."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def pipeline(self):
+        return self
+
+    def incr(self, _name):
+        return self
+
+    def expire(self, _name, _ttl):
+        return self
+
+    def execute(self):
+        self.tries += 1
+        raise ConnectionError("refused")
+
+
+def test_rate_counter_falls_back_to_the_database_and_stops_trying_a_dead_redis(app):
+    from cds_service.shared import RedisCache
+
+    db, dead = app.extensions["painpa.db"], _DeadRedis()
+    cache = RedisCache(dead)
+    counts = [ratelimit.hit(db, "iss-r", shared_cache=cache, now=2_000_000.0 + n)[0] for n in range(3)]
+    assert counts == [1, 2, 3]          # still counted, in the shared database
+    assert dead.tries == 1              # circuit breaker: one failed try, not one connect timeout per call
+
+
 @pytest.mark.parametrize(("mutate", "status", "where"), [
     (lambda b: b.update(prefetch={f"k{i}": {"resourceType": "Bundle", "entry": [{}] * 400} for i in range(20)}),
      413, "prefetch"),

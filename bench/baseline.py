@@ -11,9 +11,8 @@ import argparse
 import json
 
 from flask import Flask, jsonify, request
-from gunicorn.app.base import BaseApplication
 
-from cds_service.gunicorn_conf import options
+from cds_service.gunicorn_conf import Application, options
 
 CARD = {"uuid": "7f1d3c1e-0000-4000-8000-000000000001", "summary": "Prior authorization required",
         "indicator": "info", "detail": "Fixed card from the bare-Flask baseline.",
@@ -41,26 +40,13 @@ def create_app() -> Flask:
     return app
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, opts: dict) -> None:
-        self._opts = opts
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._opts.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return create_app()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int)
     args = parser.parse_args()
-    _Gunicorn(options(host=args.host, port=args.port, workers=args.workers)).run()
+    Application(create_app, options(host=args.host, port=args.port, workers=args.workers)).run()
 
 
 if __name__ == "__main__":

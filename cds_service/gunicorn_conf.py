@@ -34,6 +34,9 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
+
+from gunicorn.app.base import BaseApplication
 
 from cds_service import cpu
 from cds_service.config import ConfigError
@@ -98,3 +101,20 @@ def options(*, host: str = "127.0.0.1", port: int = 8080, workers: int | None = 
         "post_request": post_request,
     }
 
+
+
+class Application(BaseApplication):
+    """gunicorn running the WSGI app that ``load`` builds (in each worker), with these ``options``:
+    ``painpa serve`` and the bench's bare-Flask baseline both run through it."""
+
+    def __init__(self, load: Callable[[], object], options: dict) -> None:
+        self._load = load
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self._load()

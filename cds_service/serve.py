@@ -11,25 +11,7 @@ import argparse
 import logging
 import sys
 
-from gunicorn.app.base import BaseApplication
-
 from cds_service.config import ConfigError, Settings
-
-
-class _Gunicorn(BaseApplication):
-    def __init__(self, settings: Settings, options: dict) -> None:
-        self._settings = settings
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        from cds_service.app import create_app
-
-        return create_app(self._settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     probe = create_app(settings)  # fail fast, and create tables once
     probe.extensions["painpa.db"].dispose()
-    from cds_service.gunicorn_conf import options
+    from cds_service.gunicorn_conf import Application, options
 
     try:
         gunicorn_options = options(host=args.host, port=args.port, workers=args.workers)
@@ -56,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
     if workers > 1 and settings.database_url.startswith("sqlite"):
         logging.getLogger(__name__).info("SQLite with %d workers: fine for one host; use PostgreSQL for more", workers)
     print(f"painpa serving on http://{args.host}:{args.port} (public base URL {settings.base_url})", flush=True)
-    _Gunicorn(settings, {**gunicorn_options, "logconfig_dict": logs.gunicorn_logconfig()}).run()
+    Application(lambda: create_app(settings), {**gunicorn_options, "logconfig_dict": logs.gunicorn_logconfig()}).run()
     return 0

@@ -7,9 +7,7 @@ timing), then one ``painpa serve`` worker with 4 threads over real HTTP."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -22,11 +20,11 @@ import requests
 
 from bench import patients
 from cds_service import cpu
-from tests.cds.conftest import JwksHost
+from tests.security.harness import ISS as HARNESS_ISS
+from tests.security.harness import painpa_service
 from tests.support import jwt as tjwt
-from tests.support.procs import VENV_BIN, free_port, running
+from tests.support.procs import free_port, running
 
-ISS = "https://slot-ehr.example/cds"
 PID = "slot-pt"
 
 
@@ -161,7 +159,7 @@ def test_a_call_waiting_for_another_threads_jwks_fetch_lets_it_finish(monkeypatc
 
     monkeypatch.setattr(jwks.requests, "get", slow_get)
     url = f"https://jwks-{uuid.uuid4().hex}.example/jwks.json"
-    client = ClientInfo(ISS, None, url, None, (), None, TenantDefaults())
+    client = ClientInfo("https://slot-ehr.example/cds", None, url, None, (), None, TenantDefaults())
     cache = shared.LocalCache()
     results: dict[str, object] = {}
 
@@ -189,29 +187,16 @@ def one_worker(tmp_path_factory):
     today = datetime.now(UTC).date()
     data = work / "fhir.json"
     data.write_text(json.dumps(patients.practice() + patients.make_patient(50, today, PID)))
-    key = tjwt.make_key("ES384")
-    host = JwksHost()
-    host.keys = tjwt.jwks(key)
-    fhir_port, port = free_port(), free_port()
-    fhir_root, base = f"http://127.0.0.1:{fhir_port}", f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PAINPA_HOME": str(work / "home"), "PAINPA_BASE_URL": base, "PAINPA_THREADS": "4"}
-    env.pop("DATABASE_URL", None)
+    fhir_port = free_port()
+    fhir_root = f"http://127.0.0.1:{fhir_port}"
     fhir_cmd = [sys.executable, "-m", "tests.support.fhir_server", "--port", str(fhir_port), "--data", str(data)]
-    try:
-        with running(fhir_cmd, ready_url=f"{fhir_root}/fhir/metadata"):
-            subprocess.run([str(VENV_BIN / "painpa"), "clients", "add", "--iss", ISS, "--jwks-url", host.url,
-                            "--fhir-base", f"{fhir_root}/fhir"], env=env, check=True, capture_output=True)
-            with running(["painpa", "serve", "--port", str(port), "--workers", "1"], ready_url=f"{base}/healthz",
-                         env=env, log_path=work / "serve.log", timeout=60):
-                yield {"base": base, "fhir_root": fhir_root, "key": key, "today": today}
-    finally:
-        host.close()
+    with running(fhir_cmd, ready_url=f"{fhir_root}/fhir/metadata"), \
+            painpa_service([f"{fhir_root}/fhir"], workers=1, env={"PAINPA_THREADS": "4"}, home=work / "home") as svc:
+        yield {"service": svc, "fhir_root": fhir_root, "today": today}
 
 
 def _post(stack: dict, body: dict) -> requests.Response:
-    url = f"{stack['base']}/cds-services/painpa-order-sign"
-    return requests.post(url, data=json.dumps(body).encode(), timeout=30, headers={
-        **tjwt.bearer(tjwt.sign(stack["key"], ISS, url)), "Content-Type": "application/json"})
+    return stack["service"].post("painpa-order-sign", body)
 
 
 def _prefetch_call(stack: dict) -> dict:
@@ -242,9 +227,9 @@ def test_a_call_waiting_on_a_slow_fhir_server_does_not_hold_up_another_call(one_
 
 
 def test_a_slow_upload_does_not_hold_up_another_call(one_worker):
-    host, port = one_worker["base"].removeprefix("http://").split(":")
-    url = f"{one_worker['base']}/cds-services/painpa-order-sign"
-    token = tjwt.sign(one_worker["key"], ISS, url)
+    svc = one_worker["service"]
+    host, port = svc.base.removeprefix("http://").split(":")
+    token = tjwt.sign(svc.key, HARNESS_ISS, svc.url("painpa-order-sign"))
     with socket.create_connection((host, int(port)), timeout=30) as stalled:
         stalled.sendall((f"POST /cds-services/painpa-order-sign HTTP/1.1\r\nHost: {host}\r\n"
                          f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"

@@ -19,13 +19,13 @@ import time
 import requests
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from sandbox.auth.server import SmartPKCE
 from tests.smart.ehr_fhir import BASE, FAIL_WRITES, FHIR, LOCK, LOG, MODE, PORT, TOKENS
 from tests.smart.ehr_fhir import bp as fhir_bp
 
@@ -139,16 +139,6 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return KeySet.import_key_set(requests.get(client.jwks_url, timeout=5).json())
 
 
-class StrictPKCE(CodeChallenge):
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-
-    def validate_code_challenge(self, grant, redirect_uri):
-        data = grant.request.payload.data
-        if not data.get("code_challenge") or data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("PKCE with S256 is required")
-        return super().validate_code_challenge(grant, redirect_uri)
-
-
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 
@@ -202,7 +192,7 @@ def save_token(token, req):
 server = AuthorizationServer(app, query_client=lambda cid: CLIENT if cid == CLIENT.client_id else None,
                              save_token=save_token)
 server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
-server.register_grant(CodeGrant, [StrictPKCE(required=True)])
+server.register_grant(CodeGrant, [SmartPKCE(required=True)])  # S256 only, as the sandbox's EHR
 server.register_grant(RefreshGrant)
 app.register_blueprint(fhir_bp)
 

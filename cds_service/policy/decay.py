@@ -27,7 +27,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def shingles(text: str, k: int) -> frozenset[int]:
     """The set of k-word shingles as ints (hash of the word tuple; zip over shifted lists runs in C)."""
-    words = _WORD.findall(text.lower())
+    return _shingled(_WORD.findall(text.lower()), k)
+
+
+def _shingled(words: list[str], k: int) -> frozenset[int]:
     if len(words) < k:
         return frozenset()
     return frozenset(map(hash, zip(*(words[i:] for i in range(k)), strict=False)))
@@ -49,8 +52,11 @@ def similar_pairs(chart: Chart, notes: list[Item], p: dict) -> list[tuple[float,
     t, k = p["similarity"], p["shingle_words"]
     sigs = []
     for item in notes:
-        sig = shingles(note_text(chart.raw_documents[item.ref]), k)
-        if len(sig) >= p["min_words"] - k + 1:          # at least min_words words
+        words = _WORD.findall(note_text(chart.raw_documents[item.ref]).lower())
+        if len(words) < p["min_words"]:                 # too short to judge: no shingles needed
+            continue
+        sig = _shingled(words, k)
+        if len(sig) >= p["min_words"] - k + 1:          # at least min_words distinct shingles' worth
             sigs.append((item, sig))
     # Any fixed global order keeps prefix filtering exact; the shingle hashes are one, for free.
     index: dict[int, list[int]] = {}

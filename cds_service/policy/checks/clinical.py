@@ -122,7 +122,15 @@ def attestation(p: dict, ctx: Ctx) -> Outcome:
 
 def _keyword_items(ctx: Ctx, kinds: tuple[str, ...], keywords: list[str]) -> list[Item]:
     words = [k.lower() for k in keywords]
-    return [i for kind in kinds for i in ctx.chart.items[kind] if any(w in f" {i.text.lower()} " for w in words)]
+    if not words:
+        return []
+    out = []
+    for kind in kinds:
+        for i in ctx.chart.items[kind]:
+            low = f" {i.text.lower()} "
+            if any(w in low for w in words):
+                out.append(i)
+    return out
 
 
 @check("procedure_history")
@@ -145,8 +153,14 @@ def procedure_history(p: dict, ctx: Ctx) -> Outcome:
 def imaging(p: dict, ctx: Ctx) -> Outcome:
     modalities = {c.upper() for c in ctx.vs(p["modalities_vs"]).codes()}
     words = [k.lower() for k in p.get("keywords", [])]
-    hits = [i for i in ctx.chart.items["reports"]
-            if set(i.extra.split()) & modalities or any(w in f" {i.text.lower()} " for w in words)]
+    hits = []
+    for i in ctx.chart.items["reports"]:
+        if modalities.intersection(i.extra.split()):
+            hits.append(i)
+        elif words:
+            low = f" {i.text.lower()} "
+            if any(w in low for w in words):
+                hits.append(i)
     found = ctx.before(hits, p.get("within_days"))
     if found:
         latest = max(found, key=lambda i: i.when)

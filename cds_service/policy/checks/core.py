@@ -46,13 +46,14 @@ class Ctx:
 
     def before(self, items: Iterable[Item], days: int | None = None, *, inclusive: bool = True) -> list[Item]:
         """Items dated on/before the date of service (and within ``days`` of it)."""
-        lo = self.dos - timedelta(days=days) if days is not None else date.min
+        dos = self.facts.service_date
+        lo = dos - timedelta(days=days) if days is not None else date.min
         out = []
         for item in items:
-            when = item.when
+            when = item.start or item.end
             if when is None:
                 continue
-            if lo <= when and (when <= self.dos if inclusive else when < self.dos):
+            if lo <= when and (when <= dos if inclusive else when < dos):
                 out.append(item)
         return out
 

@@ -24,12 +24,13 @@ def _modality_items(ctx: Ctx, vs: ValueSet) -> list[Item]:
 
 
 def _span(ctx: Ctx, items: list[Item], lookback: int) -> tuple[date, date] | None:
-    lo = ctx.dos - timedelta(days=lookback)
+    dos = ctx.dos
+    lo = dos - timedelta(days=lookback)
     starts, ends = [], []
     for item in items:
         start = item.start or item.end
-        end = min(item.end or start, ctx.dos) if start else None
-        if start is None or start > ctx.dos or (end and end < lo):
+        end = min(item.end or start, dos) if start else None
+        if start is None or start > dos or (end and end < lo):
             continue
         starts.append(max(start, lo))
         ends.append(end or start)

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False  # keep FHIR element order as rendered (readable responses)
     app.extensions["painpa.settings"] = settings
-    app.extensions["painpa.db"] = init_db(settings.database_url)
+    app.extensions["painpa.db"] = init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     app.extensions["painpa.policies"] = _load_policies()
     app.extensions["painpa.http"] = new_session()
     register_error_handlers(app)

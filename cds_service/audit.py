@@ -107,7 +107,7 @@ def purge_cli(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
     days = args.days if args.days is not None else settings.audit_retention_days
-    db = init_db(settings.database_url)
+    db = init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     removed = purge(db, days)
     print(f"removed {removed} audit rows older than {days} days")
     from cds_service.security.retention import purge_transient  # handles, jtis, rate windows

@@ -39,7 +39,7 @@ def _db():
 
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
-    return init_db(settings.database_url)
+    return init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
 
 
 def add(args: argparse.Namespace) -> int:

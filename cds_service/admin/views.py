@@ -1,16 +1,18 @@
-"""Dashboard pages (thin views over :mod:`cds_service.insights`): login, overview, denial reasons by
-payer and plan over time (CMS-0057-F, domain.md §3), the review list of unmapped reasons, gold-card
-readiness (WISeR exemption, §0), payer scorecards (CMS-0057-F public metrics), imports and CSV
-exports. Every page but the login needs a session; every POST carries the session's CSRF token."""
+"""Dashboard pages (thin views over :mod:`cds_service.insights`): login (throttled against password
+guessing, :mod:`cds_service.admin.throttle`), overview, denial reasons by payer and plan over time
+(CMS-0057-F, domain.md §3), the review list of unmapped reasons, gold-card readiness (WISeR
+exemption, §0), payer scorecards (CMS-0057-F public metrics), imports and CSV exports. Every page
+but the login needs a session; every POST carries the session's CSRF token."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from cds_service.admin import auth, svg
+from cds_service.admin import auth, svg, throttle
 from cds_service.admin.exports import csv_response
 from cds_service.clock import today_utc
 from cds_service.insights import goldcard, imports, scorecard, stats
@@ -70,11 +72,21 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 def login():
     error = None
     if request.method == "POST":
+        db, settings = auth.current_db(), current_app.extensions["painpa.settings"]
+        now = current_app.extensions.get("painpa.clock", time.time)()  # tests inject a clock here
         username = request.form.get("username", "")
-        if auth.verify(auth.current_db(), username, request.form.get("password", "")):
+        address = throttle.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                          settings.login_proxy_hops)
+        gate = throttle.attempt(db, settings, username, address, salt=current_app.secret_key, now=now)
+        if not gate.allowed:  # before the password check: a throttled guess costs no scrypt time
+            return (render_template("admin/login.html", error=throttle.wait_message(gate.retry_after_s, now)),
+                    429, {"Retry-After": str(gate.retry_after_s)})
+        if auth.verify(db, username, request.form.get("password", "")):
+            throttle.succeeded(db, gate)
             auth.log_in(username)
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/admin") and "//" not in target else url_for("admin.index"))
+        throttle.failed(gate)
         error = "Unknown user or wrong password."
     return render_template("admin/login.html", error=error), (401 if error else 200)
 

@@ -3,6 +3,14 @@ CRD 2.0.1 hooks.md: 400 unparsable, 422 non-conforming; CRD 2.2 hook-9..14; stan
 
 Every HTTP error the app raises or meets is answered here: never a stack trace, never a 500 page
 with internals. 401 bodies carry no detail (CDS Hooks best practices).
+
+A database that is busy or unreachable is a condition of the deployment, not a bug: a statement
+that waited out SQLite's write lock (``PAINPA_DB_BUSY_TIMEOUT_MS``; an admin import holds it between
+batches, cds_service/insights/store.py) or a PostgreSQL that refuses connections answers 503 with
+``Retry-After`` and an OperationOutcome of code ``transient`` (FHIR R4 IssueType). Nothing is written to
+the database on that path (no audit row: it would wait on the same lock), and the log line names the
+error class and code only: the exception's text carries the statement's parameters (a jti, a hashed
+patient reference). Other database errors (a missing table, a constraint) stay 500s.
 """
 
 from __future__ import annotations
@@ -10,12 +18,46 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                412: "incomplete", 413: "too-costly", 415: "not-supported", 422: "processing"}
+
+
+DB_RETRY_AFTER_S = 2
+DB_UNAVAILABLE = "The service's database is busy or unavailable; retry shortly"
+# SQLite primary result codes of a database that cannot be used right now (sqlite.org/rescode.html):
+# BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL. SQLITE_ERROR (no such table, syntax) is a bug: 500.
+_SQLITE_TRANSIENT = {5, 6, 10, 13, 14, 15}
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for a database that is locked, busy or unreachable (retrying later can succeed)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:  # SQLAlchemy saw the connection drop
+        return True
+    if not isinstance(exc, sa_exc.OperationalError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_TRANSIENT
+    # PostgreSQL (psycopg): OperationalError is the connection, shutdown, lock-timeout, deadlock
+    # and resource family; programming errors are other classes.
+    return True
+
+
+def _db_error_name(exc: BaseException) -> str:
+    """Error class and code, never the message (it quotes the statement and its parameters)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None) or ""
+    name = type(orig).__name__ if orig is not None else type(exc).__name__
+    return f"{name} {code}".strip()
 
 
 class HookError(Exception):
@@ -28,10 +70,10 @@ class HookError(Exception):
         self.expression = expression
 
 
-def operation_outcome(status: int, message: str, expression: str | None = None) -> dict:
+def operation_outcome(status: int, message: str, expression: str | None = None, code: str | None = None) -> dict:
     issue: dict = {
         "severity": "error" if status < 500 else "fatal",
-        "code": ISSUE_CODES.get(status, "exception"),
+        "code": code or ISSUE_CODES.get(status, "exception"),
         "diagnostics": message,
     }
     if expression:
@@ -39,10 +81,17 @@ def operation_outcome(status: int, message: str, expression: str | None = None) 
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-def error_response(status: int, message: str, expression: str | None = None) -> Response:
-    resp = jsonify(operation_outcome(status, message, expression))
+def error_response(status: int, message: str, expression: str | None = None, code: str | None = None) -> Response:
+    resp = jsonify(operation_outcome(status, message, expression, code))
     resp.status_code = status
     resp.mimetype = "application/fhir+json" if status != 401 else "application/json"
+    return resp
+
+
+def database_unavailable_response(exc: BaseException) -> Response:
+    log.warning("database busy or unavailable (%s); answered 503", _db_error_name(exc))
+    resp = error_response(503, DB_UNAVAILABLE, code="transient")
+    resp.headers["Retry-After"] = str(DB_RETRY_AFTER_S)
     return resp
 
 
@@ -77,3 +126,9 @@ def register_error_handlers(app: Flask) -> None:
         # The traceback goes to the server log only; the client learns nothing about internals.
         log.exception("unhandled error: %s", type(exc).__name__)
         return error_response(500, "Internal error; the incident was logged")
+
+    @app.errorhandler(sa_exc.SQLAlchemyError)
+    def _database_error(exc: sa_exc.SQLAlchemyError):
+        if database_unavailable(exc):
+            return database_unavailable_response(exc)
+        return _unexpected(exc)

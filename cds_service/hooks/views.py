@@ -15,7 +15,7 @@ from cds_service import audit, cpu, feedback, metrics, security
 from cds_service.auth import AuthError, authenticate
 from cds_service.clock import today_utc
 from cds_service.hooks import registry
-from cds_service.hooks.errors import HookError, error_response, unauthorized
+from cds_service.hooks.errors import HookError, database_unavailable, error_response, unauthorized
 from cds_service.hooks.handlers import HookCall, HookResult
 from cds_service.hooks.request import HookRequest, parse_json, parse_request
 from cds_service.security import egress, limits
@@ -98,6 +98,8 @@ def _call_service(service_id: str):
         except HTTPException:
             raise  # 413 and friends: answered by the app's error handlers
         except Exception as exc:  # noqa: BLE001 - answered and audited; traceback to the server log only
+            if database_unavailable(exc):
+                raise  # 503 + Retry-After (hooks/errors.py); no audit row: it would wait on the same lock
             log.exception("hook call failed: %s", type(exc).__name__)
             resp = error_response(500, "Internal error; the incident was logged")
     elapsed = time.monotonic() - started

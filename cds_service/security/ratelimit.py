@@ -28,7 +28,7 @@ from cds_service.store.base import Database
 
 WINDOW_S = 60
 PURGE_PROBABILITY = 0.01
-_COUNTERS = RateCounter.__table__
+COUNTERS = RateCounter.__table__
 log = logging.getLogger(__name__)
 
 
@@ -44,18 +44,20 @@ def _upsert(dialect: str):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(_COUNTERS).values(key=bindparam("key"), count=1, expires=bindparam("expires"))
-    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"count": _COUNTERS.c.count + 1})
-    return stmt.returning(_COUNTERS.c.count)
+    stmt = insert(COUNTERS).values(key=bindparam("key"), count=1, expires=bindparam("expires"))
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"count": COUNTERS.c.count + 1})
+    return stmt.returning(COUNTERS.c.count)
 
 
-def _count_db(db: Database, key: str, expires: datetime) -> int:
+def count_in_db(db: Database, key: str, expires: datetime) -> int:
+    """Add one to the counter ``key`` (created to expire at ``expires``) and return its new value;
+    shared by every worker and host on the database (also the dashboard's sign-in throttle)."""
     # Core, not the ORM session (Database.begin): one statement, no object to track.
     with db.begin() as conn:
         count = conn.execute(_upsert(db.engine.dialect.name), {"key": key, "expires": expires}).scalar_one()
     if random.random() < PURGE_PROBABILITY:
         with db.begin() as conn:
-            conn.execute(delete(_COUNTERS).where(_COUNTERS.c.expires < datetime.now(UTC)))
+            conn.execute(delete(COUNTERS).where(COUNTERS.c.expires < datetime.now(UTC)))
     return int(count)
 
 
@@ -73,7 +75,7 @@ def hit(db: Database, iss: str, *, shared_cache=None, now: float | None = None) 
         except CacheUnavailable as exc:
             log.warning("rate limit: Redis unavailable (%s); counting in the database", exc)
     expires = datetime.fromtimestamp((window + 2) * WINDOW_S, UTC) + timedelta(seconds=1)
-    return _count_db(db, key, expires), retry
+    return count_in_db(db, key, expires), retry
 
 
 def throttled(retry_after_s: float, limit: int) -> Response:

@@ -17,16 +17,24 @@ So the default is ``NORMAL``; an operator whose SQLite host may lose power and w
 last acknowledged writes even then sets ``PAINPA_SQLITE_SYNCHRONOUS=FULL`` (or, better for more
 than one host, uses PostgreSQL). See docs/deploy.md §3. PostgreSQL needs nothing special. Sessions
 are short: one unit of work per request.
+
+How long a statement waits for SQLite's write lock (``PRAGMA busy_timeout``) is
+``PAINPA_DB_BUSY_TIMEOUT_MS`` (default 5000). A hook call that waits that long answers 503 + Retry-After
+(cds_service/hooks/errors.py), and it waits holding its worker's CPU slot (cds_service/cpu.py), so the
+bound matters; imports commit in short batches so that the lock is never held for long
+(cds_service/insights/store.py). On PostgreSQL the same bound, in whole seconds, is the connect
+timeout: an unreachable server fails the call instead of hanging it.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -55,12 +63,16 @@ def sqlite_synchronous(env: dict[str, str] | None = None) -> str:
     return raw
 
 
-def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "NORMAL") -> None:
+DEFAULT_BUSY_TIMEOUT_MS = 5000     # Settings.db_busy_timeout_ms (PAINPA_DB_BUSY_TIMEOUT_MS) overrides it
+
+
+def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "NORMAL",
+                    busy_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # FULL or NORMAL only, validated by sqlite_synchronous(): see the module docstring for why.
     cursor.execute(f"PRAGMA synchronous={synchronous}")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -68,20 +80,26 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "NORMAL") -> N
 class Database:
     """One engine per process; ``session()`` (ORM) and ``begin()`` (Core) are transactional scopes."""
 
-    def __init__(self, url: str, sqlite_synchronous_level: str | None = None) -> None:
+    def __init__(self, url: str, sqlite_synchronous_level: str | None = None,
+                 busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.url = url
-        kwargs: dict = {"future": True}
+        busy_ms = self.busy_timeout_ms = busy_timeout_ms
+        # Statement parameters stay out of exception texts, hence out of every log line: they
+        # hold jtis and hashed patient references.
+        kwargs: dict = {"future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_ms / 1000}
         else:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+            if url.startswith("postgresql") and "connect_timeout" not in make_url(url).query:
+                kwargs["connect_args"] = {"connect_timeout": max(2, math.ceil(busy_ms / 1000))}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             level = sqlite_synchronous_level or sqlite_synchronous()
             if level not in SQLITE_SYNCHRONOUS_LEVELS:
                 raise ValueError(f"sqlite synchronous level must be one of {SQLITE_SYNCHRONOUS_LEVELS}, got {level!r}")
             self.sqlite_synchronous = level
-            event.listen(self.engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, level))
+            event.listen(self.engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, level, busy_ms))
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -115,7 +133,7 @@ class Database:
         self.engine.dispose()
 
 
-def init_db(url: str) -> Database:
-    db = Database(url)
+def init_db(url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Database:
+    db = Database(url, busy_timeout_ms=busy_timeout_ms)
     db.create_all()
     return db

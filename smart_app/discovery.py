@@ -4,6 +4,13 @@
 registered; a server that does not offer PKCE ``S256`` is refused, and relative endpoint URLs are
 resolved against ``iss``. The answer decides the scope dialect (v2, or v1 when the server lists
 only v1 scopes) and the client authentication method.
+
+The fetch goes through the SSRF egress guard (:data:`http`, a
+:func:`cds_service.fhir.client.new_session` session; docs/security.md "Outbound requests"): an
+``iss`` registered as an IP literal is reached as registered, a registered host name must resolve to
+public addresses (or a network in ``PAINPA_EGRESS_ALLOW_NETWORKS``), cloud metadata never, and the
+connection is pinned to the checked address so DNS rebinding cannot turn it inward. A refusal is
+the launch error page (502), naming the reason, never a 500.
 """
 
 from __future__ import annotations
@@ -12,6 +19,12 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from cds_service.fhir.client import new_session
+from cds_service.security.egress import refused_reason
+
+# One guarded session for the app's OAuth traffic (discovery here, token requests in smart_app.oauth).
+http = new_session(pool_size=8)
 
 
 class LaunchError(Exception):
@@ -91,8 +104,11 @@ def parse_config(iss: str, doc) -> SmartConfig:
 def discover(iss: str, timeout: tuple[float, float] = (2.0, 5.0)) -> SmartConfig:
     url = iss.rstrip("/") + "/.well-known/smart-configuration"
     try:
-        resp = requests.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
-    except requests.RequestException:
+        resp = http.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        if why := refused_reason(exc):
+            raise LaunchError(f"painpa does not connect to this EHR's server: {why} "
+                              "(see PAINPA_EGRESS_ALLOW_NETWORKS); ask the administrator.", 502) from None
         raise LaunchError("The EHR's SMART configuration could not be reached; try again shortly.", 502) from None
     if resp.status_code != 200:
         raise LaunchError(f"The EHR's SMART configuration answered HTTP {resp.status_code}.", 502)

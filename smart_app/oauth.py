@@ -4,6 +4,9 @@ standards.md §5.2, §9.3; CC-57 authorize request, CC-58 state, CC-59 token req
 Every launch: PKCE S256, a 256-bit ``state`` stored server-side (digest), bound to the browser
 session and usable once; ``aud`` = ``iss``. Tokens stay in the database; the refresh token is
 replaced whenever the server issues a new one.
+
+Token requests go through the SSRF egress guard (the guarded session of smart_app.discovery); which
+token endpoints are allowed at all is :func:`admit_token_endpoint`.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import requests
 from sqlalchemy import delete
 
+from cds_service.security import egress
 from cds_service.store.base import Database
 from smart_app import context as ctx
 from smart_app import keys
-from smart_app.discovery import LaunchError, discover
+from smart_app.discovery import LaunchError, discover, http
 from smart_app.registry import smart_client_for
 from smart_app.tables import SmartPendingLaunch, SmartSession, digest
 
@@ -32,6 +36,62 @@ REFRESH_SKEW_S = 60
 TIMEOUT = (2.0, 10.0)
 _refresh_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def admit_token_endpoint(iss: str, token_endpoint: str, *, resolve: bool) -> None:
+    """Refuse (LaunchError 502) a token endpoint painpa must not send the code, PKCE verifier, client
+    credentials or refresh token to.
+
+    The endpoint is named by the EHR's ``.well-known/smart-configuration`` (SMART App Launch 2.2
+    ``conformance.md``; standards.md §5.1), not by the operator, and SMART lets the authorization
+    server live on another host than the FHIR server (real EHRs do), so another host is allowed, on
+    these terms:
+
+    * Same origin (scheme, host, port) as the registered ``iss``: treated exactly as the registered
+      base, so ``http://127.0.0.1:PORT`` registered by the operator still works.
+    * Another origin: ``https`` only (SMART 2.2 "App protection": secrets, codes and tokens go only to
+      authenticated servers over TLS; standards.md §5.5), except in the local sandbox; and an IP
+      literal or ``localhost`` there is the EHR's choice, not the operator's, so it gets no "explicitly
+      registered" pass: loopback, private and link-local addresses are refused unless the network is in
+      ``PAINPA_EGRESS_ALLOW_NETWORKS`` (cloud metadata always), the same rule as for a host name
+      (standards.md §8.3; docs/security.md "Outbound requests").
+    * Every connection then goes through the guarded session, which re-checks the DNS answer and pins
+      it, so a host that passed here cannot be rebound to an internal address later.
+
+    ``resolve``: also check the host name's DNS answers now (at discovery, so a bad document stops the
+    launch before the user is sent to authorize); the token request itself leaves that to the guard.
+    """
+    scheme, host, port = _origin(token_endpoint)
+    if (scheme, host, port) == _origin(iss):
+        return
+    if scheme != "https" and not egress.policy.permissive:
+        raise LaunchError("The EHR's token endpoint is on another host and does not use https; "
+                          "painpa refuses to send credentials to it.", 502)
+    ip = egress.literal(host)
+    if ip is None and host in egress.LOOPBACK_NAMES:
+        ip = egress.literal("127.0.0.1")
+    try:
+        if ip is not None:
+            why = egress.refusal(ip, explicit=False)
+            if why:
+                raise egress.EgressRefused(f"the host is {why}")
+        elif resolve:
+            egress.checked_addresses(host, port or 443)
+    except egress.EgressRefused as exc:
+        if "the host is" not in str(exc) and "resolves to" not in str(exc):  # DNS failed: not a refusal
+            raise LaunchError("The EHR's token endpoint could not be reached; try again shortly.", 502) from None
+        raise LaunchError(f"painpa does not send the token request to the EHR's token endpoint: {exc} "
+                          "(see PAINPA_EGRESS_ALLOW_NETWORKS); ask the administrator.", 502) from None
 
 
 def _challenge(verifier: str) -> str:
@@ -63,6 +123,7 @@ def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: s
         # Refused before any outbound request: the iss is caller-supplied (SSRF, standards.md §8.3).
         raise LaunchError("This EHR (iss) is not registered with painpa; ask the administrator to add it.", 400)
     config = discover(client.iss)
+    admit_token_endpoint(client.iss, config.token_endpoint, resolve=True)
     method = _auth_method(client, config.auth_methods)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
@@ -103,11 +164,15 @@ def _client_auth(db: Database, settings, pending_or_session, data: dict) -> tupl
 
 
 def _token_request(db: Database, settings, row, data: dict) -> dict:
+    admit_token_endpoint(row.iss, row.token_endpoint, resolve=False)
     data, basic = _client_auth(db, settings, row, data)
     try:
-        resp = requests.post(row.token_endpoint, data=data, auth=basic, timeout=TIMEOUT,
-                             headers={"Accept": "application/json"}, allow_redirects=False)
-    except requests.RequestException:
+        resp = http.post(row.token_endpoint, data=data, auth=basic, timeout=TIMEOUT,
+                         headers={"Accept": "application/json"}, allow_redirects=False)
+    except requests.RequestException as exc:
+        if why := egress.refused_reason(exc):
+            raise LaunchError(f"painpa does not connect to the EHR's token endpoint: {why} "
+                              "(see PAINPA_EGRESS_ALLOW_NETWORKS); ask the administrator.", 502) from None
         raise LaunchError("The EHR's token endpoint could not be reached; relaunch from the EHR.", 502) from None
     try:
         body = resp.json()

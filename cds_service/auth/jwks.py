@@ -1,9 +1,16 @@
 """Public keys of a registered client (CDS Hooks 2.0 §Trusting CDS Clients; standards.md §8.4–8.5).
 
-Keys come from the JWK Set stored at registration or from the registered JWKS URL, fetched with
-``requests`` (no redirects, short timeouts) and cached per URL. An unknown ``kid`` triggers one
-refetch, at most once per ``REFETCH_INTERVAL_S`` per URL, so a key rotation is picked up without
-letting an attacker drive outbound traffic.
+Keys come from the JWK Set stored at registration or from the registered JWKS URL, fetched with no
+redirects and short timeouts and cached per URL. An unknown ``kid`` triggers one refetch, at most
+once per ``REFETCH_INTERVAL_S`` per URL, so a key rotation is picked up without letting an attacker
+drive outbound traffic.
+
+The fetch goes through the SSRF egress guard (cds_service.security.egress, a
+:func:`cds_service.fhir.client.new_session` session; docs/security.md "Outbound requests"): a URL the
+operator registered with an IP literal is reached as registered; a host name must resolve to public
+addresses or a network in ``PAINPA_EGRESS_ALLOW_NETWORKS``, cloud metadata never, and the connection
+is pinned to the address checked, so DNS rebinding cannot turn it inward. A refusal is a 401 whose
+log line names the reason (``JWKS unavailable: egress refused: …``).
 
 The cache is cds_service.shared: in-process by default, Redis when ``PAINPA_REDIS_URL`` is set, in
 which case the fetched set and the refetch limit are shared by every worker (one fetch per
@@ -22,12 +29,15 @@ from urllib3.exceptions import HTTPError
 
 from cds_service import cpu, shared
 from cds_service.clients import ClientInfo, public_jwks
+from cds_service.fhir.client import new_session
+from cds_service.security.egress import refused_reason
 
 JWKS_TTL_S = 600
 REFETCH_INTERVAL_S = 30
 MAX_JWKS_BYTES = 64 * 1024
 
 CACHE_NS, FETCH_NS = "jwks", "jwks-fetch"
+_session = new_session(pool_size=4)  # guarded; no cookies, proxies or .netrc (fhir.client)
 
 
 class JwksUnavailable(Exception):
@@ -43,11 +53,12 @@ def _parse(raw: bytes) -> KeySet:
 def _fetch(url: str, timeout: tuple[float, float]) -> bytes:
     try:
         # Streamed and read to one byte past the cap: a huge answer is refused without being held.
-        with cpu.released(), requests.get(url, timeout=timeout, allow_redirects=False, stream=True,
+        with cpu.released(), _session.get(url, timeout=timeout, allow_redirects=False, stream=True,
                                           headers={"Accept": "application/json"}) as resp:
             body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True) if resp.status_code == 200 else b""
     except (requests.RequestException, OSError, HTTPError) as exc:
-        raise JwksUnavailable(type(exc).__name__) from None
+        why = refused_reason(exc)
+        raise JwksUnavailable(f"egress refused: {why}" if why else type(exc).__name__) from None
     if resp.status_code != 200 or len(body) > MAX_JWKS_BYTES:
         raise JwksUnavailable(f"HTTP {resp.status_code}" if resp.status_code != 200 else "JWK Set too large")
     try:

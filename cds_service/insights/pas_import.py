@@ -4,7 +4,11 @@ certified / A3 not certified / A4 pended / A6 modified; the specific denial reas
 ``processNote`` (PAS main, FHIR-56288) and X12 CARC/RARC codes in ``adjudication.reason``).
 
 ``decisions_from_resources`` is pure; ``fetch_resources`` does the HTTP, to the one base URL the
-operator names, following only ``next`` links under that base, never a redirect.
+operator names, following only ``next`` links under that base, never a redirect, and always through
+the SSRF egress guard (:func:`cds_service.fhir.client.new_session`; docs/security.md "Outbound
+requests"): a base registered as an IP literal is reached as registered, a host name must resolve to
+public addresses or a network in ``PAINPA_EGRESS_ALLOW_NETWORKS``, and each connection is pinned to
+the address checked (no DNS rebinding inward).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from cds_service.fhir.client import new_session
 from cds_service.insights.mapping import Reason
 from cds_service.insights.records import DecisionRecord, outcome_word
+from cds_service.security.egress import refused_reason
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 REVIEW_ACTION = PAS + "extension-reviewAction"
@@ -179,6 +185,10 @@ def _get(session: requests.Session, url: str, token: str | None, timeout: float)
     try:
         resp = session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
+        if why := refused_reason(exc):
+            raise FetchError(f"refused to connect to {urlsplit(url).netloc}: {why} (painpa connects only to "
+                             "public addresses, a registered IP address, or networks in "
+                             "PAINPA_EGRESS_ALLOW_NETWORKS)") from None
         raise FetchError(f"cannot reach {urlsplit(url).netloc}: {type(exc).__name__}") from None
     if resp.status_code != 200:
         raise FetchError(f"GET {urlsplit(url).path} answered HTTP {resp.status_code}")
@@ -191,9 +201,17 @@ def _get(session: requests.Session, url: str, token: str | None, timeout: float)
 def fetch_resources(base: str, *, token: str | None = None, since: str | None = None, max_pages: int = 50,
                     timeout: float = 10.0, session: requests.Session | None = None, count: int = 100) -> list[dict]:
     """ClaimResponses by search (with their request Claims and insurers included), then plain reads
-    of the Claims, Coverages, Organizations and Practitioners the server did not include."""
+    of the Claims, Coverages, Organizations and Practitioners the server did not include.
+    ``session``: a guarded session to reuse (a plain one would bypass the egress guard)."""
+    if session is None:
+        with new_session(pool_size=2) as own:
+            return _fetch(base, own, token=token, since=since, max_pages=max_pages, timeout=timeout, count=count)
+    return _fetch(base, session, token=token, since=since, max_pages=max_pages, timeout=timeout, count=count)
+
+
+def _fetch(base: str, session: requests.Session, *, token: str | None, since: str | None, max_pages: int,
+           timeout: float, count: int) -> list[dict]:
     base = base.rstrip("/")
-    session = session or requests.Session()
     url = f"{base}/ClaimResponse?_count={count}&_include=ClaimResponse:request&_include=ClaimResponse:insurer"
     if since:
         url += f"&_lastUpdated=ge{since}"

@@ -15,6 +15,11 @@ A base whose host is an IP literal (or ``localhost``) names its address explicit
 registered ``http://127.0.0.1:8090/fhir`` meant it. Hostnames that resolve into private networks are
 allowed only for networks listed in ``PAINPA_EGRESS_ALLOW_NETWORKS`` (hospital FHIR servers often
 live on 10/8). Metadata addresses are refused always.
+
+Every outbound request painpa makes uses a :func:`new_session` session, so the second gate guards
+them all: the hook's FHIR reads, the registered JWKS URL, SMART discovery and token requests, the
+SMART app's FHIR reads and PAS ``$submit``, the PAS ClaimResponse import (docs/security.md
+"Outbound requests"). :func:`refused_reason` lets each path report a refusal as its own clean error.
 """
 
 from __future__ import annotations
@@ -161,6 +166,33 @@ def admit_fhir_server(url: str | None, settings) -> None:
             raise HookError(400, f"fhirServer refused: {exc}", "fhirServer") from None
 
 
+class RefusedConnection(NewConnectionError):
+    """The guard refused a connection (a :class:`NewConnectionError`, so callers that handle
+    ``requests.ConnectionError`` keep working); ``reason`` says why, without the URL."""
+
+    def __init__(self, conn, reason: str) -> None:
+        super().__init__(conn, f"egress refused: {reason}")
+        self.reason = reason
+
+
+def refused_reason(exc: BaseException) -> str | None:
+    """Why the guard refused the address behind ``exc`` (a requests/urllib3 error), or None when the
+    failure was something else (a name that does not resolve is "unreachable", as before): lets each
+    outbound path say "refused" rather than "unreachable"."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, RefusedConnection):
+            # the same split as admit_fhir_server: address refusals, not resolver failures
+            return current.reason if "resolves to" in current.reason or "localhost" in current.reason else None
+        todo.extend((*current.args, getattr(current, "reason", None), current.__cause__, current.__context__))
+    return None
+
+
 class _GuardedConnectionMixin:
     """urllib3 connection whose socket goes only to an address :func:`checked_addresses` passed."""
 
@@ -169,7 +201,7 @@ class _GuardedConnectionMixin:
         try:
             addresses = checked_addresses(self._dns_host, self.port, timeout)
         except EgressRefused as exc:
-            raise NewConnectionError(self, f"egress refused: {exc}") from None
+            raise RefusedConnection(self, str(exc)) from None
         last: OSError | None = None
         for ip in addresses:
             try:

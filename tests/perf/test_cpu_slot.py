@@ -157,7 +157,7 @@ def test_a_call_waiting_for_another_threads_jwks_fetch_lets_it_finish(monkeypatc
         go.wait(10)
         return _Answer()
 
-    monkeypatch.setattr(jwks.requests, "get", slow_get)
+    monkeypatch.setattr(jwks._session, "get", slow_get)  # the guarded session of the JWKS fetch
     url = f"https://jwks-{uuid.uuid4().hex}.example/jwks.json"
     client = ClientInfo("https://slot-ehr.example/cds", None, url, None, (), None, TenantDefaults())
     cache = shared.LocalCache()

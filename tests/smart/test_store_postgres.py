@@ -19,7 +19,7 @@ def test_cc58_state_is_single_use_and_browser_bound_on_postgres(postgres_url, se
     db = init_db(postgres_url)
     with db.session() as s:
         s.add(SmartPendingLaunch(state_digest=digest("st" * 20), browser_digest=digest("browser-a" * 3),
-                                 iss="http://ehr/fhir", client_id="c", launch="l", code_verifier="v" * 50,
+                                 iss="http://127.0.0.1:9/fhir", client_id="c", launch="l", code_verifier="v" * 50,
                                  redirect_uri="http://app/smart/callback", token_endpoint="http://127.0.0.1:9/token",
                                  auth_method="private_key_jwt", scope="launch", created=time.time()))
     with pytest.raises(LaunchError, match="another browser"):

@@ -107,7 +107,7 @@ def fhir_server(resources: list[dict], workdir: Path, *, page_size: int = 1000) 
     port = free_port()
     root = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "tests.support.fhir_server", "--port", str(port), "--data", str(data),
-           "--page-size", str(page_size)]
+           "--page-size", str(page_size), "--keep-alive"]
     with running(cmd, ready_url=f"{root}/fhir/metadata"):
         yield FhirServer(root)
 

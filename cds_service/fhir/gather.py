@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -33,7 +35,14 @@ log = logging.getLogger(__name__)
 FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
 CACHE_TTL_S = 120
 REF_PREFIX = "ref:"
-MAX_WORKERS = 16
+# Every call's queries run on one pool per process: a pool started for each round cost ~1 ms of
+# CPU per round in thread starts (bench/RESULTS.md, round 4). Threads start only when none is idle,
+# so the cap costs nothing until that many queries wait on slow servers at once; a query holds its
+# thread no longer than its read timeout and the call's deadline.
+POOL_THREADS = 256
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
 
 # The order-select → order-sign warm cache lives in cds_service.shared: serialized and bounded in
 # bytes in-process (an entry-count bound let 512 records of 5,000 resources take gigabytes, as the
@@ -47,6 +56,16 @@ def _session() -> requests.Session:
     if _default_session is None:
         _default_session = new_session()
     return _default_session
+
+
+def _query_pool() -> ThreadPoolExecutor:
+    """The process's query pool, made on first use (a forked worker never inherits the parent's:
+    its threads do not survive a fork)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool, _pool_pid = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="fhir"), os.getpid()
+        return _pool
 
 
 def cache_key(scope: Sequence[str | None], fhir_server: str, patient_id: str, user_id: str | None, token: str) -> tuple:
@@ -101,7 +120,7 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     failed: set[str] = set()
     if not jobs:
         return results, failed
-    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix="fhir")
+    pool = _query_pool()
     futures: dict[Future, str] = {pool.submit(client.fetch, q): k for k, q in jobs.items()}
     pending = set(futures)
     try:
@@ -120,7 +139,8 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
                         failed.add(key)
                         results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for fut in pending:
+            fut.cancel()        # not started yet: never will; running ones end on their timeouts
     for fut in pending:
         log.info("FHIR query %s did not finish before the deadline", futures[fut])
         failed.add(futures[fut])

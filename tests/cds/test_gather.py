@@ -141,3 +141,26 @@ def test_extra_prefetch_keys_are_kept(fast):
                     prefetch={"locations": {"resourceType": "Bundle", "entry": [{"resource": loc}]},
                               "junk": "not a resource"})
     assert record.resolve("Location/loc-asc-1") == loc
+
+
+def test_calls_reuse_the_process_query_threads(fast, fhir, monkeypatch):
+    """Each call's parallel queries run on the process's pool: starting a pool per call cost ~1 ms
+    of CPU per round in thread starts (bench/RESULTS.md, round 4)."""
+    import threading
+
+    _gather(fast, fhir)
+    queries = len(fhir.log())
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    for _ in range(5):
+        fhir.reset()
+        assert not _gather(fast, fhir).incomplete
+        assert len(fhir.log()) == queries
+    query_threads = [name for name in started if name.startswith("fhir")]
+    assert len(query_threads) < queries, f"{len(query_threads)} threads started for 5 calls of {queries} queries"

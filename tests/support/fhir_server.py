@@ -150,8 +150,19 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--page-size", type=int, default=50)
     parser.add_argument("--token", help="bearer token every FHIR request must carry")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="serve with gunicorn (one worker), which keeps connections open as EHR FHIR "
+                             "servers do; werkzeug's server closes each one (the bench measures with this)")
     args = parser.parse_args()
     app = create_app(_load(args.data), args.page_size, args.token)
+    if args.keep_alive:
+        from cds_service.gunicorn_conf import Application
+
+        # One worker: the /_control switches live in its memory. Threads for every query in flight
+        # (the bench's 8 clients x ~12 parallel queries, each held by the injected latency).
+        Application(lambda: app, {"bind": f"127.0.0.1:{args.port}", "workers": 1, "worker_class": "gthread",
+                                  "threads": 128, "keepalive": 30, "accesslog": None, "loglevel": "warning"}).run()
+        return
     from werkzeug.serving import run_simple
 
     run_simple("127.0.0.1", args.port, app, threaded=True)

@@ -38,13 +38,18 @@ class ClientInfo:
 
     def allows_fhir_server(self, fhir_server: str, *, allow_insecure: bool) -> bool:
         """True when ``fhir_server`` is a registered base or a path beneath one (no prefix tricks)."""
+        return self.checked_fhir_server(fhir_server, allow_insecure=allow_insecure) is not None
+
+    def checked_fhir_server(self, fhir_server: str, *, allow_insecure: bool) -> str | None:
+        """``fhir_server`` normalised, when it is a registered base or a path beneath one; else None.
+        Requests go to this URL, never to the text as sent: what was checked is what is reached."""
         candidate = normalize_base(fhir_server, strict=False)
         if candidate is None:
-            return False
+            return None
         for base in self.fhir_bases:
             if candidate == base or candidate.startswith(base + "/"):
-                return candidate.startswith("https://") or allow_insecure
-        return False
+                return candidate if candidate.startswith("https://") or allow_insecure else None
+        return None
 
 
 def normalize_base(url: str, *, strict: bool = True) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
@@ -82,10 +83,12 @@ def _call_service(service_id: str):
                 raw = request.get_data()
             hook_req = parse_request(limits.bounded_hook(parse_json(raw), settings.max_prefetch_resources, raw),
                                      service.hook)
-            if hook_req.fhir_server and not client.allows_fhir_server(
-                hook_req.fhir_server, allow_insecure=settings.allow_insecure_registered
-            ):
-                raise HookError(400, "fhirServer is not a FHIR base registered for this client", "fhirServer")
+            if hook_req.fhir_server:
+                checked = client.checked_fhir_server(hook_req.fhir_server,
+                                                     allow_insecure=settings.allow_insecure_registered)
+                if checked is None:
+                    raise HookError(400, "fhirServer is not a FHIR base registered for this client", "fhirServer")
+                hook_req = replace(hook_req, fhir_server=checked)   # queries go where the check looked
             egress.admit_fhir_server(hook_req.fhir_server if hook_req.access_token else None, settings)
             call = HookCall(service=service, request=hook_req, settings=settings, db=db,
                             policies=current_app.extensions.get("painpa.policies"),

@@ -260,3 +260,18 @@ def test_unknown_service_404_does_not_echo_an_unbounded_id(client):
     assert resp.status_code == 404
     assert resp.get_json()["resourceType"] == "OperationOutcome"
     assert len(resp.get_data()) < 1000
+
+
+@pytest.mark.parametrize("variant", ["upper", "slash", "spaces", "tab"])
+def test_cc27_queries_go_to_the_base_that_was_checked(caller, fhir, variant):
+    """The allowlist compares a normalised fhirServer with the registered bases; the queries then go
+    to that normalised URL, never to the text as sent, so no difference between two URL parsers can
+    send the bearer token to a host other than the one that was checked."""
+    scheme, rest = fhir.base.split("://", 1)
+    server = {"upper": f"{scheme.upper()}://{rest}", "slash": fhir.base + "/",
+              "spaces": f"  {fhir.base} ", "tab": fhir.base + "\t"}[variant]
+    resp = caller.post(SIGN, hook_body(fhir_server=server, token=TOKEN))
+    assert resp.status_code == 200
+    paths = [e["path"] for e in fhir.log()]
+    assert "/fhir/Coverage" in paths and all(p.startswith("/fhir/") for p in paths), paths
+    assert all(e["token_ok"] for e in fhir.log())

@@ -38,8 +38,12 @@ REF_PREFIX = "ref:"
 # Every call's queries run on one pool per process: a pool started for each round cost ~1 ms of
 # CPU per round in thread starts (bench/RESULTS.md, round 4). Threads start only when none is idle,
 # so the cap costs nothing until that many queries wait on slow servers at once; a query holds its
-# thread no longer than its read timeout and the call's deadline.
+# thread no longer than its read timeout and the call's deadline. One call has at most
+# PER_CALL_QUERIES in flight (the rest wait their turn inside the call), so a call that names
+# thousands of references cannot fill the pool ahead of other calls' queries.
 POOL_THREADS = 256
+PER_CALL_QUERIES = 16
+MAX_REFERENCES = 100        # references followed per round (draft orders, roles, encounters)
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
@@ -121,8 +125,18 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     if not jobs:
         return results, failed
     pool = _query_pool()
-    futures: dict[Future, str] = {pool.submit(client.fetch, q): k for k, q in jobs.items()}
-    pending = set(futures)
+    queue = list(jobs.items())
+    futures: dict[Future, str] = {}
+    pending: set[Future] = set()
+
+    def submit_more() -> None:
+        while queue and len(pending) < PER_CALL_QUERIES:
+            key, query = queue.pop(0)
+            fut = pool.submit(client.fetch, query)
+            futures[fut] = key
+            pending.add(fut)
+
+    submit_more()
     try:
         with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
             while pending:
@@ -130,6 +144,7 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
                 if remaining <= 0:
                     break
                 done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+                submit_more()
                 for fut in done:
                     key = futures[fut]
                     try:
@@ -144,6 +159,9 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     for fut in pending:
         log.info("FHIR query %s did not finish before the deadline", futures[fut])
         failed.add(futures[fut])
+    for key, _query in queue:
+        log.info("FHIR query %s not started before the deadline", key)
+        failed.add(key)
     return results, failed
 
 
@@ -222,8 +240,9 @@ def gather(
     if client:
         # What the draft orders point to is known now: read it in the same parallel round.
         searching = {types[k] for k in jobs}  # e.g. Coverage: its search will very likely bring it
-        jobs.update({REF_PREFIX + ref: ref for ref in _wanted(client, record, orders)
-                     if ref.split("/")[0] not in searching})
+        refs = [ref for ref in _wanted(client, record, orders, set()) if ref.split("/")[0] not in searching]
+        attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
+        jobs.update({REF_PREFIX + ref: ref for ref in refs})
         results, failed = _run(client, jobs)
         for pages in results.values():
             for page in pages:
@@ -232,13 +251,17 @@ def gather(
         fresh = {k: v for k, v in results.items() if k not in failed}
         if key is not None and fresh:
             shared.set_json(cache, CACHE_NS, shared.digest(*key), {**cached, **fresh}, CACHE_TTL_S)
-        _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"))
+        _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
+                           attempted)
     return record
 
 
-def _wanted(client: FhirClient, record: PatientRecord, sources: Sequence[dict]) -> list[str]:
-    """Relative ``Type/id`` references of ``sources`` worth reading and not yet in the record."""
-    wanted: list[str] = []
+def _wanted(client: FhirClient, record: PatientRecord, sources: Sequence[dict], attempted: set[str]) -> list[str]:
+    """Relative ``Type/id`` references of ``sources`` worth reading, not yet in the record and not
+    tried before in this call (``attempted``), in the order met; a call tries at most
+    ``MAX_REFERENCES`` in all (the policy reads a handful: place of service, state)."""
+    wanted: dict[str, None] = {}
+    room = MAX_REFERENCES - len(attempted)
     for resource in sources:
         for ref in _references(resource):
             if ref.startswith(("http://", "https://")):
@@ -246,18 +269,21 @@ def _wanted(client: FhirClient, record: PatientRecord, sources: Sequence[dict]) 
                     continue  # another host: never followed, never sent the token
                 ref = ref[len(client.base) + 1:]
             parts = ref.split("/")
-            if (len(parts) == 2 and parts[0] in FOLLOWED_TYPES and parts[1] and record.resolve(ref) is None
-                    and ref not in wanted):
-                wanted.append(ref)
-    return wanted
+            if (len(parts) == 2 and parts[0] in FOLLOWED_TYPES and parts[1] and ref not in wanted
+                    and ref not in attempted and record.resolve(ref) is None):
+                if len(wanted) >= room:
+                    return list(wanted)
+                wanted[ref] = None
+    return list(wanted)
 
 
-def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict]) -> None:
+def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict], attempted: set[str]) -> None:
     """Up to two more rounds for what the fetched resources point to (PractitionerRole → Location)."""
     for _round in range(2):
-        wanted = _wanted(client, record, sources)
+        wanted = _wanted(client, record, sources, attempted)
         if not wanted:
             return
+        attempted.update(wanted)
         results, failed = _run(client, {ref: ref for ref in wanted})
         sources = []
         for pages in results.values():

@@ -85,9 +85,11 @@ def parse_json(raw: bytes) -> dict:
         raise HookError(400, "Request body is not parsable JSON") from None
     if not isinstance(body, dict):
         raise HookError(400, "Request body must be a JSON object")
-    # ``b"\\" in`` first: a one-byte search is ~100x faster than the two-byte one (0.3 ms at 300 KB)
+    # The byte patterns are UTF-8's: a UTF-16/32 body (RFC 8259 allows them) always takes the exact
+    # check. ``b"\\" in`` first: a one-byte search is ~100x faster than the two-byte one (0.3 ms at 300 KB).
     if ((b"\\" in raw and b"\\u" in raw and SURROGATE_ESCAPE.search(raw))
-            or (b"\xed" in raw and ENCODED_SURROGATE.search(raw))):  # rare: then the exact check
+            or (b"\xed" in raw and ENCODED_SURROGATE.search(raw))
+            or json.detect_encoding(raw) != "utf-8"):  # rare: then the exact check
         try:
             json.dumps(body, ensure_ascii=False).encode()
         except UnicodeEncodeError:

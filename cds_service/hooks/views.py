@@ -62,8 +62,15 @@ def discovery():
 
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str):
+    started = time.monotonic()
     with cpu.section():   # one hook call's CPU work at a time in this process (cds_service/cpu.py)
-        return _call_service(service_id)
+        try:
+            return _call_service(service_id)
+        except Exception as exc:
+            if database_unavailable(exc) and registry.by_id(service_id) is not None:
+                # answered 503 by hooks/errors.py; counted here, where the service is known
+                metrics.observe(service_id, 503, time.monotonic() - started)
+            raise
 
 
 def _call_service(service_id: str):

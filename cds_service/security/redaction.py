@@ -10,7 +10,8 @@ What is scrubbed:
 * ``access_token`` / ``id_token`` / ``refresh_token`` / ``code`` / ``state`` / ``launch`` values in
   JSON or query strings, and ``appContext`` handles (``{"ctx": "…"}``, ``ctx=…``);
 * patient identifiers: ``Patient/<id>``, ``patient=…``, ``subject=…``, ``beneficiary=…``,
-  ``"patientId": "…"``.
+  ``"patientId": "…"``;
+* the row values a database error quotes (PostgreSQL ``DETAIL:`` and ``Failing row contains``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(Patient/)[A-Za-z0-9\-.]{1,64}"), r"\1" + MASK),
     # appContext as an escaped JSON string inside JSON: {\"ctx\":\"…\"}
     (re.compile(r'(\\"ctx\\"\s*:\s*\\")[^\\"]+'), r"\1" + MASK),
+    # A database error's own text quotes row values: PostgreSQL's "DETAIL:  Key (iss, jti)=(…)" and
+    # "Failing row contains (…)" (statement parameters are kept out by hide_parameters, store/base.py).
+    (re.compile(r"(DETAIL:\s+).*"), r"\1" + MASK),
+    (re.compile(r"(Failing row contains ).*"), r"\1" + MASK),
 )
 _extra: set[str] = set()
 _extra_lock = threading.Lock()

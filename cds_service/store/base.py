@@ -90,7 +90,8 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_ms / 1000}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+            # A call waits at most the busy timeout for a pooled connection too, then answers 503.
+            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=max(1.0, busy_ms / 1000))
             if url.startswith("postgresql") and "connect_timeout" not in make_url(url).query:
                 kwargs["connect_args"] = {"connect_timeout": max(2, math.ceil(busy_ms / 1000))}
         self.engine: Engine = create_engine(url, **kwargs)

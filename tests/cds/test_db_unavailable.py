@@ -93,10 +93,18 @@ def _count(app, table) -> int:
         return s.scalar(select(func.count()).select_from(table))
 
 
+def _served_503(app) -> int:
+    """painpa_cds_requests_total for order-sign answered 503, from /metrics (process-wide counters)."""
+    line = f'painpa_cds_requests_total{{service="{SIGN}",status="503"}} '
+    exposition = app.test_client().get("/metrics").get_data(as_text=True)
+    return next((int(row[len(line):]) for row in exposition.splitlines() if row.startswith(line)), 0)
+
+
 def test_hook_call_behind_sqlite_write_lock_answers_503_not_500(app, es_key, caplog):
     jti = uuid.uuid4().hex
     body = _body()
     caplog.set_level(logging.INFO)
+    served_503 = _served_503(app)
     with write_lock(_sqlite_path(app)):
         resp = _post(app, _token(app, es_key, jti=jti), body)
     _assert_503(resp)
@@ -106,6 +114,8 @@ def test_hook_call_behind_sqlite_write_lock_answers_503_not_500(app, es_key, cap
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert jti not in logged and body["hookInstance"] not in logged and "pt-esi-1" not in logged
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # The 503 is counted where operators look (/metrics), under the service that was called.
+    assert _served_503(app) == served_503 + 1
     # The lock is gone: the same kind of call answers, and nothing of the failed call was stored.
     assert _count(app, AuditEvent) == 0 and _count(app, SeenJti) == 0
     after = _post(app, _token(app, es_key))

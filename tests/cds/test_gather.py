@@ -164,3 +164,39 @@ def test_calls_reuse_the_process_query_threads(fast, fhir, monkeypatch):
         assert len(fhir.log()) == queries
     query_threads = [name for name in started if name.startswith("fhir")]
     assert len(query_threads) < queries, f"{len(query_threads)} threads started for 5 calls of {queries} queries"
+
+
+def test_one_call_keeps_few_queries_in_flight_and_follows_a_bounded_number_of_references(fast, fhir, monkeypatch):
+    """A draft order naming hundreds of references cannot fill the process's query pool ahead of
+    other calls: at most PER_CALL_QUERIES of one call's queries run at once, and at most
+    MAX_REFERENCES references are followed (the policy reads a handful)."""
+    import threading
+
+    from cds_service.fhir import gather as gathering
+    from cds_service.fhir.client import FhirClient
+
+    order = load("orders.json")["esi"]
+    order["performer"] = [{"reference": f"PractitionerRole/ghost-{i}"} for i in range(300)]
+    lock, running, peak = threading.Lock(), [0], [0]
+    real_fetch = FhirClient.fetch
+
+    def observed_fetch(self, query):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.005)            # long enough for the queries to overlap
+            return real_fetch(self, query)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(FhirClient, "fetch", observed_fetch)
+    record = _gather(replace(fast, fhir_deadline_s=10.0), fhir, orders=[order])
+    user = "/fhir/PractitionerRole/role-pain-1"      # the userId query, not a reference
+    reads = [e["path"] for e in fhir.log() if e["path"] != user
+             and e["path"].count("/") == 3 and e["path"].split("/")[2] in gathering.FOLLOWED_TYPES]
+    assert len(reads) == gathering.MAX_REFERENCES == len(set(reads))      # none read twice
+    assert sum("/ghost-" in path for path in reads) >= gathering.MAX_REFERENCES - 5
+    assert 1 < peak[0] <= gathering.PER_CALL_QUERIES
+    assert "PractitionerRole" in record.incomplete and "Coverage" not in record.incomplete

@@ -74,5 +74,14 @@ def test_surrogates_as_escapes_or_as_raw_bytes_are_a_400(raw: bytes) -> None:
     assert err.value.status == 400 and "surrogate" in err.value.message
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_a_lone_surrogate_escape_in_a_utf16_or_utf32_body_is_a_400(encoding: str) -> None:
+    # RFC 8259 lets a body be UTF-16/32 (json.detect_encoding); the byte patterns above are UTF-8's.
+    with pytest.raises(HookError) as err:
+        parse_json('{"hookInstance": "\\ud800"}'.encode(encoding))
+    assert err.value.status == 400 and "surrogate" in err.value.message
+    assert parse_json('{"a": "\\u00e9 text"}'.encode(encoding)) == {"a": "\u00e9 text"}
+
+
 def test_hangul_just_below_the_surrogates_is_text() -> None:
     assert parse_json('{"a": "\ud7a3"}'.encode())["a"] == "\ud7a3"    # ED 9E A3 in UTF-8

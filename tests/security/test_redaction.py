@@ -29,6 +29,9 @@ PATIENT = "pt-esi-1"
     ('appContext={"ctx":"H4ndle-xyz"} and {\\"ctx\\":\\"H4ndle-abc\\"}', "H4ndle"),
     ("/smart/launch?iss=x&launch=L4unch-secret", "L4unch-secret"),
     ("eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl", "eyJhbGciOiJFUzM4NCJ9"),
+    ('duplicate key value violates unique constraint "uq_jti"\nDETAIL:  Key (iss, jti)=(https://ehr, j-4411) '
+     "already exists.", "j-4411"),
+    ('null value in column "x"\nDETAIL:  Failing row contains (7, 5f2a-hash-beef, null).', "5f2a-hash-beef"),
 ])
 def test_patterns_mask_each_secret_shape(raw, secret):
     assert secret not in redaction.redact(raw)

@@ -11,6 +11,11 @@ The fetch goes through the SSRF egress guard (:data:`http`, a
 public addresses (or a network in ``PAINPA_EGRESS_ALLOW_NETWORKS``), cloud metadata never, and the
 connection is pinned to the checked address so DNS rebinding cannot turn it inward. A refusal is
 the launch error page (502), naming the reason, never a 500.
+
+Both endpoints, and the ``iss`` itself, must read the same to ``urllib.parse`` and to urllib3 (no
+userinfo, backslash, whitespace or control characters: :func:`cds_service.security.egress.strict_origin`):
+otherwise the checks here and in :func:`smart_app.oauth.admit_token_endpoint` would judge one host
+while the request (or the browser) went to another.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from cds_service.fhir.client import new_session
+from cds_service.security import egress
 from cds_service.security.egress import refused_reason
 
 # One guarded session for the app's OAuth traffic (discovery here, token requests in smart_app.oauth).
@@ -74,6 +80,12 @@ def _endpoint(iss: str, value, name: str) -> str:
     url = urljoin(iss.rstrip("/") + "/", value)
     if urlsplit(url).scheme not in ("http", "https"):
         raise LaunchError(f"The EHR's {name} {value!r} is not an http(s) URL.", 502)
+    try:
+        if egress.ambiguous_chars(value):  # refused as written: urljoin may have dropped a tab or newline
+            egress.strict_origin(value)
+        egress.strict_origin(url)
+    except egress.EgressRefused as exc:
+        raise LaunchError(f"The EHR's {name} is refused: {exc}; ask the EHR administrator.", 502) from None
     return url
 
 
@@ -102,9 +114,14 @@ def parse_config(iss: str, doc) -> SmartConfig:
 
 
 def discover(iss: str, timeout: tuple[float, float] = (2.0, 5.0)) -> SmartConfig:
+    try:
+        _, host, _ = egress.strict_origin(iss)
+    except egress.EgressRefused as exc:
+        raise LaunchError(f"painpa does not connect to this EHR's server: {exc}; ask the administrator.", 502) from None
     url = iss.rstrip("/") + "/.well-known/smart-configuration"
     try:
-        resp = http.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
+        with egress.registered_hosts(host):
+            resp = http.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         if why := refused_reason(exc):
             raise LaunchError(f"painpa does not connect to this EHR's server: {why} "

@@ -38,14 +38,11 @@ _refresh_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
+def _origin(url: str, what: str) -> tuple[str, str, int]:
     try:
-        port = parts.port or {"https": 443, "http": 80}.get(scheme)
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port
+        return egress.strict_origin(url)
+    except egress.EgressRefused as exc:
+        raise LaunchError(f"painpa does not send the token request to the EHR's {what}: {exc}.", 502) from None
 
 
 def admit_token_endpoint(iss: str, token_endpoint: str, *, resolve: bool) -> None:
@@ -66,13 +63,18 @@ def admit_token_endpoint(iss: str, token_endpoint: str, *, resolve: bool) -> Non
       ``PAINPA_EGRESS_ALLOW_NETWORKS`` (cloud metadata always), the same rule as for a host name
       (standards.md §8.3; docs/security.md "Outbound requests").
     * Every connection then goes through the guarded session, which re-checks the DNS answer and pins
-      it, so a host that passed here cannot be rebound to an internal address later.
+      it, so a host that passed here cannot be rebound to an internal address later; and within
+      ``egress.registered_hosts(iss host)``, so only the ``iss``'s own IP literal is "registered" there.
+    * First of all, the URL (and ``iss``) must read the same to ``urllib.parse`` and to urllib3, which
+      makes the connection (``egress.strict_origin``): ``https://127.0.0.1:1\\@ehr.example/token``
+      would be judged as ``ehr.example`` here and sent to 127.0.0.1. Userinfo, backslashes, whitespace
+      and control characters are refused outright.
 
     ``resolve``: also check the host name's DNS answers now (at discovery, so a bad document stops the
     launch before the user is sent to authorize); the token request itself leaves that to the guard.
     """
-    scheme, host, port = _origin(token_endpoint)
-    if (scheme, host, port) == _origin(iss):
+    scheme, host, port = _origin(token_endpoint, "token endpoint")
+    if (scheme, host, port) == _origin(iss, "server (iss)"):
         return
     if scheme != "https" and not egress.policy.permissive:
         raise LaunchError("The EHR's token endpoint is on another host and does not use https; "
@@ -167,8 +169,9 @@ def _token_request(db: Database, settings, row, data: dict) -> dict:
     admit_token_endpoint(row.iss, row.token_endpoint, resolve=False)
     data, basic = _client_auth(db, settings, row, data)
     try:
-        resp = http.post(row.token_endpoint, data=data, auth=basic, timeout=TIMEOUT,
-                         headers={"Accept": "application/json"}, allow_redirects=False)
+        with egress.registered_hosts(egress.strict_origin(row.iss)[1]):
+            resp = http.post(row.token_endpoint, data=data, auth=basic, timeout=TIMEOUT,
+                             headers={"Accept": "application/json"}, allow_redirects=False)
     except requests.RequestException as exc:
         if why := egress.refused_reason(exc):
             raise LaunchError(f"painpa does not connect to the EHR's token endpoint: {why} "

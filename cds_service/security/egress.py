@@ -20,6 +20,11 @@ Every outbound request painpa makes uses a :func:`new_session` session, so the s
 them all: the hook's FHIR reads, the registered JWKS URL, SMART discovery and token requests, the
 SMART app's FHIR reads and PAS ``$submit``, the PAS ClaimResponse import (docs/security.md
 "Outbound requests"). :func:`refused_reason` lets each path report a refusal as its own clean error.
+
+URLs named by a remote party (the SMART token endpoint) are read with :func:`strict_origin`, which
+accepts a URL only when ``urllib.parse`` and urllib3 (the parser the connection uses) read the same
+scheme, host and port; inside :func:`registered_hosts` an IP literal counts as registered only if it
+is the one named there.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import urlsplit
 
 from cachetools import TTLCache
@@ -37,6 +45,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as u3conn
+from urllib3.util import parse_url
 
 from cds_service import cpu
 
@@ -66,6 +75,9 @@ policy = _Policy()
 _resolved: TTLCache[tuple[str, int], tuple[IPAddress, ...]] = TTLCache(maxsize=512, ttl=RESOLVE_TTL_S)
 _lock = threading.Lock()
 _resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns")
+# None: every IP-literal (or localhost) host is "explicit" (the operator registered it). A set: only
+# these are; see registered_hosts(). A context variable, so it follows the request's own thread.
+_registered: ContextVar[frozenset[str] | None] = ContextVar("painpa_egress_registered", default=None)
 
 
 def configure(settings) -> None:
@@ -124,10 +136,66 @@ def resolve(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
     return found
 
 
+def _host_key(host: str) -> str:
+    ip = literal(host)
+    return str(ip) if ip is not None else host.lower()
+
+
+@contextmanager
+def registered_hosts(*hosts: str) -> Iterator[None]:
+    """Within the block, an IP-literal or ``localhost`` host gets the "explicitly registered" pass
+    only if it is one of ``hosts`` (for requests to a URL a remote party named, e.g. the SMART token
+    endpoint: only the registered ``iss``'s own address is the operator's choice). Any other literal
+    is judged like a resolved name. Outside such a block the guard behaves as before."""
+    token = _registered.set(frozenset(_host_key(h) for h in hosts if h))
+    try:
+        yield
+    finally:
+        _registered.reset(token)
+
+
+def ambiguous_chars(text: str) -> bool:
+    """A backslash, whitespace or a control character: where URL parsers disagree (``urllib.parse``
+    silently drops tabs and newlines; browsers and urllib3 end the authority at a backslash)."""
+    return "\\" in text or any(c.isspace() or not c.isprintable() for c in text)
+
+
+def strict_origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of an http(s) URL, or :class:`EgressRefused` when the URL could be
+    read two ways. The checks before a request read URLs with ``urllib.parse``; requests/urllib3
+    connect to the host ``urllib3.util.parse_url`` finds, and the two differ on some input
+    (``https://127.0.0.1:1\\@name/`` is ``name`` to one and ``127.0.0.1`` to the other). So userinfo,
+    backslashes, whitespace and control characters are refused outright, and both parsers must agree."""
+    if not isinstance(url, str) or not url:
+        raise EgressRefused("the URL is empty")
+    if ambiguous_chars(url):
+        raise EgressRefused("the URL contains a backslash, whitespace or a control character")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        other = parse_url(url)
+    except ValueError:  # urllib3's LocationParseError is a ValueError too
+        raise EgressRefused("the URL cannot be parsed") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise EgressRefused("the URL is not http(s)")
+    if "@" in parts.netloc or other.auth is not None:
+        raise EgressRefused("the URL carries user information (user@host)")
+    default = 443 if scheme == "https" else 80
+    host = parts.hostname or ""
+    if (not host or (other.scheme or "").lower() != scheme or (other.host or "").strip("[]").lower() != host
+            or (other.port or default) != (port or default)):
+        raise EgressRefused("the URL's host reads differently to different URL parsers")
+    return scheme, host, port or default
+
+
 def checked_addresses(host: str, port: int, timeout: float = DEFAULT_RESOLVE_TIMEOUT_S) -> tuple[IPAddress, ...]:
     """Every address ``host`` resolves to, or :class:`EgressRefused` if any of them is forbidden
     (a mixed answer is refused whole: the resolver, not us, would pick which one is used)."""
     explicit = literal(host) is not None or host.lower() in LOOPBACK_NAMES
+    registered = _registered.get()
+    if explicit and registered is not None:
+        explicit = _host_key(host) in registered
     addresses = resolve(host, port, timeout)
     if host.lower() in LOOPBACK_NAMES and not all(a.is_loopback for a in addresses):
         raise EgressRefused("localhost does not resolve to loopback")

@@ -8,7 +8,10 @@ loopback socket sees no connection; (b) a name that first resolves to an allowed
 listed as an allowed network, where a legitimate server answers) and is then rebound to 127.0.0.1
 never reaches the server on 127.0.0.1; (c) a registered loopback IP literal still works (here for
 JWKS and the PAS import; the SMART launch against literal ``http://127.0.0.1:PORT`` EHRs is
-tests/smart). Names are answered by the ``fake_dns`` fixture, as in test_egress.py.
+tests/smart). For SMART also: (d) an endpoint URL that urllib.parse and urllib3 read as different
+hosts (a backslash before ``@``, userinfo, whitespace in the host) is refused at launch, or at the
+callback when stored earlier, and the loopback server urllib3 would reach sees no connection. Names
+are answered by the ``fake_dns`` fixture, as in test_egress.py.
 """
 
 from __future__ import annotations
@@ -234,6 +237,93 @@ def test_smart_token_request_rebound_to_loopback_never_reaches_it(app, strict_gu
     assert "token endpoint" in page and "loopback address" in page
 
 
+# A URL two parsers read differently: urllib.parse (the checks) finds one host, urllib3 (the
+# connection) another. The EHR (iss) is ``ehr-same.test`` on the allowed address, on the sentinel's
+# port, so a URL that urllib3 reads as 127.0.0.1:PORT lands on the sentinel.
+BACKSLASH = "the URL contains a backslash, whitespace or a control character"
+AMBIGUOUS = {
+    # urlsplit: tokens.example.com (public, admitted); urllib3: 127.0.0.1 (a literal: "registered")
+    "backslash-userinfo": ("token_endpoint", "https://127.0.0.1:{port}\\@tokens.example.com/token", BACKSLASH),
+    # the same, on the iss's own origin as urlsplit reads it: took the same-origin shortcut
+    "backslash-same-origin": ("token_endpoint", "http://127.0.0.1:{port}\\@ehr-same.test:{port}/token", BACKSLASH),
+    "userinfo": ("token_endpoint", "https://127.0.0.1:{port}@tokens.example.com/token",
+                 "the URL carries user information (user@host)"),
+    # urlsplit drops tabs and newlines silently; urllib3 refuses the host
+    "tab-in-host": ("token_endpoint", "https://tok\tens.example.com/token", BACKSLASH),
+    "newline-in-host": ("token_endpoint", "https://tok\nens.example.com/token", BACKSLASH),
+    "space-in-host": ("token_endpoint", "https://tok ens.example.com/token", BACKSLASH),
+    # the browser is sent there (WHATWG URL parsing treats the backslash as a slash)
+    "authorize-backslash": ("authorization_endpoint", "https://127.0.0.1:{port}\\@authorize.example/authorize",
+                            BACKSLASH),
+}
+
+
+def _ehr_on_allowed_address(hosts, fake_dns, sentinel, config: dict) -> str:
+    fake_dns["ehr-same.test"] = [ALLOWED]
+    fake_dns["tokens.example.com"] = ["93.184.216.34"]
+    fake_dns["tok ens.example.com"] = ["93.184.216.34"]
+    hosts(ALLOWED, sentinel.port, lambda req: (200, config))
+    return f"http://ehr-same.test:{sentinel.port}/fhir"
+
+
+@pytest.mark.parametrize("case", list(AMBIGUOUS))
+def test_smart_endpoint_read_differently_by_two_url_parsers_is_refused_at_launch(app, strict_guard, fake_dns,
+                                                                                 sentinel, hosts, case):
+    field, template, reason = AMBIGUOUS[case]
+    config = _smart_config(f"http://ehr-same.test:{sentinel.port}/token")
+    config[field] = template.format(port=sentinel.port)
+    iss = _ehr_on_allowed_address(hosts, fake_dns, sentinel, config)
+    _register_ehr(app, iss)
+    resp = _launch(app.test_client(), iss)
+    assert resp.status_code == 502
+    assert f"The EHR&#39;s {field} is refused: {reason}" in resp.get_data(as_text=True)
+    assert not sentinel.touched()
+
+
+@pytest.mark.parametrize("case", ["backslash-userinfo", "backslash-same-origin"])
+def test_smart_token_request_to_a_stored_ambiguous_endpoint_never_reaches_loopback(app, strict_guard, fake_dns,
+                                                                                   sentinel, hosts, case):
+    """A launch (or a session, for refresh) stored before this check with such an endpoint: the
+    callback refuses it before sending the code, PKCE verifier and client assertion anywhere."""
+    from sqlalchemy import update
+
+    from smart_app.tables import SmartPendingLaunch
+
+    iss = _ehr_on_allowed_address(hosts, fake_dns, sentinel,
+                                  _smart_config(f"http://ehr-same.test:{sentinel.port}/token"))
+    _register_ehr(app, iss)
+    browser = app.test_client()
+    started = _launch(browser, iss)
+    assert started.status_code == 302
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    with app.extensions["painpa.db"].session() as s:
+        s.execute(update(SmartPendingLaunch).values(token_endpoint=AMBIGUOUS[case][1].format(port=sentinel.port)))
+
+    resp = browser.get("/smart/callback", query_string={"state": state, "code": "auth-code-from-ehr"})
+    assert not sentinel.touched()
+    assert resp.status_code == 502
+    assert f"token endpoint: {BACKSLASH}" in resp.get_data(as_text=True)
+
+
+def test_guard_gives_only_the_named_literal_the_registered_pass(strict_guard, sentinel, hosts):
+    """``egress.registered_hosts`` (used for the SMART discovery and token requests, with the iss's
+    host): inside it another IP literal is judged like a resolved name, so loopback is refused
+    without a connection; the named literal still connects."""
+    import requests
+
+    from smart_app.discovery import http
+
+    with egress.registered_hosts("ehr-same.test"), pytest.raises(requests.ConnectionError) as refused:
+        http.post(f"{sentinel.url}/token", data={"code": "auth-code"}, timeout=(1, 1), allow_redirects=False)
+    assert egress.refused_reason(refused.value) == "the host resolves to a loopback address"
+    assert not sentinel.touched()
+
+    legit = hosts("127.0.0.1", 0, lambda req: (200, {}))
+    with egress.registered_hosts("127.0.0.1"):
+        assert http.post(f"{legit.root}/token", timeout=(1, 1), allow_redirects=False).status_code == 200
+    assert legit.hits == ["/token"]
+
+
 # --- PAS ClaimResponse import (cds_service/insights/pas_import.py) ---------------------------------
 
 
@@ -244,16 +334,21 @@ def _bundle(next_url: str | None) -> dict:
     return bundle
 
 
+def _register_and_import(app, settings, base: str, **overrides):
+    """Register ``base`` as a client's FHIR base, then import its ClaimResponses (settings overridden)."""
+    db = app.extensions["painpa.db"]
+    clients.add_client(db, iss="https://pas-ehr.example", jwks_url="https://pas-ehr.example/jwks.json",
+                       fhir_bases=[base])
+    return import_pas(db, base, salt=SALT, settings=replace(settings, **overrides), token=TOKEN)
+
+
 def test_pas_import_from_a_host_resolving_to_loopback_is_refused_without_connection(app, settings, fake_dns,
                                                                                     sentinel, monkeypatch):
     _loopback_only(monkeypatch)
     fake_dns["pas-inward.test"] = ["127.0.0.1"]
     base = f"http://pas-inward.test:{sentinel.port}/fhir"
-    db = app.extensions["painpa.db"]
-    clients.add_client(db, iss="https://pas-ehr.example", jwks_url="https://pas-ehr.example/jwks.json",
-                       fhir_bases=[base])
     with pytest.raises(ImportFailed) as failed:
-        import_pas(db, base, salt=SALT, settings=replace(settings, fhir_read_timeout_s=0.5), token=TOKEN)
+        _register_and_import(app, settings, base, fhir_read_timeout_s=0.5)
     assert not sentinel.touched()
     assert re.fullmatch(r"refused to connect to pas-inward\.test:\d+: the host resolves to a loopback address .*",
                         str(failed.value))
@@ -272,11 +367,8 @@ def test_pas_import_rebound_mid_import_to_loopback_never_reaches_it(app, setting
 
     legit = hosts(ALLOWED, sentinel.port, route)
     fake_dns["pas-rebind.test"] = [ALLOWED]
-    db = app.extensions["painpa.db"]
-    clients.add_client(db, iss="https://pas-ehr.example", jwks_url="https://pas-ehr.example/jwks.json",
-                       fhir_bases=[base])
     with pytest.raises(ImportFailed) as failed:
-        import_pas(db, base, salt=SALT, settings=replace(settings, fhir_read_timeout_s=0.5), token=TOKEN)
+        _register_and_import(app, settings, base, fhir_read_timeout_s=0.5)
     assert not sentinel.touched()
     assert legit.hits == ["/fhir/ClaimResponse"]
     assert "refused to connect to" in str(failed.value) and "loopback address" in str(failed.value)
@@ -284,10 +376,6 @@ def test_pas_import_rebound_mid_import_to_loopback_never_reaches_it(app, setting
 
 def test_pas_import_from_a_registered_loopback_literal_still_works(app, settings, strict_guard, hosts):
     legit = hosts("127.0.0.1", 0, lambda req: (200, _bundle(None)))
-    base = f"{legit.root}/fhir"
-    db = app.extensions["painpa.db"]
-    clients.add_client(db, iss="https://pas-ehr.example", jwks_url="https://pas-ehr.example/jwks.json",
-                       fhir_bases=[base])
-    report = import_pas(db, base, salt=SALT, settings=settings, token=TOKEN)
+    report = _register_and_import(app, settings, f"{legit.root}/fhir")
     assert (report.added, report.errors) == (0, [])
     assert legit.hits == ["/fhir/ClaimResponse"]

@@ -92,10 +92,12 @@ class Settings:
     # How long a statement waits for SQLite's write lock before the call answers 503 (store/base.py).
     db_busy_timeout_ms: int = 5000
     # Admin login throttling (cds_service/admin/throttle.py; OWASP Authentication Cheat Sheet, NIST SP
-    # 800-63B §5.2.2): failed sign-ins allowed per user name and per client address in one window, and
-    # how many reverse proxies in front append to X-Forwarded-For (0: use the socket's address).
+    # 800-63B §5.2.2): failed sign-ins allowed per (user name, client address) pair, per address and
+    # per user name from all addresses in one window, and how many reverse proxies in front append to
+    # X-Forwarded-For (0: use the socket's address).
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
+    login_max_failures_per_user: int = 100
     login_window_s: int = 900
     login_proxy_hops: int = 0
     secret_key: str = field(default="", repr=False)
@@ -128,8 +130,13 @@ class Settings:
             # NIST SP 800-63B §5.2.2 caps consecutive failures per account at 100.
             login_max_failures=int(_float(env, "PAINPA_LOGIN_MAX_FAILURES", 5, 1, 100)),
             login_max_failures_per_address=int(_float(env, "PAINPA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 10_000)),
+            login_max_failures_per_user=int(_float(env, "PAINPA_LOGIN_MAX_FAILURES_PER_USER", 100, 2, 100)),
             login_window_s=int(_float(env, "PAINPA_LOGIN_WINDOW_S", 900, 60, 86_400)),
             login_proxy_hops=int(_float(env, "PAINPA_LOGIN_PROXY_HOPS", 0, 0, 5)),
             db_busy_timeout_ms=int(_float(env, "PAINPA_DB_BUSY_TIMEOUT_MS", 5000, 10, 600_000)),
         )
+        if settings.login_max_failures_per_user <= settings.login_max_failures:
+            # One address may fail a name that many times: at or under it, one address locks the name out.
+            raise ConfigError(f"PAINPA_LOGIN_MAX_FAILURES_PER_USER={settings.login_max_failures_per_user} must be "
+                              f"more than PAINPA_LOGIN_MAX_FAILURES={settings.login_max_failures} (default 100)")
         return replace(settings, **overrides) if overrides else settings

@@ -81,7 +81,8 @@ def login():
         if not gate.allowed:  # before the password check: a throttled guess costs no scrypt time
             return (render_template("admin/login.html", error=throttle.wait_message(gate.retry_after_s, now)),
                     429, {"Retry-After": str(gate.retry_after_s)})
-        if auth.verify(db, username, request.form.get("password", "")):
+        # An over-long name cannot exist (auth.USERNAME_RE): it just fails, without the hash check.
+        if not throttle.too_long(username) and auth.verify(db, username, request.form.get("password", "")):
             throttle.succeeded(db, gate)
             auth.log_in(username)
             target = request.args.get("next", "")

@@ -1,6 +1,7 @@
 """Dashboard sign-in throttling (cds_service/admin/throttle.py; OWASP Authentication Cheat Sheet
-"Login throttling", NIST SP 800-63B §5.2.2): failures per user name and per client address, 429 with
-Retry-After and no scrypt check once a budget is spent, the same answers for unknown users, counts
+"Login throttling", NIST SP 800-63B §5.2.2): failures per (user name, address) pair, per client
+address and per user name from all addresses, 429 with Retry-After and no scrypt check once a budget
+is spent, the same answers for unknown users, no lockout of an admin from one other address, counts
 shared by every app instance on one database (SQLite file and PostgreSQL), an injected clock."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from cds_service.admin import auth
+from cds_service.admin import auth, throttle
 from cds_service.admin.auth import create_user
 from cds_service.app import create_app
 from cds_service.config import ConfigError, Settings
@@ -119,7 +120,7 @@ def test_sign_in_works_again_once_the_window_has_passed(app, clock):
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/"
 
 
-def test_a_successful_sign_in_clears_the_user_names_failures(app):
+def test_a_successful_sign_in_clears_the_failures_from_that_address(app):
     client = client_from(app)
     assert [sign_in(client).status_code for _ in range(4)] == [401] * 4
     assert sign_in(client, password=PASSWORD).status_code == 302
@@ -193,7 +194,8 @@ def test_two_app_instances_on_one_database_share_the_count(backend, settings, cl
 @pytest.mark.parametrize(("name", "value"), [
     ("PAINPA_LOGIN_MAX_FAILURES", "0"), ("PAINPA_LOGIN_MAX_FAILURES", "101"),
     ("PAINPA_LOGIN_MAX_FAILURES_PER_ADDRESS", "many"), ("PAINPA_LOGIN_WINDOW_S", "5"),
-    ("PAINPA_LOGIN_PROXY_HOPS", "-1"),
+    ("PAINPA_LOGIN_PROXY_HOPS", "-1"), ("PAINPA_LOGIN_MAX_FAILURES_PER_USER", "101"),
+    ("PAINPA_LOGIN_MAX_FAILURES_PER_USER", "lots"),
 ])
 def test_bad_throttle_settings_stop_start_up_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
@@ -208,3 +210,93 @@ def test_throttle_settings_from_the_environment():
     d = Settings.from_env(env={})
     assert (d.login_max_failures, d.login_max_failures_per_address, d.login_window_s, d.login_proxy_hops) == \
         (5, 20, 900, 0)
+
+
+def test_a_per_user_ceiling_at_or_under_the_per_address_budget_stops_start_up():
+    """At or under the pair budget, one address could hold the name at its ceiling (a lockout)."""
+    with pytest.raises(ConfigError, match="PAINPA_LOGIN_MAX_FAILURES_PER_USER=5 must be more than"):
+        Settings.from_env(env={"PAINPA_LOGIN_MAX_FAILURES_PER_USER": "5"})
+    s = Settings.from_env(env={"PAINPA_LOGIN_MAX_FAILURES": "2", "PAINPA_LOGIN_MAX_FAILURES_PER_USER": "3"})
+    assert (s.login_max_failures, s.login_max_failures_per_user) == (2, 3)
+    assert Settings.from_env(env={}).login_max_failures_per_user == 100
+
+
+def test_one_address_failing_admin_every_window_never_keeps_the_admin_out(app, clock, scrypt_checks):
+    """The lockout the security review found: an attacker at one address spends a known name's budget
+    at the start of every window; the admin at another address must still get in, every window."""
+    attacker, admin = client_from(app, "198.51.100.66"), client_from(app, "203.0.113.7")
+    for _window in range(4):
+        codes = [sign_in(attacker, "admin").status_code for _ in range(30)]
+        assert codes == [401] * 5 + [429] * 25  # the attacker's own pair, then address, budget
+        resp = sign_in(admin, password=PASSWORD)
+        assert resp.status_code == 302 and resp.headers["Location"] == "/admin/"
+        clock.t += WINDOW
+    assert len(scrypt_checks) == 4 * (5 + 1)  # throttled guesses cost no scrypt
+
+
+def test_failures_from_many_addresses_reach_the_per_user_ceiling(settings, clock, scrypt_checks):
+    """NIST's cap on one account from everywhere (set low here): 3 addresses x 2 failures = the
+    ceiling of 6; the next attempt at that name, from anywhere, is paused; unknown names alike."""
+    app = make_app(replace(settings, login_max_failures=2, login_max_failures_per_user=6), clock)
+    for i in range(3):
+        for name in ("admin", "ghost"):
+            guesser = client_from(app, f"198.51.100.{i + 1}")
+            assert [sign_in(guesser, name).status_code for _ in range(2)] == [401, 401]
+    fresh = [sign_in(client_from(app, "203.0.113.99"), name, PASSWORD) for name in ("admin", "ghost")]
+    assert [r.status_code for r in fresh] == [429, 429]
+    assert fresh[0].data == fresh[1].data and int(fresh[0].headers["Retry-After"]) == WINDOW - 60
+    assert len(scrypt_checks) == 12
+    # Other names are not affected, and the pause ends with the window.
+    assert sign_in(client_from(app, "203.0.113.99"), "other").status_code == 401
+    clock.t += WINDOW
+    assert sign_in(client_from(app, "203.0.113.99"), "admin", PASSWORD).status_code == 302
+    app.extensions["painpa.db"].dispose()
+
+
+def test_attempts_refused_for_their_address_or_pair_do_not_count_against_the_user(settings, clock):
+    """Pair budget 2, address budget 4, user ceiling 4. The attacker's 10 attempts: 2 fail, 2 are
+    refused by the pair budget, 6 by the address budget; only the 2 failures count on the name."""
+    app = make_app(replace(settings, login_max_failures=2, login_max_failures_per_address=4,
+                           login_max_failures_per_user=4), clock)
+    attacker = client_from(app, "198.51.100.66")
+    assert [sign_in(attacker, "admin").status_code for _ in range(10)] == [401] * 2 + [429] * 8
+    # 2 on the name so far, 3 after one more failure from elsewhere ...
+    assert sign_in(client_from(app, "198.51.100.67"), "admin").status_code == 401
+    # ... so the admin's attempt is the 4th, within the ceiling; had the refused 8 counted, 429.
+    admin = client_from(app, "203.0.113.7")
+    assert sign_in(admin, password=PASSWORD).status_code == 302
+    app.extensions["painpa.db"].dispose()
+
+
+def test_a_right_password_gives_back_one_attempt_on_the_name_not_the_whole_count(settings, clock):
+    """Pair budget 3, ceiling 8. A success clears its own pair (3 more failures from there are 401)
+    and gives back its own attempt on the name; it does not reset the name's count, which bounds the
+    guesses from every address (the running count on the name is in the comments)."""
+    app = make_app(replace(settings, login_max_failures=3, login_max_failures_per_user=8), clock)
+    a = client_from(app, "203.0.113.7")
+    assert [sign_in(a).status_code for _ in range(2)] == [401, 401]  # 2
+    assert sign_in(a, password=PASSWORD).status_code == 302  # 3 - 1 = 2, pair cleared
+    assert [sign_in(a).status_code for _ in range(3)] == [401] * 3  # 5
+    assert [sign_in(client_from(app, "198.51.100.2")).status_code for _ in range(2)] == [401, 401]  # 7
+    assert sign_in(client_from(app, "198.51.100.3"), password=PASSWORD).status_code == 302  # 8 - 1 = 7
+    assert sign_in(client_from(app, "198.51.100.4")).status_code == 401  # 8: at the ceiling
+    assert sign_in(client_from(app, "198.51.100.5"), password=PASSWORD).status_code == 429  # 9 > 8
+    app.extensions["painpa.db"].dispose()
+
+
+def test_an_over_long_user_name_just_fails_like_any_wrong_name(app, scrypt_checks, monkeypatch):
+    """A name of 100 000 characters (each of which NFKC expands 18-fold) answers the same 401 as a
+    wrong name, without normalising the whole input or running the hash check, and is counted."""
+    seen: list[int] = []
+    real = throttle.unicodedata.normalize
+    monkeypatch.setattr(throttle.unicodedata, "normalize", lambda form, text: (seen.append(len(text)),
+                                                                                real(form, text))[1])
+    client = client_from(app)
+    huge = "\ufdfa" * 100_000
+    wrong = sign_in(client, "nobody")
+    long = [sign_in(client, huge, PASSWORD) for _ in range(6)]
+    assert [r.status_code for r in long] == [401] * 5 + [429]  # counted: a budget like any name's
+    assert long[0].data == wrong.data
+    assert max(seen) <= 256  # cut before NFKC
+    assert len(scrypt_checks) == 1  # only "nobody"
+    assert sign_in(client_from(app, "203.0.113.8"), "admin", PASSWORD).status_code == 302

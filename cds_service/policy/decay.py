@@ -56,7 +56,7 @@ def similar_pairs(chart: Chart, notes: list[Item], p: dict) -> list[tuple[float,
         if len(words) < p["min_words"]:                 # too short to judge: no shingles needed
             continue
         sig = _shingled(words, k)
-        if len(sig) >= p["min_words"] - k + 1:          # at least min_words distinct shingles' worth
+        if len(sig) >= p["min_words"] - k + 1:          # as many distinct shingles as min_words words give
             sigs.append((item, sig))
     # Any fixed global order keeps prefix filtering exact; the shingle hashes are one, for free.
     index: dict[int, list[int]] = {}

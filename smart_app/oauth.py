@@ -79,19 +79,15 @@ def admit_token_endpoint(iss: str, token_endpoint: str, *, resolve: bool) -> Non
     if scheme != "https" and not egress.policy.permissive:
         raise LaunchError("The EHR's token endpoint is on another host and does not use https; "
                           "painpa refuses to send credentials to it.", 502)
-    ip = egress.literal(host)
-    if ip is None and host in egress.LOOPBACK_NAMES:
-        ip = egress.literal("127.0.0.1")
     try:
-        if ip is not None:
-            why = egress.refusal(ip, explicit=False)
-            if why:
-                raise egress.EgressRefused(f"the host is {why}")
-        elif resolve:
-            egress.checked_addresses(host, port or 443)
+        # An IP literal or localhost is checked always (no DNS needed), a name only when asked; no
+        # host is "registered" here: the EHR's document named it, not the operator.
+        if resolve or egress.literal(host) is not None or host in egress.LOOPBACK_NAMES:
+            with egress.registered_hosts():
+                egress.checked_addresses(host, port)
+    except egress.Unresolvable:
+        raise LaunchError("The EHR's token endpoint could not be reached; try again shortly.", 502) from None
     except egress.EgressRefused as exc:
-        if "the host is" not in str(exc) and "resolves to" not in str(exc):  # DNS failed: not a refusal
-            raise LaunchError("The EHR's token endpoint could not be reached; try again shortly.", 502) from None
         raise LaunchError(f"painpa does not send the token request to the EHR's token endpoint: {exc} "
                           "(see PAINPA_EGRESS_ALLOW_NETWORKS); ask the administrator.", 502) from None
 

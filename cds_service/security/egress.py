@@ -64,6 +64,11 @@ class EgressRefused(Exception):
     """The destination is not one painpa may connect to; the message says why (no secrets)."""
 
 
+class Unresolvable(EgressRefused):
+    """The host name did not resolve (in time): not a refusal of an address, so callers answer
+    "unreachable" rather than "refused"."""
+
+
 class _Policy:
     """Process-wide settings of the guard (set by the app factory from :class:`Settings`)."""
 
@@ -127,9 +132,9 @@ def resolve(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
         with cpu.released():   # a wait on the resolver: the worker's other calls run meanwhile
             infos = future.result(timeout=timeout)
     except FutureTimeout:
-        raise EgressRefused("DNS resolution timed out") from None
+        raise Unresolvable("DNS resolution timed out") from None
     except OSError:
-        raise EgressRefused("the host name does not resolve") from None
+        raise Unresolvable("the host name does not resolve") from None
     found = tuple(dict.fromkeys(_unwrap(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos))
     with _lock:
         _resolved[key] = found
@@ -229,18 +234,20 @@ def admit_fhir_server(url: str | None, settings) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         checked_addresses(parts.hostname or "", port, settings.fhir_connect_timeout_s)
+    except Unresolvable:
+        pass
     except EgressRefused as exc:
-        if "resolves to" in str(exc) or "localhost" in str(exc):
-            raise HookError(400, f"fhirServer refused: {exc}", "fhirServer") from None
+        raise HookError(400, f"fhirServer refused: {exc}", "fhirServer") from None
 
 
 class RefusedConnection(NewConnectionError):
     """The guard refused a connection (a :class:`NewConnectionError`, so callers that handle
     ``requests.ConnectionError`` keep working); ``reason`` says why, without the URL."""
 
-    def __init__(self, conn, reason: str) -> None:
-        super().__init__(conn, f"egress refused: {reason}")
-        self.reason = reason
+    def __init__(self, conn, refused: EgressRefused) -> None:
+        super().__init__(conn, f"egress refused: {refused}")
+        self.reason = str(refused)
+        self.unresolvable = isinstance(refused, Unresolvable)
 
 
 def refused_reason(exc: BaseException) -> str | None:
@@ -255,8 +262,7 @@ def refused_reason(exc: BaseException) -> str | None:
             continue
         seen.add(id(current))
         if isinstance(current, RefusedConnection):
-            # the same split as admit_fhir_server: address refusals, not resolver failures
-            return current.reason if "resolves to" in current.reason or "localhost" in current.reason else None
+            return None if current.unresolvable else current.reason
         todo.extend((*current.args, getattr(current, "reason", None), current.__cause__, current.__context__))
     return None
 
@@ -269,7 +275,7 @@ class _GuardedConnectionMixin:
         try:
             addresses = checked_addresses(self._dns_host, self.port, timeout)
         except EgressRefused as exc:
-            raise RefusedConnection(self, str(exc)) from None
+            raise RefusedConnection(self, exc) from None
         last: OSError | None = None
         for ip in addresses:
             try:

@@ -33,11 +33,11 @@ class Row:
         errors = sum(c for s, c in latency.statuses.items() if s != 200)
         if load is not None:
             errors += sum(c for s, c in load.statuses.items() if s != 200)
+        ms_per_call = 1000 / load.count if load is not None and load.count else 0.0
         return cls(**keys, n=len(lat), errors=errors, p50_ms=percentile(lat, 50) * 1000,
                    p95_ms=percentile(lat, 95) * 1000, p99_ms=percentile(lat, 99) * 1000,
                    rps=load.throughput if load is not None else 0.0, peak_mb=peak_bytes / 2**20,
-                   cpu_ms=cpu_s * 1000 / load.count if load is not None and load.count else 0.0,
-                   client_cpu_ms=client_cpu_s * 1000 / load.count if load is not None and load.count else 0.0)
+                   cpu_ms=cpu_s * ms_per_call, client_cpu_ms=client_cpu_s * ms_per_call)
 
 
 def find(rows: list[Row], case: str, hook: str, server: str = "painpa") -> Row | None:

@@ -20,10 +20,10 @@ Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
   default thresholds (700/10/10) call for, holding the worker's CPU slot (cds_service/cpu.py) so
   that no request is half-way through its work; the automatic collector only remains as a
   backstop for a single request that builds over a million objects. A request's objects are freed
-  by reference counting when it ends, so the collector only ever scans what survives. During a request it re-scans the parsed patient history over and over:
-  in one process (``bench/profile.py``'s set-up, 40 order-signs with 5,000 resources in
-  prefetch) CPython's automatic collector took 1.3 s in 34 pauses of 20-60 ms (p50 118 ms, p95
-  150 ms); raising its thresholds made the pauses rarer but 340-400 ms long (p95 486 ms);
+  by reference counting when it ends, so the collector only ever scans what survives. During a
+  request it would re-scan the parsed patient history over and over: in one process
+  (``bench/profile.py``'s set-up, 40 order-signs with 5,000 resources in prefetch) CPython's
+  automatic collector took 1.3 s in 34 pauses of 20-60 ms (p50 118 ms, p95 150 ms); raising its thresholds made the pauses rarer but 340-400 ms long (p95 486 ms);
   collecting between requests: p50 85 ms, p95 91 ms, no pause over 20 ms. At 500 resources, same
   set-up, p95 15.3 → 11.1 ms (bench/RESULTS.md round 3).
 - ``timeout`` 30 s sits well above the FHIR deadline (``PAINPA_FHIR_DEADLINE``, 3 s) and below
@@ -100,7 +100,6 @@ def options(*, host: str = "127.0.0.1", port: int = 8080, workers: int | None = 
         "post_worker_init": post_worker_init,
         "post_request": post_request,
     }
-
 
 
 class Application(BaseApplication):

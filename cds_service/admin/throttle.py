@@ -44,11 +44,11 @@ import logging
 import math
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 
-from cds_service.security.ratelimit import COUNTERS, count_in_db
+from cds_service.security.ratelimit import COUNTERS, count_in_db, counter_key, fixed_window
 from cds_service.store.base import Database
 
 # Longer than any user name can be (auth.USERNAME_RE: 64); a longer one is cut before NFKC and can
@@ -89,10 +89,6 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, proxy_hop
     return remote_addr or "unknown"
 
 
-def _key(kind: str, value: str, window: int) -> str:
-    return f"login:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}:{window}"
-
-
 def _tag(salt: str, value: str) -> str:
     return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()[:12]
 
@@ -100,13 +96,12 @@ def _tag(salt: str, value: str) -> str:
 def attempt(db: Database, settings, username: str, address: str, *, salt: str, now: float) -> Attempt:
     """Count one attempt against the address's, the (user name, address) pair's and the user name's
     budgets of this window, in that order, stopping at the first one spent (module docstring)."""
-    width = settings.login_window_s
-    window = int(now // width)
-    expires = datetime.fromtimestamp((window + 2) * width, UTC) + timedelta(seconds=1)
+    window, expires, left = fixed_window(now, settings.login_window_s)
     name = normalise(username)
     # Length-prefixed, so no (name, address) pair can be spelt like another.
-    keys = (_key("addr", address, window), _key("pair", f"{len(name)}:{name}|{address}", window),
-            _key("user", name, window))
+    keys = (counter_key(address, window, "login:addr:"),
+            counter_key(f"{len(name)}:{name}|{address}", window, "login:pair:"),
+            counter_key(name, window, "login:user:"))
     budgets = (("address", settings.login_max_failures_per_address),
                ("user name from this address", settings.login_max_failures),
                ("user name from all addresses", settings.login_max_failures_per_user))
@@ -116,7 +111,7 @@ def attempt(db: Database, settings, username: str, address: str, *, salt: str, n
         if count > limit:
             spent = (budget, count, limit)
             break
-    result = Attempt(keys[2], keys[1], keys[0], spent is None, max(1, math.ceil((window + 1) * width - now)),
+    result = Attempt(keys[2], keys[1], keys[0], spent is None, max(1, math.ceil(left)),
                      _tag(salt, name), _tag(salt, address))
     if spent is not None:
         log.warning("admin sign-in throttled: user#%s from#%s, budget per %s spent (attempt %d this window, "

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from urllib.parse import quote
@@ -43,7 +44,7 @@ REF_PREFIX = "ref:"
 # thousands of references cannot fill the pool ahead of other calls' queries.
 POOL_THREADS = 256
 PER_CALL_QUERIES = 16
-MAX_REFERENCES = 100        # references followed per round (draft orders, roles, encounters)
+MAX_REFERENCES = 100        # references followed per call (draft orders, roles, encounters)
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
@@ -125,13 +126,13 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     if not jobs:
         return results, failed
     pool = _query_pool()
-    queue = list(jobs.items())
+    queue = deque(jobs.items())
     futures: dict[Future, str] = {}
     pending: set[Future] = set()
 
     def submit_more() -> None:
         while queue and len(pending) < PER_CALL_QUERIES:
-            key, query = queue.pop(0)
+            key, query = queue.popleft()
             fut = pool.submit(client.fetch, query)
             futures[fut] = key
             pending.add(fut)

@@ -32,8 +32,16 @@ COUNTERS = RateCounter.__table__
 log = logging.getLogger(__name__)
 
 
-def _key(iss: str, window: int) -> str:
-    return f"{hashlib.sha256(iss.encode()).hexdigest()[:40]}:{window}"
+def counter_key(value: str, window: int, prefix: str = "") -> str:
+    """The counter's key for ``value`` (hashed: no client or user name in the table) in ``window``."""
+    return f"{prefix}{hashlib.sha256(value.encode()).hexdigest()[:40]}:{window}"
+
+
+def fixed_window(now: float, width_s: int) -> tuple[int, datetime, float]:
+    """(index, expires, seconds left) of the fixed window of ``width_s`` seconds that holds ``now``;
+    a counter of that window may be purged once ``expires`` has passed (one window of slack)."""
+    index = int(now // width_s)
+    return index, datetime.fromtimestamp((index + 2) * width_s, UTC) + timedelta(seconds=1), (index + 1) * width_s - now
 
 
 @functools.cache
@@ -63,10 +71,8 @@ def count_in_db(db: Database, key: str, expires: datetime) -> int:
 
 def hit(db: Database, iss: str, *, shared_cache=None, now: float | None = None) -> tuple[int, float]:
     """Count one call of ``iss``; returns (calls in this window, seconds until the window ends)."""
-    now = time.time() if now is None else now
-    window = int(now // WINDOW_S)
-    key = _key(iss, window)
-    retry = (window + 1) * WINDOW_S - now
+    window, expires, retry = fixed_window(time.time() if now is None else now, WINDOW_S)
+    key = counter_key(iss, window)
     if shared_cache is not None:
         # Redis, behind the shared cache's circuit breaker: while Redis is down a call costs no
         # connect timeout (it would be spent holding the worker's CPU slot, cds_service/cpu.py).
@@ -74,7 +80,6 @@ def hit(db: Database, iss: str, *, shared_cache=None, now: float | None = None) 
             return shared_cache.incr("rate", key, WINDOW_S * 2), retry
         except CacheUnavailable as exc:
             log.warning("rate limit: Redis unavailable (%s); counting in the database", exc)
-    expires = datetime.fromtimestamp((window + 2) * WINDOW_S, UTC) + timedelta(seconds=1)
     return count_in_db(db, key, expires), retry
 
 

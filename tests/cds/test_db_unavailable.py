@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, func, make_url, select, text
 from cds_service import clients
 from cds_service.app import create_app
 from cds_service.store.tables import AuditEvent, SeenJti
-from tests.cds.conftest import ISS, SIGN, full_prefetch, hook_body
+from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body
 from tests.support import jwt as tjwt
 
 BUSY_MS = 150
@@ -61,8 +61,7 @@ def app(settings, es_key):
 
 
 def _post(app, token: str, body: dict | None = None, suffix: str = ""):
-    return app.test_client().post(f"/cds-services/{SIGN}{suffix}", data=json.dumps(body or _body()),
-                                  headers={**tjwt.bearer(token), "Content-Type": "application/json"})
+    return Caller(app, None).post(SIGN, body or _body(), token=token, path_suffix=suffix)
 
 
 def _body() -> dict:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 
 from cds_service import applinks
+from cds_service.auth import replay
 from cds_service.auth.replay import first_use
 from cds_service.security import ratelimit
 from cds_service.security.tables import RateCounter
@@ -63,7 +64,11 @@ def test_audit_rows_hold_no_token_jwt_or_patient_id(app, caller, fhir):
     assert dump and TOKEN not in dump and "pt-esi-1" not in dump and "eyJ" not in dump
 
 
-def test_retention_job_purges_old_and_expired_keeps_live(app, settings):
+def test_retention_job_purges_old_and_expired_keeps_live(app, settings, monkeypatch):
+    # The per-call opportunistic purges (1-2 % of jti and rate-counter writes) would now and then
+    # remove the expired rows before the job under test could count them.
+    monkeypatch.setattr(replay, "PURGE_PROBABILITY", 0.0)
+    monkeypatch.setattr(ratelimit, "PURGE_PROBABILITY", 0.0)
     db = app.extensions["painpa.db"]
     now = datetime.now(UTC)
     with db.session() as s:

@@ -13,7 +13,7 @@ from flask import Flask
 
 from cds_service import security
 from cds_service.config import Settings
-from cds_service.fhir.client import new_session
+from cds_service.fhir.client import new_pool
 from cds_service.hooks.errors import register_error_handlers
 from cds_service.store import init_db
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["painpa.settings"] = settings
     app.extensions["painpa.db"] = init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     app.extensions["painpa.policies"] = _load_policies()
-    app.extensions["painpa.http"] = new_session()
+    app.extensions["painpa.fhir_pool"] = new_pool()
     register_error_handlers(app)
     security.install(app)  # log redaction, egress guard, /openapi.json (docs/security.md)
     for module, attr in BLUEPRINTS:

@@ -8,20 +8,22 @@ Nothing here logs a URL with a query (it may hold patient ids) or a header.
 
 from __future__ import annotations
 
-import json
 import time
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
+from requests.certs import where as ca_bundle
+from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError
 
-from cds_service import cpu
+from cds_service import cpu, jsontext
 from cds_service.security import answers
-from cds_service.security.egress import GuardedAdapter
+from cds_service.security.egress import GuardedAdapter, guarded_pool_manager
 from cds_service.security.limits import BodyRefused, Budget, read_bounded
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 FHIR_JSON = "application/fhir+json"
+USER_AGENT = "painpa-cds"
 
 
 class FhirError(Exception):
@@ -50,13 +52,20 @@ def new_session(pool_size: int = 32) -> requests.Session:
     return session
 
 
+def new_pool(pool_size: int = 32) -> PoolManager:
+    """Connection pools for the hook's FHIR reads: urllib3 directly, ~0.3 ms less CPU per read than
+    a ``requests`` session (18 reads a call). The same guard and the same certificate bundle as
+    :func:`new_session`; urllib3 itself reads no cookies, proxies or ``.netrc``."""
+    return guarded_pool_manager(pool_size, ca_bundle())
+
+
 class FhirClient:
     def __init__(
         self,
         base: str,
         token: str | None,
         *,
-        session: requests.Session,
+        pool: PoolManager,
         connect_timeout: float,
         read_timeout: float,
         deadline: float,
@@ -64,7 +73,7 @@ class FhirClient:
     ) -> None:
         self.base = base.rstrip("/")
         self._token = token
-        self._session = session
+        self._pool = pool
         self._connect = connect_timeout
         self._read = read_timeout
         self.deadline = deadline  # time.monotonic() value
@@ -89,28 +98,25 @@ class FhirClient:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise FhirError("deadline passed")
-        headers = {"Accept": FHIR_JSON}
+        headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:
             with cpu.released():   # a wait on the FHIR server: let this worker's other calls run
-                resp = self._session.get(
-                    url,
-                    headers=headers,
-                    timeout=(min(self._connect, remaining), min(self._read, remaining)),
-                    allow_redirects=False,
-                    stream=True,  # read under the deadline and the size cap (security.limits.read_bounded)
+                resp = self._pool.urlopen(
+                    "GET", url, headers=headers,
+                    timeout=Timeout(connect=min(self._connect, remaining), read=min(self._read, remaining)),
+                    redirect=False, retries=False,
+                    preload_content=False,  # read under the deadline and the size cap (security.limits.read_bounded)
                 )
-                if resp.status_code != 200:
+                if resp.status != 200:
                     resp.close()
-                    raise FhirError(f"HTTP {resp.status_code}")
+                    raise FhirError(f"HTTP {resp.status}")
                 content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
-        except requests.RequestException as exc:
-            raise FhirError(type(exc).__name__) from None
         except (BodyRefused, OSError, HTTPError) as exc:
             raise FhirError(str(exc) if isinstance(exc, BodyRefused) else type(exc).__name__) from None
         try:
-            body = json.loads(content)
+            body = jsontext.loads(content)
         except (ValueError, RecursionError):
             raise FhirError("response is not JSON") from None
         if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":

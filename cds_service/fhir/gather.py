@@ -22,11 +22,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from urllib.parse import quote
 
-import requests
+from urllib3 import PoolManager
 
 from cds_service import cpu, shared
 from cds_service.config import Settings
-from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_session
+from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
 from cds_service.fhir.queries import QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
 
@@ -53,14 +53,14 @@ _pool_lock = threading.Lock()
 # bytes in-process (an entry-count bound let 512 records of 5,000 resources take gigabytes, as the
 # bench showed), or in Redis when PAINPA_REDIS_URL is set so that any worker can reuse it.
 CACHE_NS = "gather"
-_default_session: requests.Session | None = None
+_default_connections: PoolManager | None = None
 
 
-def _session() -> requests.Session:
-    global _default_session
-    if _default_session is None:
-        _default_session = new_session()
-    return _default_session
+def _connections() -> PoolManager:
+    global _default_connections
+    if _default_connections is None:
+        _default_connections = new_pool()
+    return _default_connections
 
 
 def _query_pool() -> ThreadPoolExecutor:
@@ -176,7 +176,7 @@ def gather(
     context: Mapping[str, str | None] | None = None,
     orders: Sequence[dict] = (),
     defaults: TenantDefaults | None = None,
-    session: requests.Session | None = None,
+    pool: PoolManager | None = None,
     cache_scope: Sequence[str | None] | None = None,
     queries: Sequence = QUERIES,
 ) -> PatientRecord:
@@ -192,7 +192,7 @@ def gather(
         client = FhirClient(
             fhir_server,
             access_token,
-            session=session or _session(),
+            pool=pool or _connections(),
             connect_timeout=settings.fhir_connect_timeout_s,
             read_timeout=settings.fhir_read_timeout_s,
             deadline=started + settings.fhir_deadline_s,

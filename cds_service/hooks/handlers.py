@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-import requests
+from urllib3 import PoolManager
 
 from cds_service import applinks
 from cds_service.clients import ClientInfo
@@ -38,7 +38,7 @@ class HookCall:
     policies: object
     today: date
     client: ClientInfo | None = None
-    session: requests.Session | None = None
+    pool: PoolManager | None = None     # the app's FHIR connection pools (fhir.client.new_pool)
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _record(call: HookCall) -> PatientRecord:
         context={"userId": req.user_id, "encounterId": req.encounter_id},
         orders=req.draft_orders,
         defaults=defaults,
-        session=call.session,
+        pool=call.pool,
         cache_scope=scope,
     )
     no_access = not (req.fhir_server and req.access_token)

@@ -100,7 +100,7 @@ def _call_service(service_id: str):
             call = HookCall(service=service, request=hook_req, settings=settings, db=db,
                             policies=current_app.extensions.get("painpa.policies"),
                             today=today_utc(), client=client,
-                            session=current_app.extensions.get("painpa.http"))
+                            pool=current_app.extensions.get("painpa.fhir_pool"))
             result = service.resolve_handler()(call)
             resp = jsonify(result.response)
         except HookError as exc:

@@ -50,7 +50,7 @@ def respond(call: HookCall) -> HookResult:
         patient_id=req.patient_id, settings=call.settings, fhir_server=req.fhir_server if req.access_token else None,
         access_token=req.access_token, prefetch=req.prefetch,
         context={"userId": req.user_id, "encounterId": req.encounter_id},
-        defaults=call.client.defaults if call.client else TenantDefaults(), session=call.session, queries=QUERIES,
+        defaults=call.client.defaults if call.client else TenantDefaults(), pool=call.pool, queries=QUERIES,
     )
     if "Condition" in record.incomplete and not (req.fhir_server and req.access_token):
         # CDS Hooks 2.0 §Prefetch: no FHIR access and the prefetch lacks the data the card needs.

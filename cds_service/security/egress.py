@@ -16,10 +16,10 @@ registered ``http://127.0.0.1:8090/fhir`` meant it. Hostnames that resolve into 
 allowed only for networks listed in ``PAINPA_EGRESS_ALLOW_NETWORKS`` (hospital FHIR servers often
 live on 10/8). Metadata addresses are refused always.
 
-Every outbound request painpa makes uses a :func:`new_session` session, so the second gate guards
-them all: the hook's FHIR reads, the registered JWKS URL, SMART discovery and token requests, the
-SMART app's FHIR reads and PAS ``$submit``, the PAS ClaimResponse import (docs/security.md
-"Outbound requests"). :func:`refused_reason` lets each path report a refusal as its own clean error.
+Every outbound request painpa makes opens its connections through these pools, so the second gate
+guards them all: the hook's FHIR reads (:func:`guarded_pool_manager`), and through a
+:func:`new_session` session the registered JWKS URL, SMART discovery and token requests, the SMART
+app's FHIR reads and PAS ``$submit``, the PAS ClaimResponse import (docs/security.md "Outbound requests"). :func:`refused_reason` lets each path report a refusal as its own clean error.
 
 URLs named by a remote party (the SMART token endpoint) are read with :func:`strict_origin`, which
 accepts a URL only when ``urllib.parse`` and urllib3 (the parser the connection uses) read the same
@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -304,12 +305,24 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = GuardedHTTPSConnection
 
 
+_GUARDED_POOLS = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose pools open only guarded connections (mount on http:// and https://)."""
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
+
+
+def guarded_pool_manager(size: int, ca_certs: str) -> PoolManager:
+    """A urllib3 pool manager whose pools open only guarded connections, for the hook's FHIR reads
+    (``requests`` costs ~0.3 ms more CPU per request on top of urllib3, bench/RESULTS.md round 5).
+    Certificates are checked against ``ca_certs``; no proxy, ``.netrc`` or cookie is ever used."""
+    manager = PoolManager(num_pools=size, maxsize=size, block=False, cert_reqs="CERT_REQUIRED", ca_certs=ca_certs)
+    manager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
+    return manager
 
 
 def clear_cache() -> None:

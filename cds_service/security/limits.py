@@ -145,10 +145,10 @@ class BodyRefused(Exception):
 
 
 def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = None, chunk: int = 65536) -> bytes:
-    """Read a streamed ``requests`` response body, stopping at ``max_bytes`` or the monotonic
-    ``deadline``. ``read1`` returns what has arrived, so a server that drips one byte at a time
-    cannot keep the call (or the worker thread) past the deadline (issue 6 fault injection).
-    A body read to its end returns its connection to the pool; any refusal closes it."""
+    """Read a streamed urllib3 response body (``preload_content=False``), stopping at ``max_bytes``
+    (decoded) or the monotonic ``deadline``. ``read1`` returns what has arrived, so a server that
+    drips one byte at a time cannot keep the call (or the worker thread) past the deadline (issue 6
+    fault injection). A body read to its end returns its connection to the pool; any refusal closes it."""
     import time
 
     parts: list[bytes] = []
@@ -160,8 +160,9 @@ def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = 
         while True:
             if time.monotonic() > deadline:
                 raise BodyRefused("deadline passed while reading the response")
-            data = resp.raw.read1(chunk, decode_content=True)
+            data = resp.read1(chunk, decode_content=True)
             if not data:
+                resp.release_conn()
                 return b"".join(parts)
             size += len(data)
             if size > max_bytes:

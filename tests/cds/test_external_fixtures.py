@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
-from requests.adapters import BaseAdapter
+from urllib3 import PoolManager
+from urllib3.exceptions import NewConnectionError
 
 from cds_service import clients
 from tests.cds.checks import check_coverage_information, check_shape
@@ -31,20 +31,14 @@ CONTEXT_FILES = [p for p in FILES if isinstance(_json(p), dict) and "hook" not i
                  and isinstance(_json(p).get("context"), dict)]
 
 
-class Offline(BaseAdapter):
-    def send(self, request, **kwargs):
-        raise requests.ConnectionError("tests do not leave loopback")
-
-    def close(self):
-        pass
+class Offline(PoolManager):
+    def urlopen(self, method, url, redirect=True, **kw):
+        raise NewConnectionError(None, "tests do not leave loopback")
 
 
 @pytest.fixture
 def offline_app(app):
-    session = requests.Session()
-    session.mount("http://", Offline())
-    session.mount("https://", Offline())
-    app.extensions["painpa.http"] = session
+    app.extensions["painpa.fhir_pool"] = Offline()
     bases = {_json(p).get("fhirServer") for p in HOOK_FILES} - {None}
     clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=_jwks(app), fhir_bases=sorted(bases))
     return app

@@ -14,7 +14,7 @@ import requests
 
 from cds_service import clients
 from cds_service.app import create_app
-from cds_service.fhir.client import new_session
+from cds_service.fhir.client import new_pool, new_session
 from cds_service.hooks.errors import HookError
 from cds_service.security import egress
 from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body, load
@@ -96,6 +96,17 @@ def test_dns_rebinding_is_refused_at_connect_time(fake_dns, sentinel):
     fake_dns["rebind.test"] = ["127.0.0.1"]
     with pytest.raises(requests.ConnectionError, match="egress refused"):
         new_session().get(f"http://rebind.test:{sentinel.port}/fhir/Patient/1", timeout=2)
+    assert not sentinel.touched()
+
+
+def test_dns_rebinding_is_refused_at_connect_time_on_the_hook_query_pools(fake_dns, sentinel):
+    """The hook's FHIR reads use urllib3 pools of their own (fhir.client.new_pool): the same guard."""
+    fake_dns["rebind.test"] = ["93.184.216.34"]
+    egress.checked_addresses("rebind.test", sentinel.port)
+    egress.clear_cache()
+    fake_dns["rebind.test"] = ["127.0.0.1"]
+    with pytest.raises(egress.RefusedConnection, match="egress refused"):
+        new_pool().urlopen("GET", f"http://rebind.test:{sentinel.port}/fhir/Patient/1", retries=False, timeout=2)
     assert not sentinel.touched()
 
 

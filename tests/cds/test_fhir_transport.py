@@ -1,0 +1,148 @@
+"""The hook's FHIR reads on their own connection pools (cds_service/fhir/client.py ``new_pool``:
+urllib3 directly, not a ``requests`` session; bench/RESULTS.md round 5). What the transport must keep
+doing for the physician's call and the EHR's token (CDS Hooks 2.0 §FHIR Resource Access "https";
+standards.md §8.3; CC-27, CC-28): connections kept open and reused, an error answer never leaves a
+half-read connection behind for the next read, compressed answers asked for and capped after
+decoding, certificates checked, and no proxy taken from the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cds_service.fhir.client import MAX_BODY_BYTES, FhirClient, FhirError, new_pool
+from tests.security.harness import Sentinel
+
+PATIENT = json.dumps({"resourceType": "Patient", "id": "pt-1"}).encode()
+OUTCOME = json.dumps({"resourceType": "OperationOutcome",
+                      "issue": [{"severity": "error", "code": "not-found", "diagnostics": "x" * 2000}]}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, as EHR FHIR servers do
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.server.seen.append({"path": self.path, "accept_encoding": self.headers.get("Accept-Encoding", "")})
+        status, body, headers = 200, PATIENT, {}
+        if self.path.endswith("/gone"):
+            status, body = 404, OUTCOME        # an error answer with a body the client must not leave unread
+        elif self.path.endswith("/zip") and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body, headers = gzip.compress(PATIENT), {"Content-Encoding": "gzip"}
+        elif self.path.endswith("/bomb"):
+            inflated = b'{"resourceType": "Patient", "id": "b", "text": "' + b" " * (MAX_BODY_BYTES + 1) + b'"}'
+            body, headers = gzip.compress(inflated, compresslevel=9), {"Content-Encoding": "gzip"}
+        self.send_response(status)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _serve(context: ssl.SSLContext | None = None):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.lock, server.connections, server.seen = threading.Lock(), 0, []
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    scheme = "https" if context else "http"
+    server.base = f"{scheme}://127.0.0.1:{server.server_address[1]}/fhir"
+    return server
+
+
+@pytest.fixture
+def server():
+    s = _serve()
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+def _client(base: str, pool=None) -> FhirClient:
+    return FhirClient(base, "tok-" + "x" * 20, pool=pool or new_pool(), connect_timeout=2.0, read_timeout=2.0,
+                      deadline=time.monotonic() + 10, max_pages=5)
+
+
+def test_reads_share_one_kept_alive_connection_and_an_error_answer_does_not_poison_it(server):
+    client = _client(server.base)
+    assert client.get(f"{server.base}/Patient/pt-1")["id"] == "pt-1"
+    with pytest.raises(FhirError, match="HTTP 404"):
+        client.get(f"{server.base}/Patient/gone")
+    for _ in range(3):   # a connection handed back with the 404's body unread fails the next read
+        assert client.get(f"{server.base}/Patient/pt-1")["id"] == "pt-1"
+    assert len(server.seen) == 5
+    assert server.connections == 2   # one before the error answer (closed with it), one after
+
+
+def test_compressed_answers_are_asked_for_and_decoded(server):
+    assert _client(server.base).get(f"{server.base}/Patient/zip") == {"resourceType": "Patient", "id": "pt-1"}
+    assert "gzip" in server.seen[-1]["accept_encoding"]
+
+
+def test_a_compressed_answer_is_capped_at_its_decoded_size(server):
+    with pytest.raises(FhirError, match="response too large|byte budget"):   # decoded bytes count
+        _client(server.base).get(f"{server.base}/Patient/bomb")
+
+
+def test_proxies_in_the_environment_are_never_used(server, monkeypatch):
+    """A proxy would see the bearer token; the operator registered the FHIR base, not a proxy."""
+    trap = Sentinel()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, trap.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert _client(server.base).get(f"{server.base}/Patient/pt-1")["id"] == "pt-1"
+        assert not trap.touched()
+    finally:
+        trap.close()
+
+
+def _self_signed(tmp_path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+def test_a_server_certificate_no_trusted_authority_signed_is_refused_before_any_request(tmp_path):
+    tls = _serve(_self_signed(tmp_path))
+    try:
+        with pytest.raises(FhirError, match="SSLError"):
+            _client(tls.base).get(f"{tls.base}/Patient/pt-1")
+        assert tls.seen == []   # the token never left: the handshake failed first
+    finally:
+        tls.shutdown()
+        tls.server_close()

@@ -12,7 +12,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from cds_service import jsontext
+import orjson
+
 from cds_service.hooks.errors import HookError
 
 # A JSON ``\uD800``-``\uDFFF`` escape: legal JSON, but a lone one is not Unicode text (RFC 8259 §8.2)
@@ -22,6 +23,10 @@ from cds_service.hooks.errors import HookError
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# Bytes → "0" for a digit, " " otherwise: a run of 19 digits may be an integer beyond 64 bits,
+# which orjson would turn into a float (the standard library keeps it exact).
+_DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_NUMBER = b"0" * 19
 USER_RE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
 REQUIRED_CONTEXT = {
     "order-select": ("userId", "patientId", "selections", "draftOrders"),
@@ -59,9 +64,23 @@ class HookRequest:
         return [o for o in self.draft_orders if f"{o['resourceType']}/{o['id']}" in chosen]
 
 
+def _loads(raw: bytes) -> object:
+    """``json.loads(raw)``, the same value, faster. orjson (~2x faster on a 300 KB prefetch,
+    bench/RESULTS.md) parses what it reads exactly like the standard library; the standard library
+    decides everything orjson refuses (a BOM, UTF-16/32, NaN, 1e999, lone surrogate escapes,
+    nesting past 1,024, malformed text: the same values or the same errors as before) and any body
+    that may hold an integer beyond 64 bits."""
+    if _LONG_NUMBER not in raw.translate(_DIGIT_RUNS):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
+
+
 def parse_json(raw: bytes) -> dict:
     try:
-        body = jsontext.loads(raw)
+        body = _loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # nesting bomb: 400, not 500
         raise HookError(400, "Request body is not parsable JSON") from None
     if not isinstance(body, dict):

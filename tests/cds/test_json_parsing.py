@@ -1,8 +1,7 @@
-"""The JSON fast path (orjson) gives exactly the value the standard library gives, or the same
-refusal (cds_service/jsontext.py ``loads``, for hook bodies and FHIR responses; CDS Hooks 2.0
-§Calling a CDS Service: the body is JSON; standards.md §8.15: malformed input is a clear 400, never
-a 500). Draft orders are echoed back in the order-sign update action, so a changed number would
-change the order (CC-46)."""
+"""The request parser's fast path (orjson) gives exactly the value the standard library gives, or
+the same refusal (cds_service/hooks/request.py ``_loads``; CDS Hooks 2.0 §Calling a CDS Service:
+the body is JSON; standards.md §8.15: malformed input is a clear 400, never a 500). Draft orders are
+echoed back in the order-sign update action, so a changed number would change the order (CC-46)."""
 
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cds_service.hooks.errors import HookError
-from cds_service.hooks.request import parse_json
-from cds_service.jsontext import loads as _loads
+from cds_service.hooks.request import _loads, parse_json
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
            | st.text(max_size=20) | st.sampled_from(["\U0001F600", "é", "\\", '"', "\u2028"]))

@@ -7,8 +7,8 @@ Two gates, one rule set:
   any outbound byte: ``https`` is required except for an explicitly registered loopback base (or the
   sandbox), and the host's DNS answers are checked against loopback, private, link-local, reserved
   and cloud-metadata ranges. A refusal is a 400 naming ``fhirServer``.
-* :class:`GuardedAdapter` re-applies the check inside every connection a :func:`new_session`
-  session opens, and connects to the very address it checked (the resolution is pinned), so a DNS
+* the guarded connection pools (:class:`GuardedAdapter` of a :func:`new_session` session, and
+  :func:`guarded_pool_manager`) re-apply the check inside every connection they open, and connect to the very address it checked (the resolution is pinned), so a DNS
   answer that changes between the two gates (rebinding) still cannot reach a forbidden address.
 
 A base whose host is an IP literal (or ``localhost``) names its address explicitly: an operator who
@@ -19,7 +19,8 @@ live on 10/8). Metadata addresses are refused always.
 Every outbound request painpa makes opens its connections through these pools, so the second gate
 guards them all: the hook's FHIR reads (:func:`guarded_pool_manager`), and through a
 :func:`new_session` session the registered JWKS URL, SMART discovery and token requests, the SMART
-app's FHIR reads and PAS ``$submit``, the PAS ClaimResponse import (docs/security.md "Outbound requests"). :func:`refused_reason` lets each path report a refusal as its own clean error.
+app's FHIR reads and PAS ``$submit``, the PAS ClaimResponse import (docs/security.md "Outbound
+requests"). :func:`refused_reason` lets each path report a refusal as its own clean error.
 
 URLs named by a remote party (the SMART token endpoint) are read with :func:`strict_origin`, which
 accepts a URL only when ``urllib.parse`` and urllib3 (the parser the connection uses) read the same

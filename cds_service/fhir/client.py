@@ -41,8 +41,9 @@ class Truncated(FhirError):
 
 
 def new_session(pool_size: int = 32) -> requests.Session:
-    """A session for outbound FHIR calls: no cookies (they would cross tenants), no proxies or
-    ``.netrc`` from the environment (they could add credentials or reroute the token)."""
+    """A session for outbound calls other than the hook's FHIR reads (JWKS, SMART, PAS; those use
+    :func:`new_pool`): no cookies (they would cross tenants), no proxies or ``.netrc`` from the
+    environment (they could add credentials or reroute the token)."""
     session = requests.Session()
     session.trust_env = False
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -111,10 +112,11 @@ class FhirClient:
                     preload_content=False,  # read under the deadline and the size cap (security.limits.read_bounded)
                 )
                 if resp.status != 200:
-                    resp.close()
+                    resp.close()          # never back to the pool half read; its slot is freed
+                    resp.release_conn()
                     raise FhirError(f"HTTP {resp.status}")
                 content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
-        except (BodyRefused, OSError, HTTPError) as exc:
+        except (BodyRefused, OSError, HTTPError, ValueError) as exc:  # ValueError: http.client on a bad header
             raise FhirError(str(exc) if isinstance(exc, BodyRefused) else type(exc).__name__) from None
         try:
             body = json.loads(content)   # not orjson: ~17 MB more peak at 5,000 resources, no CPU gained

@@ -27,6 +27,9 @@ ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 # which orjson would turn into a float (the standard library keeps it exact).
 _DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _LONG_NUMBER = b"0" * 19
+# RFC 6750 §2.1 b64token: what a Bearer credential may hold, since it goes into an Authorization header
+# (CR/LF or non-ASCII there is header injection or an encoding error, never a usable token).
+BEARER_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 USER_RE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
 REQUIRED_CONTEXT = {
     "order-select": ("userId", "patientId", "selections", "draftOrders"),
@@ -181,6 +184,9 @@ def parse_request(body: dict, service_hook: str) -> HookRequest:
         if not isinstance(auth, dict):
             raise HookError(400, "fhirAuthorization must be an object", "fhirAuthorization")
         token = _string(auth, "access_token", "fhirAuthorization.")
+        if not BEARER_TOKEN_RE.match(token):
+            raise HookError(400, "fhirAuthorization.access_token is not a Bearer token (RFC 6750 b64token: "
+                                 "letters, digits and -._~+/ then optional =)", "fhirAuthorization.access_token")
         token_type = _string(auth, "token_type", "fhirAuthorization.")
         if token_type.lower() != "bearer":
             raise HookError(400, "fhirAuthorization.token_type must be Bearer", "fhirAuthorization.token_type")

@@ -8,8 +8,9 @@ Two gates, one rule set:
   sandbox), and the host's DNS answers are checked against loopback, private, link-local, reserved
   and cloud-metadata ranges. A refusal is a 400 naming ``fhirServer``.
 * the guarded connection pools (:class:`GuardedAdapter` of a :func:`new_session` session, and
-  :func:`guarded_pool_manager`) re-apply the check inside every connection they open, and connect to the very address it checked (the resolution is pinned), so a DNS
-  answer that changes between the two gates (rebinding) still cannot reach a forbidden address.
+  :func:`guarded_pool_manager`) re-apply the check inside every connection they open and connect to
+  the very address they checked (the resolution is pinned), so a DNS answer that changes between
+  the two gates (rebinding) still cannot reach a forbidden address.
 
 A base whose host is an IP literal (or ``localhost``) names its address explicitly: an operator who
 registered ``http://127.0.0.1:8090/fhir`` meant it. Hostnames that resolve into private networks are
@@ -135,7 +136,7 @@ def resolve(host: str, port: int, timeout: float) -> tuple[IPAddress, ...]:
             infos = future.result(timeout=timeout)
     except FutureTimeout:
         raise Unresolvable("DNS resolution timed out") from None
-    except OSError:
+    except (OSError, UnicodeError):   # UnicodeError: a label the IDNA codec refuses (> 63 characters)
         raise Unresolvable("the host name does not resolve") from None
     found = tuple(dict.fromkeys(_unwrap(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos))
     with _lock:

@@ -172,4 +172,5 @@ def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = 
             parts.append(data)
     except BaseException:
         resp.close()
+        resp.release_conn()   # the closed connection's pool slot, as requests' close() also did
         raise

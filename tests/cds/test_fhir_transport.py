@@ -95,6 +95,20 @@ def test_reads_share_one_kept_alive_connection_and_an_error_answer_does_not_pois
     assert server.connections == 2   # one before the error answer (closed with it), one after
 
 
+def test_error_answers_and_refused_bodies_give_their_pool_slots_back(server):
+    """A closed connection must free its slot too: urllib3's ``close()`` alone does not (requests'
+    did), and a pool that blocks when full would then wait forever after ``maxsize`` errors."""
+    pool = new_pool(pool_size=2)
+    client = _client(server.base, pool)
+    for _ in range(3):
+        with pytest.raises(FhirError, match="HTTP 404"):
+            client.get(f"{server.base}/Patient/gone")
+        with pytest.raises(FhirError, match="response too large|byte budget"):
+            _client(server.base, pool).get(f"{server.base}/Patient/bomb")
+    slots = pool.connection_from_url(server.base)
+    assert slots.pool.qsize() == slots.pool.maxsize == 2
+
+
 def test_compressed_answers_are_asked_for_and_decoded(server):
     assert _client(server.base).get(f"{server.base}/Patient/zip") == {"resourceType": "Patient", "id": "pt-1"}
     assert "gzip" in server.seen[-1]["accept_encoding"]

@@ -229,6 +229,22 @@ def test_unpaired_surrogate_escape_is_400_not_500(caller, field):
     assert "surrogate" in resp.get_json()["issue"][0]["diagnostics"]
 
 
+@pytest.mark.parametrize("token", ["tok\r\nX-Injected: 1", "tok€", "two words", "tok\x00"])
+def test_an_access_token_that_is_no_bearer_token_is_400_before_any_request(caller, fhir, token):
+    """RFC 6750 §2.1: the token goes into an Authorization header; CR/LF there was a 500 (http.client
+    refuses the header), a non-Latin-1 character too. Refused up front, and the EHR is never asked."""
+    body = hook_body(fhir_server=fhir.base, token=token)
+    assert "fhirAuthorization.access_token" in _oo(caller.post(SIGN, body), 400)
+    assert fhir.log() == []
+
+
+@pytest.mark.parametrize("token", ["eyJhbGciOiJSUzM4NCJ9.eyJzdWIiOiJ4In0.c2ln-_", "opaque+token/with~all.chars==",
+                                   "some-opaque-fhir-access-token"])
+def test_jwt_and_opaque_access_tokens_are_still_used(caller, fhir, token):
+    assert caller.post(SIGN, hook_body(fhir_server=fhir.base, token=token)).status_code == 200
+    assert fhir.log()
+
+
 def test_surrogate_pairs_are_still_text(caller):
     body = hook_body(prefetch=full_prefetch())
     body["context"]["vendorNote"] = "pain \U0001F62C"  # json.dumps writes it as a \ud83d\ude2c pair

@@ -110,6 +110,100 @@ def test_dns_rebinding_is_refused_at_connect_time_on_the_hook_query_pools(fake_d
     assert not sentinel.touched()
 
 
+def _tls_server(tmp_path, name: str):
+    """An HTTPS server on 127.0.0.1 with a certificate for ``name`` from a CA of its own; returns
+    (server, CA file, SNI names seen, request paths seen)."""
+    import datetime as dt
+    import json
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cert(subject, issuer, key, signer, *ext):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=1)))
+        for extension, critical in ext:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "painpa test CA")])
+    ca = cert(ca_name, ca_name, ca_key, ca_key, (x509.BasicConstraints(ca=True, path_length=None), True))
+    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_name, key, ca_key,
+                (x509.SubjectAlternativeName([x509.DNSName(name)]), False))
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    sni: list[str] = []
+    seen: list[str] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "key.pem")
+    context.sni_callback = lambda _sock, server_name, _ctx: sni.append(server_name)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            body = json.dumps({"resourceType": "Patient", "id": "p"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, str(tmp_path / "ca.pem"), sni, seen
+
+
+def test_tls_checks_the_url_host_name_while_the_socket_goes_to_the_pinned_address(tmp_path, fake_dns, monkeypatch):
+    """The guard connects to the address it checked, not the name; the certificate (and SNI) must
+    still be checked against the URL's host name, or any host on that address could take the token."""
+    import time
+
+    from cds_service.fhir.client import FhirClient, FhirError
+
+    server, ca, sni, seen = _tls_server(tmp_path, "good.test")
+    monkeypatch.setattr(egress.policy, "allow_networks", (ipaddress.ip_network("127.0.0.0/8"),))
+    fake_dns["good.test"] = fake_dns["other.test"] = ["127.0.0.1"]
+    pools = egress.guarded_pool_manager(4, ca)
+    port = server.server_address[1]
+    try:
+        for host in ("good.test", "other.test"):
+            base = f"https://{host}:{port}/fhir"
+            client = FhirClient(base, "tok", pool=pools, connect_timeout=2, read_timeout=2,
+                                deadline=time.monotonic() + 10, max_pages=2)
+            if host == "good.test":
+                assert client.get(f"{base}/Patient/p")["id"] == "p"
+            else:
+                with pytest.raises(FhirError, match="SSLError"):
+                    client.get(f"{base}/Patient/p")
+        assert sni == ["good.test", "other.test"]
+        assert seen == ["/fhir/Patient/p"]   # the name the certificate does not cover got no request
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_host_name_the_resolver_cannot_encode_is_unresolvable_not_a_crash():
+    with pytest.raises(egress.Unresolvable):
+        egress.resolve("a" * 64 + ".example.org", 443, 1.0)
+
+
 def test_sentinel_does_see_a_permitted_connection(sentinel):
     """The negative tests above could not fail if the sentinel never saw anything: it does."""
     with pytest.raises(requests.RequestException):

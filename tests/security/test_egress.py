@@ -199,6 +199,35 @@ def test_tls_checks_the_url_host_name_while_the_socket_goes_to_the_pinned_addres
         server.server_close()
 
 
+def test_the_ca_bundle_is_read_once_per_pool_manager_not_per_connection(tmp_path, fake_dns, monkeypatch):
+    """Read per connection it cost ~25 ms of CPU per query against an EHR that closes connections
+    (bench/RESULTS.md round 5); every handshake must still verify against it."""
+    import ssl
+    import time
+
+    from cds_service.fhir.client import FhirClient
+
+    server, ca, sni, _ = _tls_server(tmp_path, "good.test")
+    monkeypatch.setattr(egress.policy, "allow_networks", (ipaddress.ip_network("127.0.0.0/8"),))
+    fake_dns["good.test"] = ["127.0.0.1"]
+    pools = egress.guarded_pool_manager(4, ca)
+    loads = []
+    real = ssl.SSLContext.load_verify_locations
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda self, *a, **k: (loads.append(a), real(self, *a, **k)))
+    base = f"https://good.test:{server.server_address[1]}/fhir"
+    try:
+        for _ in range(3):
+            client = FhirClient(base, "tok", pool=pools, connect_timeout=2, read_timeout=2,
+                                deadline=time.monotonic() + 10, max_pages=2)
+            assert client.get(f"{base}/Patient/p")["id"] == "p"
+            pools.clear()                     # as if the server had closed the connection
+        assert sni == ["good.test"] * 3       # three handshakes, each verified
+        assert loads == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_host_name_the_resolver_cannot_encode_is_unresolvable_not_a_crash():
     with pytest.raises(egress.Unresolvable):
         egress.resolve("a" * 64 + ".example.org", 443, 1.0)

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cachetools import TTLCache
@@ -312,23 +313,41 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 _GUARDED_POOLS = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
 
+@lru_cache(maxsize=8)
+def tls_context(ca_certs: str) -> ssl.SSLContext:
+    """One client TLS context per CA bundle, shared by every guarded connection of the process:
+    given only the file, urllib3 loads it into a new context for every new connection (~25 ms of
+    CPU each, which an EHR that closes its connections would cost on every request)."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)   # check_hostname on, TLS >= 1.2
+    context.load_verify_locations(cafile=ca_certs)
+    return context
+
+
 class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose pools open only guarded connections (mount on http:// and https://)."""
+    """A requests adapter whose pools open only guarded connections (mount on http:// and https://),
+    verifying certificates with one shared :func:`tls_context` of ``ca_certs``."""
+
+    def __init__(self, *args, ca_certs: str, **kwargs) -> None:
+        self._tls = tls_context(ca_certs)
+        super().__init__(*args, **kwargs)
 
     def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(*args, ssl_context=self._tls, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
+
+    def cert_verify(self, conn, url: str, verify, cert) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if verify is True and url.lower().startswith("https"):
+            conn.ca_certs = conn.ca_cert_dir = None    # the shared context already holds the bundle
 
 
 def guarded_pool_manager(size: int, ca_certs: str) -> PoolManager:
     """A urllib3 pool manager whose pools open only guarded connections, for the hook's FHIR reads
     (``requests`` costs ~0.3 ms more CPU per request on top of urllib3, bench/RESULTS.md round 5).
-    Certificates and host names are checked against ``ca_certs``, loaded once into one TLS context:
-    given as a path, urllib3 reloads the bundle for every new connection (~25 ms of CPU each, which
-    an EHR that closes its connections would cost on every query). No proxy, ``.netrc`` or cookie."""
-    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)   # check_hostname on, TLS >= 1.2
-    context.load_verify_locations(cafile=ca_certs)
-    manager = PoolManager(num_pools=size, maxsize=size, block=False, cert_reqs="CERT_REQUIRED", ssl_context=context)
+    Certificates and host names are checked with one shared :func:`tls_context` of ``ca_certs``.
+    No proxy, ``.netrc`` or cookie is ever used."""
+    manager = PoolManager(num_pools=size, maxsize=size, block=False, cert_reqs="CERT_REQUIRED",
+                          ssl_context=tls_context(ca_certs))
     manager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
     return manager
 

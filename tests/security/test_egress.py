@@ -1,16 +1,26 @@
 """SSRF defences (standards.md §8.3; CC-27, CC-28, CC-29): fhirServer must be under a registered
 base, https unless a registered loopback base, and resolve to no loopback / private / link-local /
 metadata address unless the operator allowed it; the resolution is pinned at connect time so a
-rebinding answer cannot reach a forbidden address. Every refusal is asserted with a listening
-socket that must see no connection."""
+rebinding answer cannot reach a forbidden address, while TLS still checks the URL's host name.
+Every refusal is asserted with a listening socket that must see no connection."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
+import json
+import ssl
+import threading
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import urllib3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from cds_service import clients
 from cds_service.app import create_app
@@ -113,17 +123,6 @@ def test_dns_rebinding_is_refused_at_connect_time_on_the_hook_query_pools(fake_d
 def _tls_server(tmp_path, name: str):
     """An HTTPS server on 127.0.0.1 with a certificate for ``name`` from a CA of its own; returns
     (server, CA file, SNI names seen, request paths seen)."""
-    import datetime as dt
-    import json
-    import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     now = dt.datetime.now(dt.UTC)
 
     def cert(subject, issuer, key, signer, *ext):
@@ -170,62 +169,65 @@ def _tls_server(tmp_path, name: str):
     return server, str(tmp_path / "ca.pem"), sni, seen
 
 
-def test_tls_checks_the_url_host_name_while_the_socket_goes_to_the_pinned_address(tmp_path, fake_dns, monkeypatch):
-    """The guard connects to the address it checked, not the name; the certificate (and SNI) must
-    still be checked against the URL's host name, or any host on that address could take the token."""
-    import time
+class _Opener:
+    """The two guarded transports: the hook's FHIR pools (``new_pool``) and the session every other
+    outbound path uses (``new_session``), with a test CA."""
 
-    from cds_service.fhir.client import FhirClient, FhirError
+    def __init__(self, kind: str, ca: str) -> None:
+        self.kind = kind
+        if kind == "hook pools":
+            self.pools = new_pool(4, ca_certs=ca)
+        else:
+            self.session = new_session(4, ca_certs=ca)
+            self.pools = self.session.get_adapter("https://").poolmanager
 
+    def get(self, url: str) -> dict:
+        if self.kind == "hook pools":
+            return json.loads(self.pools.urlopen("GET", url, retries=False, redirect=False, timeout=5).data)
+        return self.session.get(url, timeout=5, allow_redirects=False).json()
+
+
+@pytest.fixture
+def pinned_tls(tmp_path, fake_dns, monkeypatch):
     server, ca, sni, seen = _tls_server(tmp_path, "good.test")
     monkeypatch.setattr(egress.policy, "allow_networks", (ipaddress.ip_network("127.0.0.0/8"),))
     fake_dns["good.test"] = fake_dns["other.test"] = ["127.0.0.1"]
-    pools = egress.guarded_pool_manager(4, ca)
-    port = server.server_address[1]
-    try:
-        for host in ("good.test", "other.test"):
-            base = f"https://{host}:{port}/fhir"
-            client = FhirClient(base, "tok", pool=pools, connect_timeout=2, read_timeout=2,
-                                deadline=time.monotonic() + 10, max_pages=2)
-            if host == "good.test":
-                assert client.get(f"{base}/Patient/p")["id"] == "p"
-            else:
-                with pytest.raises(FhirError, match="SSLError"):
-                    client.get(f"{base}/Patient/p")
-        assert sni == ["good.test", "other.test"]
-        assert seen == ["/fhir/Patient/p"]   # the name the certificate does not cover got no request
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield server.server_address[1], ca, sni, seen
+    server.shutdown()
+    server.server_close()
 
 
-def test_the_ca_bundle_is_read_once_per_pool_manager_not_per_connection(tmp_path, fake_dns, monkeypatch):
-    """Read per connection it cost ~25 ms of CPU per query against an EHR that closes connections
-    (bench/RESULTS.md round 5); every handshake must still verify against it."""
-    import ssl
-    import time
+TRANSPORTS = ["hook pools", "session"]
 
-    from cds_service.fhir.client import FhirClient
 
-    server, ca, sni, _ = _tls_server(tmp_path, "good.test")
-    monkeypatch.setattr(egress.policy, "allow_networks", (ipaddress.ip_network("127.0.0.0/8"),))
-    fake_dns["good.test"] = ["127.0.0.1"]
-    pools = egress.guarded_pool_manager(4, ca)
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_tls_checks_the_url_host_name_while_the_socket_goes_to_the_pinned_address(pinned_tls, kind):
+    """The guard connects to the address it checked, not the name; the certificate (and SNI) must
+    still be checked against the URL's host name, or any host on that address could take the token."""
+    port, ca, sni, seen = pinned_tls
+    opener = _Opener(kind, ca)
+    assert opener.get(f"https://good.test:{port}/fhir/Patient/p")["id"] == "p"
+    with pytest.raises((requests.exceptions.SSLError, urllib3.exceptions.SSLError)):
+        opener.get(f"https://other.test:{port}/fhir/Patient/p")
+    assert sni == ["good.test", "other.test"]
+    assert seen == ["/fhir/Patient/p"]   # the name the certificate does not cover got no request
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_the_ca_bundle_is_read_once_not_per_connection(pinned_tls, kind, monkeypatch):
+    """Read per connection it cost ~25 ms of CPU per request against a server that closes its
+    connections (bench/RESULTS.md round 5); every handshake must still verify against it."""
+    port, ca, sni, _ = pinned_tls
+    opener = _Opener(kind, ca)
     loads = []
     real = ssl.SSLContext.load_verify_locations
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda self, *a, **k: (loads.append(a), real(self, *a, **k)))
-    base = f"https://good.test:{server.server_address[1]}/fhir"
-    try:
-        for _ in range(3):
-            client = FhirClient(base, "tok", pool=pools, connect_timeout=2, read_timeout=2,
-                                deadline=time.monotonic() + 10, max_pages=2)
-            assert client.get(f"{base}/Patient/p")["id"] == "p"
-            pools.clear()                     # as if the server had closed the connection
-        assert sni == ["good.test"] * 3       # three handshakes, each verified
-        assert loads == []
-    finally:
-        server.shutdown()
-        server.server_close()
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations",
+                        lambda self, *a, **k: (loads.append(a), real(self, *a, **k)))
+    for _ in range(3):
+        assert opener.get(f"https://good.test:{port}/fhir/Patient/p")["id"] == "p"
+        opener.pools.clear()                  # as if the server had closed the connection
+    assert sni == ["good.test"] * 3           # three handshakes, each verified
+    assert loads == []
 
 
 def test_a_host_name_the_resolver_cannot_encode_is_unresolvable_not_a_crash():

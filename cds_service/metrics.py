@@ -1,58 +1,58 @@
 """``/metrics`` in the Prometheus text exposition format 0.0.4: request counts by service and
-status, and a latency histogram per service. Per process (each gunicorn worker answers for itself);
-no patient data in any label.
+status, and a latency histogram per service; no patient data in any label.
+
+Under ``painpa serve`` the figures are the whole service's, summed over its worker processes
+(prometheus_client's multiprocess mode: each worker writes its values to memory-mapped files in a
+directory that ``painpa serve`` makes fresh at start-up, cds_service/serve.py, and a scrape reads
+them all). A scrape
+that reaches any worker sees every call, and counters keep counting when gunicorn recycles a worker
+(``max_requests``), so ``rate()`` is not fooled by a reset. In one process (tests, ``painpa
+sandbox``) they are that process's.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
-
 from flask import Blueprint, Response
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+    values,
+)
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+# prometheus_client's own variable, read once when it is imported: painpa serve sets it before
+# anything imports this module. What prometheus_client then chose is what decides (not the variable
+# now), so a scrape never reads an empty directory while the counts sit in memory.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_MULTIPROCESS = values.ValueClass is not values.MutexValue
 
-_lock = threading.Lock()
-_requests: dict[tuple[str, int], int] = defaultdict(int)
-_hist: dict[str, list[int]] = {}
-_sum: dict[str, float] = defaultdict(float)
-_count: dict[str, int] = defaultdict(int)
+disable_created_metrics()   # no *_created series: only the counts and the histogram, as documented
+_registry = CollectorRegistry()
+_requests = Counter("painpa_cds_requests", "CDS service calls by service and HTTP status.",
+                    ("service", "status"), registry=_registry)
+_seconds = Histogram("painpa_cds_request_seconds", "CDS service call latency.", ("service",),
+                     buckets=BUCKETS, registry=_registry)
 
 bp = Blueprint("metrics", __name__)
 
 
 def observe(service: str, status: int, seconds: float) -> None:
-    with _lock:
-        _requests[(service, status)] += 1
-        counts = _hist.setdefault(service, [0] * len(BUCKETS))
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                counts[i] += 1
-        _sum[service] += seconds
-        _count[service] += 1
+    _requests.labels(service, str(status)).inc()
+    _seconds.labels(service).observe(seconds)
 
 
-def exposition() -> str:
-    lines = [
-        "# HELP painpa_cds_requests_total CDS service calls by service and HTTP status.",
-        "# TYPE painpa_cds_requests_total counter",
-    ]
-    with _lock:
-        for (service, status), n in sorted(_requests.items()):
-            lines.append(f'painpa_cds_requests_total{{service="{service}",status="{status}"}} {n}')
-        lines += [
-            "# HELP painpa_cds_request_seconds CDS service call latency.",
-            "# TYPE painpa_cds_request_seconds histogram",
-        ]
-        for service, counts in sorted(_hist.items()):
-            for bound, n in zip(BUCKETS, counts, strict=True):
-                lines.append(f'painpa_cds_request_seconds_bucket{{service="{service}",le="{bound}"}} {n}')
-            lines.append(f'painpa_cds_request_seconds_bucket{{service="{service}",le="+Inf"}} {_count[service]}')
-            lines.append(f'painpa_cds_request_seconds_sum{{service="{service}"}} {_sum[service]:.6f}')
-            lines.append(f'painpa_cds_request_seconds_count{{service="{service}"}} {_count[service]}')
-    return "\n".join(lines) + "\n"
+def exposition() -> bytes:
+    if _MULTIPROCESS:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)   # every worker's files, summed
+        return generate_latest(registry)
+    return generate_latest(_registry)
 
 
 @bp.get("/metrics")
 def metrics():
-    return Response(exposition(), mimetype="text/plain", headers={"Content-Type": "text/plain; version=0.0.4"})
+    return Response(exposition(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

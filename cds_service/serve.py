@@ -2,14 +2,19 @@
 
 The master builds the app once before forking, so that a bad setting or a broken policy file stops
 start-up with a clear message (and the database tables exist before workers race to create them);
-each worker then builds its own app, with its own database pool.
+each worker then builds its own app, with its own database pool. Before anything imports the app,
+the master makes a fresh directory for the workers' ``/metrics`` files (cds_service/metrics.py:
+a scrape reaching any worker reports the whole service), and removes it when gunicorn stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
+import tempfile
 
 from cds_service.config import ConfigError, Settings
 
@@ -23,7 +28,21 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"painpa serve: {exc}", file=sys.stderr)
         return 2
+    from cds_service.gunicorn_conf import SHM
+
+    # A fresh directory per start (stale files would add an earlier run's counts), set before
+    # anything imports prometheus_client, which reads the variable once (cds_service/metrics.py).
+    metrics_dir = tempfile.mkdtemp(prefix="painpa-metrics-", dir=SHM if os.access(SHM, os.W_OK) else None)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        return _serve(args, settings)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from cds_service.app import create_app
+    from cds_service.security import logs
 
     probe = create_app(settings)  # fail fast, and create tables once
     probe.extensions["painpa.db"].dispose()

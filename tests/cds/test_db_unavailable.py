@@ -96,7 +96,7 @@ def _served_503(app) -> int:
     """painpa_cds_requests_total for order-sign answered 503, from /metrics (process-wide counters)."""
     line = f'painpa_cds_requests_total{{service="{SIGN}",status="503"}} '
     exposition = app.test_client().get("/metrics").get_data(as_text=True)
-    return next((int(row[len(line):]) for row in exposition.splitlines() if row.startswith(line)), 0)
+    return next((int(float(row[len(line):])) for row in exposition.splitlines() if row.startswith(line)), 0)
 
 
 def test_hook_call_behind_sqlite_write_lock_answers_503_not_500(app, es_key, caplog):

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cds.checks import check_coverage_information, check_shape
 from tests.cds.conftest import SELECT, SIGN, full_prefetch, hook_body
@@ -92,17 +93,23 @@ def test_unregistered_client_and_clients_remove(service):
     assert _post(base, key, SIGN, {}, token=tjwt.sign(stranger, "https://nobody.example", url)).status_code == 401
 
 
-def test_metrics_count_calls(service):
-    """Metrics are per worker process (cds_service/metrics.py): the call and the scrape share one
-    kept-alive connection, so the worker that answered the call is the one asked (two separate
-    connections could reach the other of the two workers: a ~10 % flake before)."""
+def _order_sign_calls(base: str) -> float:
+    """painpa_cds_requests_total for order-sign over every status, scraped on a new connection."""
+    text = requests.get(f"{base}/metrics", timeout=5).text
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == "painpa_cds_requests_total" and s.labels["service"] == SIGN)
+
+
+def test_metrics_sum_every_worker_whichever_one_is_scraped(service):
+    """Two workers; each call and each scrape on a new connection, so they land on either worker.
+    Per-process counters made every scrape report one worker's share (and reset on recycling)."""
     base, key, _ = service
-    with requests.Session() as http:
-        url = f"{base}/cds-services/{SIGN}"
-        assert http.post(url, json={}, headers=tjwt.bearer(tjwt.sign(key, ISS, url)), timeout=15).status_code < 500
-        text = http.get(f"{base}/metrics", timeout=5).text
-    assert "painpa_cds_requests_total{service=\"painpa-order-sign\"" in text
-    assert "painpa_cds_request_seconds_bucket" in text
+    before = _order_sign_calls(base)
+    for _ in range(8):
+        assert _post(base, key, SIGN, {}).status_code == 400
+    scrapes = [_order_sign_calls(base) for _ in range(6)]
+    assert scrapes == [before + 8] * 6
+    assert "painpa_cds_request_seconds_bucket" in requests.get(f"{base}/metrics", timeout=5).text
 
 
 def test_clients_cli_errors_are_clear(tmp_path):

@@ -7,6 +7,8 @@ import os
 import subprocess
 from dataclasses import replace
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from cds_service.app import create_app
 from tests.cds.conftest import SIGN, full_prefetch, hook_body
 from tests.support.procs import VENV_BIN
@@ -18,11 +20,22 @@ def test_health_and_readiness(client):
     assert ready.status_code == 200 and ready.get_json()["checks"]["policies"] == "ok"
 
 
+def _samples(text: str) -> dict[tuple, float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 def test_metrics_expose_counts_and_histogram(caller, client):
+    before = _samples(client.get("/metrics").get_data(as_text=True))
     caller.post(SIGN, {})
-    text = client.get("/metrics").get_data(as_text=True)
-    assert 'painpa_cds_requests_total{service="painpa-order-sign",status="400"}' in text
-    assert 'painpa_cds_request_seconds_bucket{service="painpa-order-sign",le="+Inf"}' in text
+    resp = client.get("/metrics")
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    after = _samples(resp.get_data(as_text=True))
+    calls = ("painpa_cds_requests_total", (("service", SIGN), ("status", "400")))
+    slowest = ("painpa_cds_request_seconds_bucket", (("le", "+Inf"), ("service", SIGN)))
+    assert after[calls] == before.get(calls, 0) + 1
+    assert after[slowest] == before.get(slowest, 0) + 1
+    assert not [name for name, _ in after if name.endswith("_created")]   # counts and histogram only
 
 
 def test_cc54_cors_preflight_only_for_allowlisted_origins(app):

@@ -138,6 +138,11 @@ def coverage_kind(coverage: dict | None, rules: dict) -> str:
     return best[1] if best else rules["default"]
 
 
+def _label(value: object) -> str:
+    """A payer name fit to show: text, or nothing (an EHR's ``[null]`` once read as "[None]")."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _payer(record: PatientRecord, coverage: dict | None) -> tuple[tuple[tuple[str, str], ...], str]:
     ids: list[tuple[str, str]] = []
     name = ""
@@ -148,8 +153,8 @@ def _payer(record: PatientRecord, coverage: dict | None) -> tuple[tuple[tuple[st
         org = _resolve(record, coverage, payor)
         if isinstance(org, dict):
             idents += [i for i in org.get("identifier") or () if isinstance(i, dict)]
-            name = name or org.get("name") or ""
-        name = name or payor.get("display") or ""
+            name = name or _label(org.get("name"))
+        name = name or _label(payor.get("display"))
         ids += [(i.get("system") or "", i["value"]) for i in idents if isinstance(i.get("value"), str)]
     return tuple(ids), name
 

@@ -4,6 +4,7 @@ arbitrary JSON."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,3 +52,22 @@ def test_corrupted_fields_never_crash(policies, edits, order_key, order_value, o
     for hook in ("order-sign", "order-select"):
         render_response(dets, [order, {}], hook=hook, crd_version="2.2", config={"max-cards": 3}, today=b.TODAY,
                         smart_link=lambda det, req: None)
+
+
+@pytest.mark.parametrize("name", [[None], 5, {"text": "Acme"}, "   ", None])
+def test_a_payer_name_that_is_not_text_is_never_shown(policies, name):
+    """Found by the 10,000-case soak fuzz: a Coverage whose payor display was ``[null]`` put
+    "[None]" in a card's summary and a list in ``source.label`` (CC-33: no empty values)."""
+    b.reset_ids()
+    cov = b.coverage("5", cid="cov-odd")
+    cov["payor"][0]["display"] = name
+    p = b.Patient().add(cov, b.location("TX", "11"))
+    b.esi_ready(p)
+    order = b.order("64483")
+    dets = evaluate([order], p.record(), policies, b.TODAY)
+    assert isinstance(dets[0].payer, str) and dets[0].payer.strip()
+    out = render_response(dets, [order], hook="order-sign", crd_version="2.2", config={}, today=b.TODAY,
+                          smart_link=lambda det, req: None)
+    for card in out["cards"]:
+        assert isinstance(card["source"]["label"], str) and card["source"]["label"].strip()
+        assert "None" not in card["summary"] and "[" not in card["source"]["label"]

@@ -103,9 +103,10 @@ def _has_code(cc, system_code: str) -> bool:
 
 def _ev(res: dict, when: str | None, cc=None) -> Evidence:
     coding = next(iter(_codings(cc)), {})
+    shown = [t for t in (coding.get("display"), (cc or {}).get("text")) if isinstance(t, str) and t.strip()]
     return Evidence(f"{res.get('resourceType')}/{res.get('id')}", when,
                     f"{coding.get('system')}|{coding.get('code')}" if coding else None,
-                    coding.get("display") or (cc or {}).get("text"))
+                    shown[0] if shown else None)
 
 
 def _qualifying(record: PatientRecord, policies: PolicySet, rules: dict, today: date):

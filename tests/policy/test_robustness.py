@@ -71,3 +71,18 @@ def test_a_payer_name_that_is_not_text_is_never_shown(policies, name):
     for card in out["cards"]:
         assert isinstance(card["source"]["label"], str) and card["source"]["label"].strip()
         assert "None" not in card["summary"] and "[" not in card["source"]["label"]
+
+
+@pytest.mark.parametrize("display", [[None], 7, {"text": "x"}])
+def test_a_coding_display_that_is_not_text_is_never_evidence_text(policies, display):
+    """Evidence lines are shown in cards and the SMART app: a display of the wrong JSON type gives
+    way to the item's own text (or none), never a list or a number."""
+    b.reset_ids()
+    p = b.Patient().add(b.coverage("121"), b.location("TX", "11"))
+    b.esi_ready(p)
+    for resource in p.resources:
+        for coding in (resource.get("code") or {}).get("coding") or ():
+            coding["display"] = display
+    det = evaluate([b.order("64483")], p.record(), policies, b.TODAY)[0]
+    shown = [ev.display for req in det.requirements for ev in req.evidence]
+    assert shown and all(d is None or (isinstance(d, str) and d.strip()) for d in shown)

@@ -35,7 +35,8 @@ def order_codes(orders: Iterable[dict]) -> list[str]:
     codes: list[str] = []
     for order in orders:
         concept = order.get("code") or (order.get("medicationCodeableConcept") or {})
-        for coding in (concept.get("coding") or []) if isinstance(concept, dict) else []:
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        for coding in codings if isinstance(codings, list) else ():   # the caller's JSON, any shape
             if isinstance(coding, dict) and coding.get("code"):
                 codes.append(f"{coding.get('system', '')}|{coding['code']}")
     return codes

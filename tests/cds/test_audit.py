@@ -8,11 +8,12 @@ import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from cds_service import audit
 from cds_service.store.tables import AuditEvent
-from tests.cds.conftest import SIGN, full_prefetch, hook_body
+from tests.cds.conftest import SIGN, full_prefetch, hook_body, load
 from tests.support.procs import VENV_BIN
 
 
@@ -34,6 +35,17 @@ def test_one_row_per_invocation_with_hashed_patient(app, caller):
     assert "http://www.ama-assn.org/go/cpt|64483" in first.order_codes
     dump = json.dumps([{c.name: str(getattr(r, c.name)) for c in AuditEvent.__table__.columns} for r in rows])
     assert "pt-esi-1" not in dump and "Bearer" not in dump
+
+
+@pytest.mark.parametrize("coding", [1.5, True, "64483", {"code": "64483"}])
+def test_an_order_code_of_any_json_shape_is_answered_and_audited(app, caller, coding):
+    """Found by the soak fuzz: ``code.coding`` as a number made the audit row's code list raise
+    after the answer was built, and the call answered 500 with no audit row."""
+    order = load("orders.json")["esi"]
+    order["code"] = {"coding": coding}
+    resp = caller.post(SIGN, hook_body(orders=[order], prefetch=full_prefetch()))
+    assert resp.status_code < 500, resp.get_data(as_text=True)
+    assert _rows(app)[-1].status == resp.status_code
 
 
 def test_patient_hash_depends_on_salt_and_server():

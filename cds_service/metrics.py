@@ -4,10 +4,9 @@ status, and a latency histogram per service; no patient data in any label.
 Under ``painpa serve`` the figures are the whole service's, summed over its worker processes
 (prometheus_client's multiprocess mode: each worker writes its values to memory-mapped files in a
 directory that ``painpa serve`` makes fresh at start-up, cds_service/serve.py, and a scrape reads
-them all). A scrape
-that reaches any worker sees every call, and counters keep counting when gunicorn recycles a worker
-(``max_requests``), so ``rate()`` is not fooled by a reset. In one process (tests, ``painpa
-sandbox``) they are that process's.
+them all). A scrape that reaches any worker sees every call, and counters keep counting when
+gunicorn recycles a worker (``max_requests``), so ``rate()`` is not fooled by a reset. In one
+process (tests, ``painpa sandbox``) they are that process's.
 """
 
 from __future__ import annotations
@@ -24,10 +23,9 @@ from prometheus_client import (
 )
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
-# prometheus_client's own variable, read once when it is imported: painpa serve sets it before
-# anything imports this module. What prometheus_client then chose is what decides (not the variable
-# now), so a scrape never reads an empty directory while the counts sit in memory.
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client reads PROMETHEUS_MULTIPROC_DIR once, when it is imported (painpa serve sets it
+# before anything imports this module). What it then chose decides here, not the variable now, so a
+# scrape never reads an empty directory while the counts sit in memory.
 _MULTIPROCESS = values.ValueClass is not values.MutexValue
 
 disable_created_metrics()   # no *_created series: only the counts and the histogram, as documented

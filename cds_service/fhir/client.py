@@ -20,7 +20,7 @@ from urllib3.exceptions import HTTPError
 from cds_service import cpu
 from cds_service.security import answers
 from cds_service.security.egress import GuardedAdapter, guarded_pool_manager
-from cds_service.security.limits import BodyRefused, Budget, read_bounded
+from cds_service.security.limits import BodyRefused, Budget, discard, read_bounded
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 FHIR_JSON = "application/fhir+json"
@@ -114,8 +114,7 @@ class FhirClient:
                     preload_content=False,  # read under the deadline and the size cap (security.limits.read_bounded)
                 )
                 if resp.status != 200:
-                    resp.close()          # never back to the pool half read; its slot is freed
-                    resp.release_conn()
+                    discard(resp)
                     raise FhirError(f"HTTP {resp.status}")
                 content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
         except (BodyRefused, OSError, HTTPError, ValueError) as exc:  # ValueError: http.client on a bad header

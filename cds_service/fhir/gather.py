@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import cache
 from urllib.parse import quote
 
 from urllib3 import PoolManager
@@ -53,14 +54,10 @@ _pool_lock = threading.Lock()
 # bytes in-process (an entry-count bound let 512 records of 5,000 resources take gigabytes, as the
 # bench showed), or in Redis when PAINPA_REDIS_URL is set so that any worker can reuse it.
 CACHE_NS = "gather"
-_default_connections: PoolManager | None = None
-
-
+@cache
 def _connections() -> PoolManager:
-    global _default_connections
-    if _default_connections is None:
-        _default_connections = new_pool()
-    return _default_connections
+    """Connection pools for callers that bring none (the SMART app's worklist, the CPM app)."""
+    return new_pool()
 
 
 def _query_pool() -> ThreadPoolExecutor:

@@ -53,6 +53,12 @@ def _day(value: str) -> date | None:
         return None
 
 
+def text_of(value: object) -> str:
+    """An element meant as text, stripped; "" for anything else (an EHR's ``[null]`` or a number is
+    not text to show: it once reached a card as "[None]")."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _codings(concept: object) -> tuple[dict, ...]:
     if not isinstance(concept, dict):
         return ()

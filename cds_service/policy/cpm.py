@@ -16,6 +16,7 @@ import calendar
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from cds_service.policy.chart import text_of
 from cds_service.policy.loader import PolicySet
 from cds_service.policy.model import Citation, Evidence, RequirementResult, Status
 from cds_service.policy.record import PatientRecord
@@ -103,10 +104,9 @@ def _has_code(cc, system_code: str) -> bool:
 
 def _ev(res: dict, when: str | None, cc=None) -> Evidence:
     coding = next(iter(_codings(cc)), {})
-    shown = [t for t in (coding.get("display"), (cc or {}).get("text")) if isinstance(t, str) and t.strip()]
     return Evidence(f"{res.get('resourceType')}/{res.get('id')}", when,
                     f"{coding.get('system')}|{coding.get('code')}" if coding else None,
-                    shown[0] if shown else None)
+                    text_of(coding.get("display")) or text_of((cc or {}).get("text")) or None)
 
 
 def _qualifying(record: PatientRecord, policies: PolicySet, rules: dict, today: date):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from cds_service.policy.chart import _codings, to_date
+from cds_service.policy.chart import _codings, text_of, to_date
 from cds_service.policy.record import PatientRecord
 from cds_service.policy.valuesets import norm_system
 
@@ -138,11 +138,6 @@ def coverage_kind(coverage: dict | None, rules: dict) -> str:
     return best[1] if best else rules["default"]
 
 
-def _label(value: object) -> str:
-    """A payer name fit to show: text, or nothing (an EHR's ``[null]`` once read as "[None]")."""
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _payer(record: PatientRecord, coverage: dict | None) -> tuple[tuple[tuple[str, str], ...], str]:
     ids: list[tuple[str, str]] = []
     name = ""
@@ -153,8 +148,8 @@ def _payer(record: PatientRecord, coverage: dict | None) -> tuple[tuple[tuple[st
         org = _resolve(record, coverage, payor)
         if isinstance(org, dict):
             idents += [i for i in org.get("identifier") or () if isinstance(i, dict)]
-            name = name or _label(org.get("name"))
-        name = name or _label(payor.get("display"))
+            name = name or text_of(org.get("name"))
+        name = name or text_of(payor.get("display"))
         ids += [(i.get("system") or "", i["value"]) for i in idents if isinstance(i.get("value"), str)]
     return tuple(ids), name
 

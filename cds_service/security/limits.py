@@ -144,6 +144,13 @@ class BodyRefused(Exception):
     """An outbound response body broke the size or time bound; the message says which."""
 
 
+def discard(resp) -> None:
+    """Close a urllib3 response that will not be read to its end and free its pool slot: urllib3's
+    ``close()`` alone does not (requests' did), and a half-read connection must never go back."""
+    resp.close()
+    resp.release_conn()
+
+
 def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = None, chunk: int = 65536) -> bytes:
     """Read a streamed urllib3 response body (``preload_content=False``), stopping at ``max_bytes``
     (decoded) or the monotonic ``deadline``. ``read1`` returns what has arrived, so a server that
@@ -171,6 +178,5 @@ def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = 
                 raise BodyRefused("the call's FHIR byte budget is spent")
             parts.append(data)
     except BaseException:
-        resp.close()
-        resp.release_conn()   # the closed connection's pool slot, as requests' close() also did
+        discard(resp)
         raise

@@ -7,22 +7,17 @@ decoding, certificates checked, and no proxy taken from the environment."""
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import json
-import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cds_service.fhir.client import MAX_BODY_BYTES, FhirClient, FhirError, new_pool
 from tests.security.harness import Sentinel
+from tests.support.tls import tls_server
 
 PATIENT = json.dumps({"resourceType": "Patient", "id": "pt-1"}).encode()
 OUTCOME = json.dumps({"resourceType": "OperationOutcome",
@@ -59,15 +54,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(context: ssl.SSLContext | None = None):
+def _serve():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.lock, server.connections, server.seen = threading.Lock(), 0, []
-    if context is not None:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    scheme = "https" if context else "http"
-    server.base = f"{scheme}://127.0.0.1:{server.server_address[1]}/fhir"
+    server.base = f"http://127.0.0.1:{server.server_address[1]}/fhir"
     return server
 
 
@@ -133,30 +125,12 @@ def test_proxies_in_the_environment_are_never_used(server, monkeypatch):
         trap.close()
 
 
-def _self_signed(tmp_path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    return context
-
-
 def test_a_server_certificate_no_trusted_authority_signed_is_refused_before_any_request(tmp_path):
-    tls = _serve(_self_signed(tmp_path))
+    tls = tls_server(tmp_path, "127.0.0.1")   # signed by a CA of the test's own, in no trust store
     try:
+        base = f"https://127.0.0.1:{tls.port}/fhir"
         with pytest.raises(FhirError, match="SSLError"):
-            _client(tls.base).get(f"{tls.base}/Patient/pt-1")
+            _client(base).get(f"{base}/Patient/p")
         assert tls.seen == []   # the token never left: the handshake failed first
     finally:
-        tls.shutdown()
-        tls.server_close()
+        tls.close()

@@ -6,21 +6,14 @@ Every refusal is asserted with a listening socket that must see no connection.""
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json
 import ssl
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cds_service import clients
 from cds_service.app import create_app
@@ -28,6 +21,7 @@ from cds_service.fhir.client import new_pool, new_session
 from cds_service.hooks.errors import HookError
 from cds_service.security import egress
 from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body, load
+from tests.support.tls import tls_server
 
 TOKEN = "egress-test-access-token-93c1d7"
 
@@ -120,55 +114,6 @@ def test_dns_rebinding_is_refused_at_connect_time_on_the_hook_query_pools(fake_d
     assert not sentinel.touched()
 
 
-def _tls_server(tmp_path, name: str):
-    """An HTTPS server on 127.0.0.1 with a certificate for ``name`` from a CA of its own; returns
-    (server, CA file, SNI names seen, request paths seen)."""
-    now = dt.datetime.now(dt.UTC)
-
-    def cert(subject, issuer, key, signer, *ext):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                   .not_valid_after(now + dt.timedelta(days=1)))
-        for extension, critical in ext:
-            builder = builder.add_extension(extension, critical=critical)
-        return builder.sign(signer, hashes.SHA256())
-
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "painpa test CA")])
-    ca = cert(ca_name, ca_name, ca_key, ca_key, (x509.BasicConstraints(ca=True, path_length=None), True))
-    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_name, key, ca_key,
-                (x509.SubjectAlternativeName([x509.DNSName(name)]), False))
-    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    sni: list[str] = []
-    seen: list[str] = []
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "key.pem")
-    context.sni_callback = lambda _sock, server_name, _ctx: sni.append(server_name)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):  # noqa: N802 - http.server's name
-            seen.append(self.path)
-            body = json.dumps({"resourceType": "Patient", "id": "p"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, str(tmp_path / "ca.pem"), sni, seen
-
-
 class _Opener:
     """The two guarded transports: the hook's FHIR pools (``new_pool``) and the session every other
     outbound path uses (``new_session``), with a test CA."""
@@ -189,12 +134,11 @@ class _Opener:
 
 @pytest.fixture
 def pinned_tls(tmp_path, fake_dns, monkeypatch):
-    server, ca, sni, seen = _tls_server(tmp_path, "good.test")
+    tls = tls_server(tmp_path, "good.test")
     monkeypatch.setattr(egress.policy, "allow_networks", (ipaddress.ip_network("127.0.0.0/8"),))
     fake_dns["good.test"] = fake_dns["other.test"] = ["127.0.0.1"]
-    yield server.server_address[1], ca, sni, seen
-    server.shutdown()
-    server.server_close()
+    yield tls.port, tls.ca, tls.sni, tls.seen
+    tls.close()
 
 
 TRANSPORTS = ["hook pools", "session"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from cds_service.policy.chart import Chart, Item
+from cds_service.policy.chart import Chart, Item, text_of
 from cds_service.policy.loader import PolicySet
 from cds_service.policy.model import Evidence, Status
 from cds_service.policy.orders import OrderFacts
@@ -73,8 +73,7 @@ def evidence(item: Item, vs: ValueSet | None = None) -> Evidence:
     coding = (vs.match(list(item.codings)) if vs else None) or (item.codings[0] if item.codings else None)
     when = item.when.isoformat() if item.when else None
     code = f"{coding.get('system', '')}|{coding.get('code', '')}" if coding else None
-    shown = (coding or {}).get("display")           # the EHR's text: anything but a string is not shown
-    display = (shown.strip() if isinstance(shown, str) else "") or item.text.strip() or None
+    display = text_of((coding or {}).get("display")) or item.text.strip() or None
     if item.value is not None and vs is not None:
         display = f"{display or 'value'} = {item.value:g}{(' ' + item.unit) if item.unit else ''}"
     return Evidence(item.ref, when, code, display[:120] if display else None)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import patients
+from cds_service import state
 from tests.support import jwt as tjwt
 
 ISS = "https://bench-ehr.example/cds"
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
         gunicorn_conf.post_worker_init(None)   # the worker's GC regime, as under `painpa serve`
         key = tjwt.make_key("ES384")
-        clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
+        clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key),
                            fhir_bases=["https://ehr.example/fhir"])
         history = patients.make_patient(args.size, today)
         body = patients.hook_body(args.hook, today, prefetch_values=patients.prefetch(history))
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_profiler:
             profiler.stop()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        app.extensions["painpa.db"].dispose()
+        state.of(app).db.dispose()
     print(f"{args.calls} x {args.hook}, {args.size} resources in prefetch: {elapsed / args.calls * 1000:.1f} ms "
           f"wall, {cpu / args.calls * 1000:.1f} ms CPU per call{'' if args.no_profiler else ' (profiled)'}")
     if args.no_profiler:

@@ -17,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert
 
+from cds_service.config import Settings
+from cds_service.retention import purge_transient
+from cds_service.store import init_db
 from cds_service.store.base import Database
 from cds_service.store.tables import AuditEvent
 
@@ -102,16 +105,13 @@ def purge(db: Database, retention_days: int, now: datetime | None = None) -> int
 
 
 def purge_cli(args: argparse.Namespace) -> int:
-    from cds_service.config import Settings
-    from cds_service.store import init_db
-
+    """``painpa audit purge``: audit rows past retention, then every transient record (handles, jtis,
+    rate windows)."""
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
     days = args.days if args.days is not None else settings.audit_retention_days
     db = init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     removed = purge(db, days)
     print(f"removed {removed} audit rows older than {days} days")
-    from cds_service.security.retention import purge_transient  # handles, jtis, rate windows
-
     print("removed transient records: " + ", ".join(f"{n} {k}" for k, n in purge_transient(db).items()))
     return 0

@@ -7,35 +7,37 @@ import argparse
 import json
 import sys
 
-# Heavy imports (SQLAlchemy, joserfc) happen inside the actions: building the parser stays cheap.
+from cds_service.config import ConfigError, Settings
+
+# Each action imports the client registry (SQLAlchemy, joserfc) when it runs, so that building the
+# ``painpa`` parser (``painpa --help``, a usage error) loads none of it and answers at once.
 
 
-def register(sub: argparse._SubParsersAction, lazy) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     clients = sub.add_parser("clients", help="register the EHRs allowed to call the service")
     csub = clients.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
-    add = csub.add_parser("add", help="register (or replace) a client")
-    add.add_argument("--iss", required=True, help="the iss of the client's JWTs")
-    keys = add.add_mutually_exclusive_group(required=True)
+    add_cmd = csub.add_parser("add", help="register (or replace) a client")
+    add_cmd.add_argument("--iss", required=True, help="the iss of the client's JWTs")
+    keys = add_cmd.add_mutually_exclusive_group(required=True)
     keys.add_argument("--jwks-url", help="URL of the client's JWK Set (also the only jku accepted)")
     keys.add_argument("--jwks-file", help="file holding the client's public JWK Set (stored now)")
-    add.add_argument("--fhir-base", action="append", required=True, dest="fhir_bases", metavar="URL",
+    add_cmd.add_argument("--fhir-base", action="append", required=True, dest="fhir_bases", metavar="URL",
                      help="FHIR base the client may send as fhirServer (repeatable)")
-    add.add_argument("--tenant")
-    add.add_argument("--smart-client-id", help="the SMART app's client id at this EHR")
-    add.add_argument("--default-state", help="two-letter state used when an order names no location")
-    add.add_argument("--default-pos", help="CMS place-of-service code used when an order names none")
-    add.set_defaults(func=lazy("cds_service.clients_cli:add"))
+    add_cmd.add_argument("--tenant")
+    add_cmd.add_argument("--smart-client-id", help="the SMART app's client id at this EHR")
+    add_cmd.add_argument("--default-state", help="two-letter state used when an order names no location")
+    add_cmd.add_argument("--default-pos", help="CMS place-of-service code used when an order names none")
+    add_cmd.set_defaults(func=add)
     lst = csub.add_parser("list", help="list registered clients")
     lst.add_argument("--json", action="store_true")
-    lst.set_defaults(func=lazy("cds_service.clients_cli:list_"))
+    lst.set_defaults(func=list_)
     rm = csub.add_parser("remove", help="remove a client")
     rm.add_argument("iss")
-    rm.set_defaults(func=lazy("cds_service.clients_cli:remove"))
+    rm.set_defaults(func=remove)
 
 
 def _db():
-    from cds_service.config import Settings
-    from cds_service.store import init_db
+    from cds_service.store import init_db  # see the note on imports above
 
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -43,8 +45,7 @@ def _db():
 
 
 def add(args: argparse.Namespace) -> int:
-    from cds_service.clients import ClientError, add_client, load_jwks_file
-    from cds_service.config import ConfigError
+    from cds_service.clients import ClientError, add_client, load_jwks_file  # see the note on imports above
 
     try:
         jwks = load_jwks_file(args.jwks_file) if args.jwks_file else None
@@ -65,7 +66,7 @@ def add(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    from cds_service.clients import list_clients
+    from cds_service.clients import list_clients  # see the note on imports above
 
     rows = list_clients(_db())
     if args.json:
@@ -84,7 +85,7 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def remove(args: argparse.Namespace) -> int:
-    from cds_service.clients import remove_client
+    from cds_service.clients import remove_client  # see the note on imports above
 
     if remove_client(_db(), args.iss):
         print(f"removed {args.iss}")

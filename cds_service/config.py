@@ -6,7 +6,9 @@ Environment variables are the interface contract of ARCHITECTURE.md: ``PAINPA_HO
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,8 +54,6 @@ def _base_url(raw: str) -> str:
 
 
 def _networks(raw: str) -> tuple[str, ...]:
-    import ipaddress
-
     out = []
     for item in (i.strip() for i in raw.split(",") if i.strip()):
         try:
@@ -140,3 +140,16 @@ class Settings:
             raise ConfigError(f"PAINPA_LOGIN_MAX_FAILURES_PER_USER={settings.login_max_failures_per_user} must be "
                               f"more than PAINPA_LOGIN_MAX_FAILURES={settings.login_max_failures} (default 100)")
         return replace(settings, **overrides) if overrides else settings
+
+
+def secret_key(settings: Settings) -> str:
+    """The key that signs sessions and salts patient hashes: ``PAINPA_SECRET_KEY``, else a random
+    key made once and kept in ``PAINPA_HOME/secret_key`` (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -14,26 +14,27 @@ from pathlib import Path
 
 from cds_service.clock import today_utc
 from cds_service.config import Settings
-from cds_service.hooks import registry
-from cds_service.hooks.errors import HookError
-from cds_service.hooks.handlers import HookCall
-from cds_service.hooks.request import parse_json, parse_request
+from cds_service.errors import Refused
+from cds_service.hooks.request import InvalidRequest, parse_json, parse_request
+from cds_service.hooks.service import HookCall, HookResult
+from cds_service.http_errors import status_of
+from cds_service.policy.explain import explain
+from cds_service.policy.loader import load_policies
+from cds_service.services import REGISTRY
 
 
-def evaluate_file(path: Path, *, today: date, settings: Settings):
+def evaluate_file(path: Path, *, today: date, settings: Settings) -> HookResult:
     body = parse_json(path.read_bytes())
     hook = body.get("hook")
-    service = next((s for s in registry.SERVICES if s.hook == hook), None)
+    service = REGISTRY.for_hook(hook) if isinstance(hook, str) else None
     if service is None:
-        raise HookError(400, f"no painpa service answers hook {hook!r}", "hook")
+        raise InvalidRequest(f"no painpa service answers hook {hook!r}", "hook")
     req = parse_request(body, service.hook)
     # Offline: the request's fhirServer/token are ignored; only prefetch is read.
     req = replace(req, fhir_server=None, access_token=None)
-    from cds_service.policy.loader import load_policies
-
     call = HookCall(service=service, request=req, settings=settings, db=None, policies=load_policies(),
                     today=today, client=None)
-    return service.resolve_handler()(call)  # each service's own handler (patient-view: the CPM status)
+    return service.handler(call)  # each service's own handler (patient-view: the CPM status)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -47,12 +48,10 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"painpa evaluate: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
         return 2
-    except HookError as exc:
-        print(f"painpa evaluate: HTTP {exc.status}: {exc.message}", file=sys.stderr)
+    except Refused as exc:
+        print(f"painpa evaluate: HTTP {status_of(exc)}: {exc.message}", file=sys.stderr)
         return 1
     if args.explain:
-        from cds_service.policy.explain import explain
-
         print(explain(result.determinations))
     else:
         print(json.dumps(result.response, indent=2))

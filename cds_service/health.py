@@ -3,8 +3,10 @@ data loaded). Kept free of patient data so that load balancers may call them una
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
+
+from cds_service import state
 
 bp = Blueprint("health", __name__)
 
@@ -18,11 +20,11 @@ def healthz():
 def readyz():
     checks: dict[str, str] = {}
     try:
-        with current_app.extensions["painpa.db"].session() as s:
+        with state.current().db.session() as s:
             s.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
         checks["database"] = f"error: {type(exc).__name__}"
-    checks["policies"] = "ok" if current_app.extensions.get("painpa.policies") is not None else "not loaded"
+    checks["policies"] = "ok"  # loaded and validated at start-up (state.build): an app without them never starts
     ready = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ready else "not ready", checks=checks), (200 if ready else 503)

@@ -17,19 +17,17 @@ import sys
 import tempfile
 
 from cds_service.config import ConfigError, Settings
+from cds_service.gunicorn_conf import SHM, Application, options
+from cds_service.security import logs
 
 
 def run(args: argparse.Namespace) -> int:
-    from cds_service.security import logs
-
     logs.configure()  # JSON lines, redacted (docs/security.md)
     try:
         settings = Settings.from_env(**({"base_url": args.base_url} if args.base_url else {}))
     except ConfigError as exc:
         print(f"painpa serve: {exc}", file=sys.stderr)
         return 2
-    from cds_service.gunicorn_conf import SHM
-
     # A fresh directory per start (stale files would add an earlier run's counts), set before
     # anything imports prometheus_client, which reads the variable once (cds_service/metrics.py).
     metrics_dir = tempfile.mkdtemp(prefix="painpa-metrics-", dir=SHM if os.access(SHM, os.W_OK) else None)
@@ -41,13 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported only now: the app imports prometheus_client, which reads PROMETHEUS_MULTIPROC_DIR once.
+    from cds_service import state
     from cds_service.app import create_app
-    from cds_service.security import logs
 
     probe = create_app(settings)  # fail fast, and create tables once
-    probe.extensions["painpa.db"].dispose()
-    from cds_service.gunicorn_conf import Application, options
-
+    state.of(probe).db.dispose()
     try:
         gunicorn_options = options(host=args.host, port=args.port, workers=args.workers)
     except ConfigError as exc:

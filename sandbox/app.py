@@ -12,25 +12,22 @@ from flask import Flask, redirect, url_for
 from cds_service.app import create_app
 from cds_service.config import Settings
 from sandbox import keys
+from sandbox.auth import views as auth
 from sandbox.auth.server import init_auth_server
+from sandbox.ehr import views as ehr
+from sandbox.fhir import views as fhir
+from sandbox.payer import views as payer
 
-SURFACES = (
-    ("sandbox.fhir.views", "bp"),
-    ("sandbox.auth.views", "bp"),
-    ("sandbox.ehr.views", "bp"),
-    ("sandbox.payer.views", "bp"),
-)
+SURFACES = (fhir.bp, auth.bp, ehr.bp, payer.bp)
 
 
 def create_sandbox_app(settings: Settings | None = None) -> Flask:
-    import importlib
-
     settings = settings or Settings.from_env(sandbox=True)
     app = create_app(settings)
     app.extensions["sandbox.key"] = keys.load_or_create(settings.home)
     init_auth_server(app, settings.base_url)
-    for module, attr in SURFACES:
-        app.register_blueprint(getattr(importlib.import_module(module), attr))
+    for bp in SURFACES:
+        app.register_blueprint(bp)
 
     @app.get("/")
     def _home():

@@ -15,9 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
 from cds_service.config import ConfigError, Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``painpa sandbox``, added to the ``painpa`` command through the ``painpa.commands`` entry point."""
+    sandbox = sub.add_parser("sandbox", help="run the local sandbox EHR with painpa on one port (seeded)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--reset", action="store_true", help="discard the sandbox database and reseed")
+    sandbox.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.reset and settings.home.exists():
         _reset(settings)
+    # Imported only now: every ``painpa`` command loads this module to build its parser, which must
+    # stay light, and the app imports prometheus_client, which ``painpa serve`` configures first.
+    from werkzeug.serving import make_server
+
     from sandbox.app import create_sandbox_app
     from sandbox.setup import ensure_ready
 

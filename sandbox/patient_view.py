@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
-
+from cds_service import state
 from sandbox.auth.tokens import revoke
 from sandbox.ehr import cards as card_view
 from sandbox.ehr import hookreq, workflow
@@ -20,8 +19,8 @@ from sandbox.ehr.roster import SANDBOX_USER
 def fire(pid: str) -> dict:
     """``{"hookInstance", "cards"}``, or ``{"error"}`` when painpa could not be reached: a chart
     never fails to open because a CDS service did."""
-    db = current_app.extensions["painpa.db"]
-    base = current_app.extensions["painpa.settings"].base_url
+    db = state.current().db
+    base = state.current().settings.base_url
     try:
         service = workflow.client().service_for("patient-view")
     except CdsError as exc:

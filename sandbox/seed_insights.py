@@ -18,14 +18,15 @@ from datetime import date, timedelta
 
 from flask import Flask
 
+from cds_service import state
 from cds_service.admin.auth import UserError, create_user
 from cds_service.clock import today_utc
-from cds_service.insights.imports import import_csv
-from cds_service.insights.pas_import import decisions_from_resources
-from cds_service.insights.programs import program_resolver
-from cds_service.insights.records import ImportReport
-from cds_service.insights.rules import default_data
-from cds_service.insights.store import save_decisions
+from cds_service.denials.imports import import_csv
+from cds_service.denials.pas_import import decisions_from_resources
+from cds_service.denials.programs import program_resolver
+from cds_service.denials.records import ImportReport
+from cds_service.denials.rules import default_data
+from cds_service.denials.store import save_decisions
 from sandbox.auth.tokens import issue_direct, revoke
 from sandbox.seed.chart import Chart
 
@@ -141,23 +142,23 @@ class _Resp:
 
 
 def _pas(app: Flask, salt: str) -> ImportReport:
-    from cds_service.insights.pas_import import fetch_resources
+    from cds_service.denials.pas_import import fetch_resources
 
-    db, base = app.extensions["painpa.db"], app.extensions["painpa.settings"].base_url + "/fhir"
+    db, base = state.of(app).db, state.of(app).settings.base_url + "/fhir"
     token = issue_direct(db, client_id="sandbox-seed", scope="system/*.rs", context={}, user="system",
                          expires_in=300)["access_token"]
     try:
         resources = fetch_resources(base, token=token, session=_InProcess(app))
     finally:
         revoke(db, token)
-    program_of = program_resolver(app.extensions.get("painpa.policies"), today_utc())
+    program_of = program_resolver(state.of(app).policies, today_utc())
     records, errors = decisions_from_resources(resources, base, program_of)
     return save_decisions(db, records, default_data(), salt=salt, report=ImportReport(errors=errors))
 
 
 def seed_insights(app: Flask, today: date) -> None:
     """Called once by the sandbox seed. Prints where the dashboard is and how to sign in."""
-    db, settings = app.extensions["painpa.db"], app.extensions["painpa.settings"]
+    db, settings = state.of(app).db, state.of(app).settings
     client = app.test_client()
     token = issue_direct(db, client_id="sandbox-seed", scope="system/*.cruds", context={}, user="system",
                          expires_in=300)["access_token"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import func, select
 
+from cds_service import state
 from cds_service.clients import add_client
 from sandbox.fhir import store
 from sandbox.keys import public_jwks
@@ -39,8 +40,8 @@ def upsert_client(db, client_id: str, **fields) -> None:
 
 def ensure_ready(app: Flask) -> int:
     """Register clients; seed when the store is empty. Returns the number of patients seeded (0 if none)."""
-    settings = app.extensions["painpa.settings"]
-    db = app.extensions["painpa.db"]
+    settings = state.of(app).settings
+    db = state.of(app).db
     base = settings.base_url
     upsert_client(db, SMART_CLIENT_ID, name="painpa documentation app", auth_method="private_key_jwt",
                   redirect_uris=[f"{base}/smart/callback"], jwks_uri=f"{base}/.well-known/jwks.json", jwks=None,

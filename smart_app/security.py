@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
-
+from cds_service import state
 from smart_app.registry import registered_origins
 
 _origins_cache: dict[int, tuple[float, list[str]]] = {}
@@ -20,7 +19,7 @@ TTL_S = 30.0
 
 
 def _origins() -> list[str]:
-    db = current_app.extensions["painpa.db"]
+    db = state.current().db
     hit = _origins_cache.get(id(db))
     if hit and hit[0] > time.monotonic():
         return hit[1]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
+from cds_service import applinks, state
 from smart_app import oauth
 from smart_app.context import LaunchContext
 from smart_app.discovery import LaunchError
@@ -36,7 +37,7 @@ def new_browser_id() -> str:
 def cookie_kwargs() -> dict:
     """HttpOnly always. Inside an EHR iframe over https the cookie is third-party: SameSite=None;
     Secure. Over plain http (sandbox, loopback) browsers drop SameSite=None without Secure, so Lax."""
-    secure = current_app.extensions["painpa.settings"].base_url.startswith("https://")
+    secure = state.current().settings.base_url.startswith("https://")
     return {"httponly": True, "secure": secure, "samesite": "None" if secure else "Lax", "path": "/"}
 
 
@@ -50,8 +51,8 @@ class AppSession:
     scope: str
 
     def fhir(self) -> AppFhir:
-        app = current_app
-        token = oauth.access_token(app.extensions["painpa.db"], app.extensions["painpa.settings"], self.key)
+        app = state.current()
+        token = oauth.access_token(app.db, app.settings, self.key)
         return AppFhir(self.iss, token)
 
     def csrf(self) -> str:
@@ -64,7 +65,7 @@ class AppSession:
 
 
 def load(sid: str) -> AppSession:
-    db = current_app.extensions["painpa.db"]
+    db = state.current().db
     key = digest(sid)
     with db.session() as s:
         row = s.get(SmartSession, key)
@@ -78,7 +79,7 @@ def load(sid: str) -> AppSession:
 
 
 def save_card(session: AppSession, card: dict | None) -> None:
-    with current_app.extensions["painpa.db"].session() as s:
+    with state.current().db.session() as s:
         row = s.get(SmartSession, session.key)
         row.card = card or {}
         ctx = dict(row.context or {})
@@ -92,9 +93,7 @@ def redeem_card(session: AppSession) -> None:
     payload is trusted only for this patient and this EHR; otherwise every pending order is shown."""
     if not session.context.handle:
         return
-    from cds_service import applinks
-
-    card = applinks.redeem(current_app.extensions["painpa.db"], session.context.handle)
+    card = applinks.redeem(state.current().db, session.context.handle)
     if card and str(card.get("patient", "")).split("/")[-1] != session.context.patient:
         card = {"refused": "The card was for another patient; showing this patient's orders."}
     elif card and card.get("fhirServer") and str(card["fhirServer"]).rstrip("/") != session.iss:

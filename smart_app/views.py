@@ -6,34 +6,23 @@ standards.md §5, §9.3). Views stay thin: launch and tokens in :mod:`smart_app.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
+from cds_service import state
 from cds_service.clock import today_utc
 from smart_app import forms, keys, oauth, packet, pages, pas, questionnaires
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
-from smart_app.worklist import build, policies
+from smart_app.worklist import build
 
 bp = Blueprint("smart", __name__, template_folder="templates", static_folder="static",
                static_url_path="/smart/static")
 pages.install(bp)
 
 
-def _app():
-    return current_app._get_current_object()
-
-
-def _db():
-    return current_app.extensions["painpa.db"]
-
-
-def _settings():
-    return current_app.extensions["painpa.settings"]
-
-
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    resp = jsonify(keys.public_jwks(_settings().home))
+    resp = jsonify(keys.public_jwks(state.current().settings.home))
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
@@ -46,7 +35,8 @@ def launch():
     if len(iss) > 1024 or len(request.args.get("launch", "")) > 2048:
         raise LaunchError("The launch parameters are too long.", 400)
     bid = sess.browser_id() or sess.new_browser_id()
-    url = oauth.start(_db(), _settings(), iss=iss, launch=request.args.get("launch") or None, browser_id=bid)
+    app = state.current()
+    url = oauth.start(app.db, app.settings, iss=iss, launch=request.args.get("launch") or None, browser_id=bid)
     resp = redirect(url, code=302)
     resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=12 * 3600, **sess.cookie_kwargs())
     return resp
@@ -54,14 +44,15 @@ def launch():
 
 @bp.get("/smart/callback")
 def callback():
-    sid = oauth.complete(_db(), _settings(), browser_id=sess.browser_id(), state=request.args.get("state"),
+    app = state.current()
+    sid = oauth.complete(app.db, app.settings, browser_id=sess.browser_id(), state=request.args.get("state"),
                          code=request.args.get("code"), error=request.args.get("error"))
     return redirect(url_for("smart.worklist", sid=sid), code=303)
 
 
 def _worklist(session: sess.AppSession):
     sess.redeem_card(session)
-    return build(_app(), session.fhir(), session.context, session.card, today_utc())
+    return build(session.fhir(), session.context, session.card, today_utc())
 
 
 @bp.get("/smart/app/<sid>")
@@ -85,7 +76,7 @@ def form(sid: str, qid: str):
         raise LaunchError("That order is not in this worklist; go back to the worklist.", 404)
     if det is None and questionnaires.needs_order(questionnaire):
         raise LaunchError("This form records something about an order; open it from the order in the worklist.", 400)
-    env = forms.environment(wl, det, session.context, session.iss, requirement, policies(_app()))
+    env = forms.environment(wl, det, session.context, session.iss, requirement, state.current().policies)
     return pages.form_page(session, questionnaire, env, det=det, back="smart.worklist", back_label="Back to worklist",
                            order_ref=order_ref, requirement=requirement)
 
@@ -110,5 +101,5 @@ def pas_submit(sid: str):
     session = sess.load(sid)
     session.check_csrf(request.form.get("csrf"))
     wl = _worklist(session)
-    result = pas.submit(_db(), session.fhir(), wl, request.form.get("order", ""))
+    result = pas.submit(state.current().db, session.fhir(), wl, request.form.get("order", ""))
     return redirect(url_for("smart.worklist", sid=sid, saved=result), code=303)

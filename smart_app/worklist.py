@@ -1,6 +1,6 @@
-"""The documentation worklist (issue 5; ARCHITECTURE.md "one truth for 'is this order ready'"):
-the orders in context, gathered and evaluated by the very ``gather`` and ``evaluate`` the CDS
-service uses, recomputed from the FHIR server after every change.
+"""The documentation worklist (ARCHITECTURE.md: one truth for "is this order ready"): the orders
+in context, assessed by the same readiness assessment the CDS service's cards come from
+(:mod:`cds_service.readiness`), recomputed from the FHIR server after every change.
 
 Orders in context come from the card's redeemed ``appContext`` handle, else from ``fhirContext``
 ServiceRequests, else every pending (draft/active) ServiceRequest of the patient that the policy
@@ -10,13 +10,16 @@ recognises as an ESI, stimulator or vertebral-augmentation order.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from cds_service import readiness, state
 from cds_service.clients import client_for_fhir_base
-from cds_service.fhir.gather import gather
+from cds_service.fhir.queries import QUERIES, Query
 from cds_service.policy.model import Determination
-from cds_service.policy.record import PatientRecord, TenantDefaults
+from cds_service.policy.record import PatientRecord
+from smart_app.context import LaunchContext
 from smart_app.fhir import AppFhir, FhirAccessError
 
 PENDING = "draft,active"
@@ -38,18 +41,7 @@ class Worklist:
         return next((o for o in self.orders if f"ServiceRequest/{o.get('id')}" == order_ref), None)
 
 
-def policies(app) -> object:
-    """The loaded PolicySet (the CDS layer stores it in ``app.extensions``; loaded here otherwise)."""
-    loaded = app.extensions.get("painpa.policies")
-    if loaded is None:
-        from cds_service.policy.loader import load_policies
-
-        loaded = load_policies()
-        app.extensions["painpa.policies"] = loaded
-    return loaded
-
-
-def _order_refs(context, card: dict | None) -> list[str]:
+def _order_refs(context: LaunchContext, card: dict | None) -> list[str]:
     refs: list[str] = []
     for ref in (card or {}).get("orders") or ():
         if isinstance(ref, str) and ref.startswith("ServiceRequest/"):
@@ -77,25 +69,31 @@ def _orders(fhir: AppFhir, patient_id: str, refs: list[str], notes: list[str]) -
     return orders
 
 
-def build(app, fhir: AppFhir, context, card: dict | None, today: date) -> Worklist:
-    from cds_service.policy.engine import evaluate
+def assess(fhir: AppFhir, context: LaunchContext, orders: Sequence[dict], today: date,
+           queries: Sequence[Query] = QUERIES) -> readiness.Assessment:
+    """The readiness of ``orders`` for the launched patient, from the chart this session's token reads."""
+    app = state.current()
+    question = readiness.Question(context.patient, tuple(orders), encounter_id=context.encounter,
+                                  client=client_for_fhir_base(app.db, fhir.base))
+    return readiness.assess(question, readiness.ChartAccess(fhir.base, fhir.token), settings=app.settings,
+                            policies=app.policies, today=today, db=app.db, pool=app.fhir_pool, queries=queries)
 
+
+def build(fhir: AppFhir, context: LaunchContext, card: dict | None, today: date) -> Worklist:
     started = time.perf_counter()
-    settings = app.extensions["painpa.settings"]
-    db = app.extensions["painpa.db"]
     notes: list[str] = []
-    patient_id = context.patient
-    orders = _orders(fhir, patient_id, _order_refs(context, card), notes)
-    client = client_for_fhir_base(db, fhir.base)
-    record = gather(patient_id=patient_id, settings=settings, fhir_server=fhir.base, access_token=fhir.token,
-                    orders=orders, defaults=client.defaults if client else TenantDefaults(),
-                    context={"encounterId": context.encounter} if context.encounter else None)
-    for order in orders:
-        record.add(order)
-    dets = evaluate(orders, record, policies(app), today) if orders else []
-    kept = [(o, d) for o, d in zip(orders, dets, strict=True) if d.in_scope]
+    orders = _orders(fhir, context.patient, _order_refs(context, card), notes)
+    assessment = assess(fhir, context, orders, today)
+    record = assessment.record
+    kept = [(o, d) for o, d in zip(orders, assessment.determinations, strict=True) if d.in_scope]
     if record.incomplete:
         notes.append("Some of the chart could not be read (" + ", ".join(sorted(record.incomplete))
-                      + "); requirements that depend on it show as unknown.")
+                     + "); requirements that depend on it show as unknown.")
     return Worklist(patient=record.patient, orders=[o for o, _ in kept], determinations=[d for _, d in kept],
                     record=record, notes=notes, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+
+def patient_chart(fhir: AppFhir, context: LaunchContext, today: date, queries: Sequence[Query]) -> Worklist:
+    """The launched patient's chart with no order (a patient-level page reads ``queries``)."""
+    record = assess(fhir, context, (), today, queries).record
+    return Worklist(patient=record.patient, orders=[], determinations=[], record=record)

@@ -10,11 +10,11 @@ import secrets
 from datetime import UTC, datetime
 from functools import cache, wraps
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, redirect, request, session, url_for
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from cds_service.insights.tables import AdminUser
+from cds_service.admin.tables import AdminUser
 from cds_service.store.base import Database
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
@@ -80,7 +80,3 @@ def login_required(view):
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def current_db() -> Database:
-    return current_app.extensions["painpa.db"]

@@ -16,36 +16,42 @@ import json
 import os
 import sys
 
+from cds_service.config import Settings, secret_key
 
-def register(sub, lazy) -> None:
+# Each action imports its stack (the app state, SQLAlchemy, the denial imports) when it runs, so
+# that building the ``painpa`` parser loads none of it and answers at once.
+
+
+def register(sub: argparse._SubParsersAction) -> None:
     admin = sub.add_parser("admin", help="dashboard users and insight imports (denials, payer metrics, PAS)")
     actions = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
     user = actions.add_parser("create-user", help="create a dashboard admin user (password prompted)")
     user.add_argument("username")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    user.set_defaults(func=lazy("cds_service.admin.cli:create_user"))
+    user.set_defaults(func=create_user)
     for kind in ("denials", "metrics"):
         imp = actions.add_parser(f"import-{kind}", help=f"import a {kind} CSV file")
         imp.add_argument("file")
-        imp.set_defaults(func=lazy("cds_service.admin.cli:import_csv"), kind=kind)
+        imp.set_defaults(func=import_csv, kind=kind)
     pas = actions.add_parser("import-pas", help="import PAS ClaimResponses from a registered FHIR server")
     pas.add_argument("--fhir-base", required=True)
     pas.add_argument("--since", help="only resources updated on or after this date (YYYY-MM-DD)")
     pas.add_argument("--token-env", help="name of an environment variable holding a bearer token")
-    pas.set_defaults(func=lazy("cds_service.admin.cli:import_pas"))
-    remap = actions.add_parser("remap", help="re-apply fhir_profiles/denials rules to every stored reason")
-    remap.set_defaults(func=lazy("cds_service.admin.cli:remap"))
+    pas.set_defaults(func=import_pas)
+    remap_cmd = actions.add_parser("remap", help="re-apply fhir_profiles/denials rules to every stored reason")
+    remap_cmd.set_defaults(func=remap)
 
 
-def _app():
-    from cds_service.app import create_app
+def _instance():
+    """The instance's state (database, policies), and its secret (the salt of stored patient hashes)."""
+    from cds_service import state  # see the note on imports above
 
-    return create_app()
+    settings = Settings.from_env()
+    return state.build(settings), secret_key(settings)
 
 
 def create_user(args: argparse.Namespace) -> int:
-    from cds_service.admin.auth import UserError
-    from cds_service.admin.auth import create_user as create
+    from cds_service.admin.auth import UserError, create_user  # see the note on imports above
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -54,9 +60,9 @@ def create_user(args: argparse.Namespace) -> int:
         if password != getpass.getpass("Repeat password: "):
             print("painpa: passwords differ; nothing created", file=sys.stderr)
             return 2
-    app = _app()
+    app, _ = _instance()
     try:
-        create(app.extensions["painpa.db"], args.username, password)
+        create_user(app.db, args.username, password)
     except UserError as exc:
         print(f"painpa: {exc}", file=sys.stderr)
         return 2
@@ -70,8 +76,7 @@ def _print(report) -> int:
 
 
 def import_csv(args: argparse.Namespace) -> int:
-    from cds_service.insights.imports import ImportFailed
-    from cds_service.insights.imports import import_csv as run
+    from cds_service.denials import imports  # see the note on imports above
 
     try:
         with open(args.file, "rb") as fh:
@@ -79,35 +84,34 @@ def import_csv(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"painpa: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
-    app = _app()
+    app, salt = _instance()
     try:
-        return _print(run(app.extensions["painpa.db"], args.kind, raw, salt=app.secret_key))
-    except ImportFailed as exc:
+        return _print(imports.import_csv(app.db, args.kind, raw, salt=salt))
+    except imports.ImportFailed as exc:
         print(f"painpa: {args.file}: {exc}", file=sys.stderr)
         return 2
 
 
 def import_pas(args: argparse.Namespace) -> int:
-    from cds_service.insights.imports import ImportFailed
-    from cds_service.insights.imports import import_pas as run
+    from cds_service.denials import imports  # see the note on imports above
 
     token = os.environ.get(args.token_env) if args.token_env else None
     if args.token_env and not token:
         print(f"painpa: environment variable {args.token_env} is empty", file=sys.stderr)
         return 2
-    app = _app()
+    app, salt = _instance()
     try:
-        return _print(run(app.extensions["painpa.db"], args.fhir_base, salt=app.secret_key,
-                          settings=app.extensions["painpa.settings"], token=token, since=args.since,
-                          policies=app.extensions.get("painpa.policies")))
-    except ImportFailed as exc:
+        return _print(imports.import_pas(app.db, args.fhir_base, salt=salt, settings=app.settings, token=token,
+                                         since=args.since, policies=app.policies))
+    except imports.ImportFailed as exc:
         print(f"painpa: {exc}", file=sys.stderr)
         return 2
 
 
 def remap(args: argparse.Namespace) -> int:
-    from cds_service.insights.rules import default_data
-    from cds_service.insights.store import remap as run
+    from cds_service.denials.rules import default_data  # see the note on imports above
+    from cds_service.denials.store import remap as remap_reasons
 
-    print(f"{run(_app().extensions['painpa.db'], default_data())} reasons re-mapped")
+    app, _ = _instance()
+    print(f"{remap_reasons(app.db, default_data())} reasons re-mapped")
     return 0

@@ -1,4 +1,4 @@
-"""Dashboard pages (thin views over :mod:`cds_service.insights`): login (throttled against password
+"""Dashboard pages (thin views over :mod:`cds_service.denials`): login (throttled against password
 guessing, :mod:`cds_service.admin.throttle`), overview, denial reasons by payer and plan over time
 (CMS-0057-F, domain.md §3), the review list of unmapped reasons, gold-card readiness (WISeR
 exemption, §0), payer scorecards (CMS-0057-F public metrics), imports and CSV exports. Every page
@@ -6,18 +6,18 @@ but the login needs a session; every POST carries the session's CSRF token."""
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
+from cds_service import state
 from cds_service.admin import auth, svg, throttle
 from cds_service.admin.exports import csv_response
 from cds_service.clock import today_utc
-from cds_service.insights import goldcard, imports, scorecard, stats
-from cds_service.insights.rules import default_data
-from cds_service.insights.tables import Decision, DenialReason
+from cds_service.denials import goldcard, imports, scorecard, stats
+from cds_service.denials.rules import default_data
+from cds_service.denials.tables import Decision, DenialReason
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 
@@ -42,9 +42,9 @@ def _today() -> date:
 
 def _titles() -> dict[str, str]:
     """Requirement id → title from the loaded policy data (ids shown where the data has none)."""
-    policies = current_app.extensions.get("painpa.policies")
+    policies = state.current().policies
     out = {"pa.decision": "Prior authorization on file", "(unmapped)": "Not mapped (review)"}
-    for versions in getattr(policies, "docs", {}).values():
+    for versions in policies.docs.values():
         for doc in versions:
             for req in doc.data.get("requirements", ()) if doc.type == "family" else ():
                 out.setdefault(req["id"], req["title"])
@@ -72,8 +72,8 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 def login():
     error = None
     if request.method == "POST":
-        db, settings = auth.current_db(), current_app.extensions["painpa.settings"]
-        now = current_app.extensions.get("painpa.clock", time.time)()  # tests inject a clock here
+        app = state.current()
+        db, settings, now = app.db, app.settings, app.clock()
         username = request.form.get("username", "")
         address = throttle.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
                                           settings.login_proxy_hops)
@@ -102,7 +102,7 @@ def logout():
 @bp.get("/")
 @auth.login_required
 def index():
-    db = auth.current_db()
+    db = state.current().db
     with db.session() as s:
         counts = {
             "decisions": s.scalar(select(func.count(Decision.id))) or 0,
@@ -123,7 +123,7 @@ def index():
 @auth.login_required
 def denials():
     months, today = _int_arg("months", 12, 1, 60), _today()
-    rows = stats.requirement_months(auth.current_db(), today - timedelta(days=31 * months), today)
+    rows = stats.requirement_months(state.current().db, today - timedelta(days=31 * months), today)
     titles = _titles()
     if request.args.get("format") == "csv":
         return csv_response("painpa-denials-by-requirement.csv", ["payer", "plan", "month", "requirement", "title",
@@ -146,7 +146,7 @@ def denials():
 @bp.get("/denials/unmapped")
 @auth.login_required
 def unmapped():
-    rows = stats.unmapped_reasons(auth.current_db())
+    rows = stats.unmapped_reasons(state.current().db)
     if request.args.get("format") == "csv":
         return csv_response("painpa-unmapped-reasons.csv", ["payer", "code", "reason", "carc", "rarc", "count", "last"],
                             [[r["payer"], r["code"], r["text"], r["carc"], r["rarc"], r["count"], r["last"]]
@@ -160,7 +160,7 @@ def gold_card():
     cfg, today = default_data().goldcard, _today()
     threshold = _int_arg("threshold", round(cfg.threshold * 100), 1, 100) / 100
     window = _int_arg("window", cfg.window_days, 7, 3650)
-    rows = goldcard.readiness(goldcard.load_pa_decisions(auth.current_db(), today - timedelta(days=window)), cfg,
+    rows = goldcard.readiness(goldcard.load_pa_decisions(state.current().db, today - timedelta(days=window)), cfg,
                               today=today, threshold=threshold, window_days=window)
     if request.args.get("format") == "csv":
         return csv_response("painpa-gold-card-readiness.csv",
@@ -180,7 +180,7 @@ def gold_card():
 @bp.get("/scorecard")
 @auth.login_required
 def payer_scorecard():
-    rows = scorecard.scorecard(auth.current_db())
+    rows = scorecard.scorecard(state.current().db)
     if request.args.get("format") == "csv":
         header = ["payer", "plan", "year", "practice_requests"]
         for name, _, _ in scorecard.FIELDS:
@@ -201,7 +201,8 @@ def payer_scorecard():
 @bp.route("/import", methods=["GET", "POST"])
 @auth.login_required
 def import_data():
-    settings, db = current_app.extensions["painpa.settings"], auth.current_db()
+    app = state.current()
+    settings, db = app.settings, app.db
     bases = imports.registered_bases(db)
     if request.method == "POST":
         kind = request.form.get("kind")
@@ -217,7 +218,7 @@ def import_data():
                 if base not in bases:
                     abort(400, description="Choose one of the registered FHIR servers.")
                 report = imports.import_pas(db, base, salt=current_app.secret_key, settings=settings,
-                                            policies=current_app.extensions.get("painpa.policies"))
+                                            policies=app.policies)
             else:
                 abort(400, description="Unknown import kind.")
             flash(f"Imported: {report.added} added, {report.duplicates} already stored, "

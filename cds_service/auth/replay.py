@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
+from cds_service import shared
 from cds_service.store.base import Database
 from cds_service.store.tables import SeenJti
 
@@ -27,8 +28,6 @@ def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int, redis_u
     ``PAINPA_REDIS_URL`` the record is an atomic ``SET NX`` in Redis (cds_service/shared); when
     Redis cannot answer, the database records it instead (docs/security.md)."""
     if redis_url:
-        from cds_service import shared
-
         try:
             return shared.jti_first_use(shared.cache_for(redis_url), iss, jti, max(1.0, exp + leeway_s - time.time()))
         except shared.CacheUnavailable:

@@ -1,5 +1,5 @@
 """HTTP surface of the CDS service (CDS Hooks 2.0 §Discovery, §Calling a CDS Service, §Feedback,
-§Security, §CORS). Views are thin: authenticate, parse, call the handler, audit, answer.
+§Security, §CORS). Views are thin: authenticate, parse, call the service's handler, audit, answer.
 """
 
 from __future__ import annotations
@@ -12,39 +12,40 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from cds_service import audit, cpu, feedback, metrics, security
+from cds_service import audit, cpu, metrics, state
 from cds_service.auth import AuthError, authenticate
 from cds_service.clock import today_utc
-from cds_service.hooks import registry
-from cds_service.hooks.errors import HookError, database_unavailable, error_response, unauthorized
-from cds_service.hooks.handlers import HookCall, HookResult
-from cds_service.hooks.request import HookRequest, parse_json, parse_request
-from cds_service.security import egress, limits
+from cds_service.errors import Refused
+from cds_service.hooks import feedback, registry
+from cds_service.hooks.request import HookRequest, InvalidRequest, parse_json, parse_request
+from cds_service.hooks.service import HookCall, HookResult
+from cds_service.http_errors import database_unavailable, error_response, refusal_response, unauthorized
+from cds_service.security import egress, gate, limits
 
 bp = Blueprint("cds", __name__)
 log = logging.getLogger(__name__)
 
 
-def _ext(name: str):
-    return current_app.extensions[name]
-
-
 def _authenticate(audience_path: str):
-    settings = _ext("painpa.settings")
+    app = state.current()
     try:
-        client = authenticate(_ext("painpa.db"), settings, request.headers.get("Authorization"),
-                              settings.base_url + audience_path)
+        client = authenticate(app.db, app.settings, request.headers.get("Authorization"),
+                              app.settings.base_url + audience_path)
     except AuthError as exc:
         log.info("JWT refused: %s", exc)  # the reason only; never the token
         return None
-    security.enforce_rate_limit(client.iss)  # 429 + Retry-After when over budget (docs/security.md)
+    gate.enforce_rate_limit(app.db, app.settings, client.iss)  # 429 + Retry-After when over budget (docs/security.md)
     return client
+
+
+def _no_service(service_id: str) -> Response:
+    return error_response(404, f"No CDS service {service_id[:80]!r}; see GET /cds-services")
 
 
 @bp.after_request
 def _cors(resp: Response) -> Response:
     origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/") in _ext("painpa.settings").cors_origins:
+    if origin and origin.rstrip("/") in state.current().settings.cors_origins:
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
@@ -55,9 +56,9 @@ def _cors(resp: Response) -> Response:
 
 @bp.get("/cds-services")
 def discovery():
-    if _ext("painpa.settings").discovery_requires_jwt and _authenticate("/cds-services") is None:
+    if state.current().settings.discovery_requires_jwt and _authenticate("/cds-services") is None:
         return unauthorized()
-    return jsonify(registry.discovery_document())
+    return jsonify(registry.current().discovery_document())
 
 
 @bp.post("/cds-services/<service_id>")
@@ -67,18 +68,19 @@ def call_service(service_id: str):
         try:
             return _call_service(service_id)
         except Exception as exc:
-            if database_unavailable(exc) and registry.by_id(service_id) is not None:
-                # answered 503 by hooks/errors.py; counted here, where the service is known
+            if database_unavailable(exc) and registry.current().by_id(service_id) is not None:
+                # answered 503 by cds_service/http_errors.py; counted here, where the service is known
                 metrics.observe(service_id, 503, time.monotonic() - started)
             raise
 
 
 def _call_service(service_id: str):
-    service = registry.by_id(service_id)
+    service = registry.current().by_id(service_id)
     if service is None:
-        return error_response(404, f"No CDS service {service_id[:80]!r}; see GET /cds-services")
+        return _no_service(service_id)
     started = time.monotonic()
-    settings, db = _ext("painpa.settings"), _ext("painpa.db")
+    app = state.current()
+    settings, db = app.settings, app.db
     client = _authenticate(f"/cds-services/{service_id}")
     hook_req: HookRequest | None = None
     result: HookResult | None = None
@@ -94,22 +96,20 @@ def _call_service(service_id: str):
                 checked = client.checked_fhir_server(hook_req.fhir_server,
                                                      allow_insecure=settings.allow_insecure_registered)
                 if checked is None:
-                    raise HookError(400, "fhirServer is not a FHIR base registered for this client", "fhirServer")
+                    raise InvalidRequest("fhirServer is not a FHIR base registered for this client", "fhirServer")
                 hook_req = replace(hook_req, fhir_server=checked)   # queries go where the check looked
             egress.admit_fhir_server(hook_req.fhir_server if hook_req.access_token else None, settings)
-            call = HookCall(service=service, request=hook_req, settings=settings, db=db,
-                            policies=current_app.extensions.get("painpa.policies"),
-                            today=today_utc(), client=client,
-                            pool=current_app.extensions.get("painpa.fhir_pool"))
-            result = service.resolve_handler()(call)
+            call = HookCall(service=service, request=hook_req, settings=settings, db=db, policies=app.policies,
+                            today=today_utc(), client=client, pool=app.fhir_pool)
+            result = service.handler(call)
             resp = jsonify(result.response)
-        except HookError as exc:
-            resp = error_response(exc.status, exc.message, exc.expression)
+        except Refused as exc:
+            resp = refusal_response(exc)
         except HTTPException:
             raise  # 413 and friends: answered by the app's error handlers
         except Exception as exc:  # noqa: BLE001 - answered and audited; traceback to the server log only
             if database_unavailable(exc):
-                raise  # 503 + Retry-After (hooks/errors.py); no audit row: it would wait on the same lock
+                raise  # 503 + Retry-After (cds_service/http_errors.py); no audit row: it would wait on the same lock
             log.exception("hook call failed: %s", type(exc).__name__)
             resp = error_response(500, "Internal error; the incident was logged")
     elapsed = time.monotonic() - started
@@ -134,13 +134,13 @@ def _call_service(service_id: str):
 
 @bp.post("/cds-services/<service_id>/feedback")
 def post_feedback(service_id: str):
-    if registry.by_id(service_id) is None:
-        return error_response(404, f"No CDS service {service_id[:80]!r}; see GET /cds-services")
+    if registry.current().by_id(service_id) is None:
+        return _no_service(service_id)
     client = _authenticate(f"/cds-services/{service_id}/feedback")
     if client is None:
         return unauthorized()
     items = feedback.validate(limits.bounded_feedback(parse_json(request.get_data())))
-    db = _ext("painpa.db")
+    db = state.current().db
     try:
         feedback.store(db, service_id, client.iss, items)
     except IntegrityError:  # a concurrent duplicate won the race: it is stored, which is the goal

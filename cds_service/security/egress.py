@@ -6,7 +6,7 @@ Two gates, one rule set:
 * :func:`admit_fhir_server` runs in the view, after the client's registered-base check and before
   any outbound byte: ``https`` is required except for an explicitly registered loopback base (or the
   sandbox), and the host's DNS answers are checked against loopback, private, link-local, reserved
-  and cloud-metadata ranges. A refusal is a 400 naming ``fhirServer``.
+  and cloud-metadata ranges. A refusal (:class:`FhirServerRefused`) is a 400 naming ``fhirServer``.
 * the guarded connection pools (:class:`GuardedAdapter` of a :func:`new_session` session, and
   :func:`guarded_pool_manager`) re-apply the check inside every connection they open and connect to
   the very address they checked (the resolution is pinned), so a DNS answer that changes between
@@ -54,6 +54,7 @@ from urllib3.util import parse_url
 from urllib3.util.ssl_ import create_urllib3_context
 
 from cds_service import cpu
+from cds_service.errors import Refused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack 169.254.169.254, AWS ECS task
@@ -225,25 +226,27 @@ def insecure_allowed(url: str, settings) -> bool:
     return settings.allow_insecure_registered and (loopback or settings.sandbox)
 
 
+class FhirServerRefused(Refused):
+    """A hook call's ``fhirServer`` that may not receive the bearer token it came with."""
+
+
 def admit_fhir_server(url: str | None, settings) -> None:
-    """Raise a 400 :class:`HookError` when ``url`` may not receive the bearer token. Call it after
+    """Raise :class:`FhirServerRefused` when ``url`` may not receive the bearer token. Call it after
     the registered-base check; it makes no connection (DNS only, bounded by the connect timeout).
     An unresolvable name is let through: the connection then fails and the answer says so."""
-    from cds_service.hooks.errors import HookError
-
     if not url:
         return
     parts = urlsplit(url)
     if parts.scheme != "https" and not insecure_allowed(url, settings):
-        raise HookError(400, "fhirServer must use https (http is accepted only for a registered loopback base)",
-                        "fhirServer")
+        raise FhirServerRefused("fhirServer must use https (http is accepted only for a registered loopback base)",
+                                "fhirServer")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         checked_addresses(parts.hostname or "", port, settings.fhir_connect_timeout_s)
     except Unresolvable:
         pass
     except EgressRefused as exc:
-        raise HookError(400, f"fhirServer refused: {exc}", "fhirServer") from None
+        raise FhirServerRefused(f"fhirServer refused: {exc}", "fhirServer") from None
 
 
 class RefusedConnection(NewConnectionError):

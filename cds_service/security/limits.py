@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
-from cds_service.hooks.errors import HookError
+from cds_service.errors import TOO_COSTLY, Refused
 
 MAX_DEPTH = 48            # FHIR resources nest ~10 deep; Bundles of resources ~15
 MAX_DRAFT_ORDERS = 50
 MAX_FEEDBACK_ITEMS = 100
+
+
+class LimitExceeded(Refused):
+    """A body beyond what painpa takes: nested too deep (``invalid``) or holding too much (``too-costly``)."""
 
 
 _CONTAINERS = (dict, list)
@@ -85,36 +91,36 @@ def _entries(value: object) -> int:
 
 
 def bounded_hook(body: dict, max_prefetch_resources: int, raw: bytes | None = None) -> dict:
-    """``body`` unchanged, or :class:`HookError` naming the limit it breaks. ``raw``: the text
+    """``body`` unchanged, or :class:`LimitExceeded` naming the limit it breaks. ``raw``: the text
     ``body`` was parsed from, when the caller has it (a faster depth check, same answer)."""
     if depth_exceeds_raw(raw, body) if raw is not None else depth_exceeds(body):
-        raise HookError(400, f"Request JSON nests deeper than {MAX_DEPTH} levels; no FHIR payload needs that")
+        raise LimitExceeded(f"Request JSON nests deeper than {MAX_DEPTH} levels; no FHIR payload needs that")
     context = body.get("context")
     orders = context.get("draftOrders") if isinstance(context, dict) else None
     if isinstance(orders, dict) and isinstance(orders.get("entry"), list) and len(orders["entry"]) > MAX_DRAFT_ORDERS:
-        raise HookError(413, f"context.draftOrders holds {len(orders['entry'])} orders; at most "
-                             f"{MAX_DRAFT_ORDERS} per call", "context.draftOrders")
+        raise LimitExceeded(f"context.draftOrders holds {len(orders['entry'])} orders; at most "
+                            f"{MAX_DRAFT_ORDERS} per call", "context.draftOrders", issue=TOO_COSTLY)
     prefetch = body.get("prefetch")
     if isinstance(prefetch, dict):
         total = 0
         for key, value in prefetch.items():
             total += _entries(value)
             if total > max_prefetch_resources:
-                raise HookError(413, f"prefetch holds more than {max_prefetch_resources} resources "
-                                     f"(reached at prefetch.{str(key)[:64]}); send fewer or let painpa query them",
-                                "prefetch")
+                raise LimitExceeded(f"prefetch holds more than {max_prefetch_resources} resources "
+                                    f"(reached at prefetch.{str(key)[:64]}); send fewer or let painpa query them",
+                                    "prefetch", issue=TOO_COSTLY)
     return body
 
 
 def bounded_feedback(body: dict) -> dict:
     if depth_exceeds(body):
-        raise HookError(400, f"Feedback JSON nests deeper than {MAX_DEPTH} levels")
+        raise LimitExceeded(f"Feedback JSON nests deeper than {MAX_DEPTH} levels")
     return body
 
 
 # What one hook call may read from the EHR in total (every query and page together): parsing JSON
 # holds the GIL and evaluation is linear in resources, so these two bound the time a hostile or
-# oversized answer can add after the deadline (issue 6: "huge bundles" → 200 within deadline + 0.5 s).
+# oversized answer can add after the deadline (a huge bundle is answered within the deadline + 0.5 s).
 CALL_BYTES = 8 * 1024 * 1024
 CALL_RESOURCES = 5000
 
@@ -123,8 +129,6 @@ class Budget:
     """Bytes and resources left for one call's FHIR reads; shared by its parallel queries."""
 
     def __init__(self, max_bytes: int = CALL_BYTES, max_resources: int = CALL_RESOURCES) -> None:
-        import threading
-
         self._lock = threading.Lock()
         self.bytes_left, self.resources_left = max_bytes, max_resources
 
@@ -154,10 +158,7 @@ def discard(resp) -> None:
 def read_bounded(resp, max_bytes: int, deadline: float, budget: Budget | None = None, chunk: int = 65536) -> bytes:
     """Read a streamed urllib3 response body (``preload_content=False``), stopping at ``max_bytes``
     (decoded) or the monotonic ``deadline``. ``read1`` returns what has arrived, so a server that
-    drips one byte at a time cannot keep the call (or the worker thread) past the deadline (issue 6
-    fault injection). A body read to its end returns its connection to the pool; any refusal closes it."""
-    import time
-
+    drips one byte at a time cannot keep the call (or the worker thread) past the deadline. A body read to its end returns its connection to the pool; any refusal closes it."""
     parts: list[bytes] = []
     size = 0
     try:

@@ -1,7 +1,7 @@
 """Persistence through SQLAlchemy 2: SQLite (WAL) by default, PostgreSQL for several workers.
 
-Every table module imports :class:`Base` from :mod:`cds_service.store.base`; :func:`init_db` imports
-them all so that ``create_all`` sees every table.
+Every table module imports :class:`Base` from :mod:`cds_service.store.base` and is imported with the
+surface that uses it; :func:`init_db` creates every table declared by then.
 """
 
 from cds_service.store.base import Base, Database, init_db

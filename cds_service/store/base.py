@@ -20,15 +20,14 @@ are short: one unit of work per request.
 
 How long a statement waits for SQLite's write lock (``PRAGMA busy_timeout``) is
 ``PAINPA_DB_BUSY_TIMEOUT_MS`` (default 5000). A hook call that waits that long answers 503 + Retry-After
-(cds_service/hooks/errors.py), and it waits holding its worker's CPU slot (cds_service/cpu.py), so the
+(cds_service/http_errors.py), and it waits holding its worker's CPU slot (cds_service/cpu.py), so the
 bound matters; imports commit in short batches so that the lock is never held for long
-(cds_service/insights/store.py). On PostgreSQL the same bound, in whole seconds, is the connect
+(cds_service/denials/store.py). On PostgreSQL the same bound, in whole seconds, is the connect
 timeout: an unreachable server fails the call instead of hanging it.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 from collections.abc import Iterator
@@ -37,15 +36,6 @@ from contextlib import AbstractContextManager, contextmanager
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-
-# Modules that declare tables. A surface that adds tables appends its module here.
-TABLE_MODULES = (
-    "cds_service.store.tables",
-    "cds_service.insights.tables",
-    "sandbox.tables",
-    "smart_app.tables",
-    "cds_service.security.tables",
-)
 
 
 class Base(DeclarativeBase):
@@ -126,8 +116,8 @@ class Database:
         return self.engine.begin()
 
     def create_all(self) -> None:
-        for name in TABLE_MODULES:
-            importlib.import_module(name)
+        """Create every table declared so far that the database lacks: a surface's table module is
+        imported with the surface (the app factory imports every surface before it opens the database)."""
         Base.metadata.create_all(self.engine)
 
     def dispose(self) -> None:

@@ -20,6 +20,7 @@ from flask import Flask, current_app, g
 from joserfc import jwt
 from sqlalchemy import select
 
+from cds_service import state
 from sandbox.auth.clientauth import PrivateKeyJwt
 from sandbox.auth.models import Code, RefreshCredential, SmartClient
 from sandbox.auth.tokens import digest, store_token
@@ -50,7 +51,7 @@ class SmartPKCE(CodeChallenge):
 
 
 def _db():
-    return current_app.extensions["painpa.db"]
+    return state.current().db
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -128,7 +129,7 @@ def _save_token(token, request):
 def _id_token(client_id: str, user: str) -> str:
     """OpenID Connect id_token for ``openid fhirUser`` (SMART 2.2 §"Scopes for requesting identity")."""
     key = current_app.extensions["sandbox.key"]
-    base = current_app.extensions["painpa.settings"].base_url
+    base = state.current().settings.base_url
     now = int(time.time())
     claims = {"iss": f"{base}/auth", "sub": user, "aud": client_id, "iat": now, "exp": now + 300,
               "jti": str(uuid.uuid4()), "fhirUser": f"{base}/fhir/{user}"}

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
 
+from cds_service import state
 from sandbox.auth import launch
 from sandbox.ehr.roster import SANDBOX_USER, patient_choices
 from sandbox.keys import public_jwks
@@ -18,7 +19,7 @@ bp = Blueprint("sandbox_auth", __name__, template_folder="../templates")
 
 
 def _base() -> str:
-    return current_app.extensions["painpa.settings"].base_url
+    return state.current().settings.base_url
 
 
 def _server():
@@ -73,7 +74,7 @@ def authorize():
         return _error_redirect(redirect_uri, params, "invalid_request", f"aud must be the FHIR base {fhir_base}")
     scopes = (params.get("scope") or "").split()
     if params.get("launch"):
-        context = launch.resolve(current_app.extensions["painpa.db"], params["launch"])
+        context = launch.resolve(state.current().db, params["launch"])
         if context is None:
             return render_template("sandbox/auth_error.html", error="invalid_request",
                                    description="This launch has expired or is unknown. Launch the app again "
@@ -81,7 +82,7 @@ def authorize():
     elif "launch/patient" in scopes:
         if not params.get("patient"):
             return render_template("sandbox/picker.html", params=params, client=grant.client.name,
-                                   patients=patient_choices(current_app.extensions["painpa.db"]))
+                                   patients=patient_choices(state.current().db))
         context = {"patient": params["patient"], "need_patient_banner": True}
     else:
         context = {}

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from cds_service import state
 from cds_service.clock import today_utc
 from sandbox.ehr import workflow
 from sandbox.ehr.cdsclient import CdsError
@@ -28,7 +29,7 @@ bp = Blueprint("sandbox_ehr", __name__, url_prefix="/ehr", template_folder="../t
 
 
 def _db():
-    return current_app.extensions["painpa.db"]
+    return state.current().db
 
 
 @bp.errorhandler(FhirError)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from cachetools import TTLCache
 from flask import current_app
 
+from cds_service import state
 from cds_service.clock import today_utc
 from sandbox.auth import launch
 from sandbox.auth.tokens import revoke
@@ -34,11 +35,11 @@ def _ext(name: str, factory):
 
 
 def _db():
-    return current_app.extensions["painpa.db"]
+    return state.current().db
 
 
 def _base() -> str:
-    return current_app.extensions["painpa.settings"].base_url
+    return state.current().settings.base_url
 
 
 def client() -> CdsClient:

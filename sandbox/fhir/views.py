@@ -7,8 +7,9 @@ patient-scoped token sees only its patient's compartment (SMART App Launch 2.2 Â
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
+from cds_service import state
 from sandbox.auth.scopes import access
 from sandbox.auth.tokens import introspect
 from sandbox.fhir import bundle, store
@@ -23,11 +24,11 @@ _OPS = {"GET": "s", "READ": "r", "POST": "c", "PUT": "u", "DELETE": "d"}
 
 
 def _db():
-    return current_app.extensions["painpa.db"]
+    return state.current().db
 
 
 def fhir_base() -> str:
-    return current_app.extensions["painpa.settings"].base_url + "/fhir"
+    return state.current().settings.base_url + "/fhir"
 
 
 @bp.errorhandler(FhirError)
@@ -77,7 +78,7 @@ def _strict() -> bool:
 
 @bp.get("/metadata")
 def metadata():
-    return fhir_response(capability_statement(fhir_base(), current_app.extensions["painpa.settings"].base_url + "/auth"))
+    return fhir_response(capability_statement(fhir_base(), state.current().settings.base_url + "/auth"))
 
 
 @bp.post("")

@@ -8,8 +8,9 @@ written to the sandbox FHIR server, where painpa finds them like any decision on
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
+from cds_service import state
 from cds_service.clock import today_utc
 from sandbox.auth.tokens import introspect
 from sandbox.fhir import store
@@ -46,7 +47,7 @@ def _authorize(claim: dict) -> None:
     payer the app reaches without the EHR's token, does not require one."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    info = introspect(current_app.extensions["painpa.db"], token.strip()) if scheme.lower() == "bearer" else None
+    info = introspect(state.current().db, token.strip()) if scheme.lower() == "bearer" else None
     if info is None and not header and request.path.startswith("/payer/"):
         return
     if info is None:
@@ -63,19 +64,19 @@ def submit():
     claim, others = _claim_from(request.get_json(silent=True, force=True))
     _authorize(claim)
     pid = compartment_patient(claim)
-    db = current_app.extensions["painpa.db"]
-    settings = current_app.extensions["painpa.settings"]
+    app = state.current()
+    db, settings = app.db, app.settings
     with db.session() as s:
         if not pid or not store.exists(s, "Patient", pid):
             raise FhirError(422, "Claim.patient must reference a Patient known to this payer", "processing")
         patient = store.read(s, "Patient", pid)
-        state = next((a.get("state") for a in patient.get("address") or [] if a.get("state")), None)
+        us_state = next((a.get("state") for a in patient.get("address") or [] if a.get("state")), None)
         codes = {c.get("code") for item in claim.get("item") or []
                  for c in (item.get("productOrService") or {}).get("coding") or []}
         documented = bool(claim.get("supportingInfo")) or any(
             r.get("resourceType") in ("QuestionnaireResponse", "DocumentReference") for r in others)
-        ruling = decide(load_rules(settings.home), codes=codes, has_documentation=documented, state=state)
-        utn = None if ruling.action == "A4" else pas.new_utn(MAC_PREFIX.get(state or "", "09"))
+        ruling = decide(load_rules(settings.home), codes=codes, has_documentation=documented, state=us_state)
+        utn = None if ruling.action == "A4" else pas.new_utn(MAC_PREFIX.get(us_state or "", "09"))
         stored_claim = {**claim, "id": store.new_id()}
         response = pas.response(stored_claim, response_id=store.new_id(), action=ruling.action, decided=today_utc(),
                                 utn=utn, reason=ruling.reason, reason_code=ruling.reason_code,
@@ -99,7 +100,7 @@ def inquire():
     wanted = {c.get("code") for item in claim.get("item") or []
               for c in (item.get("productOrService") or {}).get("coding") or []}
     ids = {i.get("value") for i in claim.get("identifier") or []}
-    db = current_app.extensions["painpa.db"]
+    db = state.current().db
     with db.session() as s:
         found = []
         for response in store.candidates(s, "ClaimResponse", pid):
@@ -114,7 +115,7 @@ def inquire():
     if not found:
         raise FhirError(404, "No prior-authorization decision matches this inquiry", "not-found")
     latest = max(found, key=lambda r: (r.get("created", ""), r["meta"]["lastUpdated"]))
-    base = current_app.extensions["painpa.settings"].base_url + "/fhir"
+    base = state.current().settings.base_url + "/fhir"
     return fhir_response({"resourceType": "Bundle", "type": "collection", "entry": [
         {"fullUrl": f"{base}/ClaimResponse/{latest['id']}", "resource": latest}]})
 

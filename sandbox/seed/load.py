@@ -11,6 +11,7 @@ from datetime import date
 
 from flask import Flask
 
+from cds_service import state
 from cds_service.clock import today_utc
 from sandbox.auth.tokens import issue_direct, revoke
 from sandbox.seed.chart import Chart
@@ -39,7 +40,7 @@ def chart_bundle(scenario: Scenario, today: date) -> dict:
 
 def seed(app: Flask, today: date | None = None) -> int:
     today = today or today_utc()
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     token = issue_direct(db, client_id=SEED_CLIENT, scope="system/*.cruds", context={}, user="system",
                          expires_in=300)["access_token"]
     client = app.test_client()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.auth import jwks as jwks_cache
 from cds_service.fhir import gather as gather_mod
@@ -138,11 +138,11 @@ def fhir(fhir_server):
 @pytest.fixture
 def app(settings, es_key, rs_key, fhir_server):
     app = create_app(replace(settings, fhir_deadline_s=2.0, fhir_read_timeout_s=1.5))
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key, rs_key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key, rs_key),
                        fhir_bases=[fhir_server.base, "https://ehr.example.org/fhir"], tenant=None,
                        default_state="TX", default_pos="24")
     yield app
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ class Caller:
 
     def __init__(self, app, key) -> None:
         self.app, self.key, self.http = app, key, app.test_client()
-        self.base = app.extensions["painpa.settings"].base_url
+        self.base = state.of(app).settings.base_url
 
     def post(self, service: str, body, *, key=None, token: str | None = None, path_suffix: str = "", **claims):
         path = f"/cds-services/{service}{path_suffix}"

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from cds_service import audit
+from cds_service import audit, state
 from cds_service.store.tables import AuditEvent
 from tests.cds.conftest import SIGN, full_prefetch, hook_body, load
 from tests.support.procs import VENV_BIN
 
 
 def _rows(app):
-    with app.extensions["painpa.db"].session() as s:
+    with state.of(app).db.session() as s:
         return list(s.scalars(select(AuditEvent).order_by(AuditEvent.id)))
 
 
@@ -58,7 +58,7 @@ def test_patient_hash_depends_on_salt_and_server():
 def test_purge_command_removes_old_rows(app, caller, settings):
     caller.post(SIGN, b"x")
     caller.post(SIGN, b"y")
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     with db.session() as s:
         oldest = s.scalar(select(AuditEvent.id).order_by(AuditEvent.id))
         s.execute(update(AuditEvent).where(AuditEvent.id == oldest)

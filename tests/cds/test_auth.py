@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cds_service import clients
+from cds_service import clients, state
 from tests.cds.conftest import ISS, SIGN
 from tests.support import jwt as tjwt
 
@@ -73,7 +73,7 @@ def test_cc15_unregistered_jku_refused_without_fetch(app, caller, settings, jwks
 def test_cc15_registered_jwks_url_is_fetched_and_cached(app, caller, settings, jwks_host):
     key = tjwt.make_key("RS384")
     jwks_host.keys = tjwt.jwks(key)
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     clients.add_client(db, iss="https://url-client.example", jwks_url=jwks_host.url,
                        fhir_bases=["https://ehr2.example/fhir"])
     aud = f"{settings.base_url}/cds-services/{SIGN}"
@@ -110,7 +110,7 @@ def test_cc17_other_asymmetric_algorithms_refused(app, caller, settings):
     from joserfc.jwk import ECKey
 
     key = ECKey.generate_key("P-256", parameters={"kid": "p256"})
-    clients.add_client(app.extensions["painpa.db"], iss="https://es256.example", jwks=tjwt.jwks(key),
+    clients.add_client(state.of(app).db, iss="https://es256.example", jwks=tjwt.jwks(key),
                        fhir_bases=["https://ehr3.example/fhir"])
     token = jwt.encode({"alg": "ES256", "typ": "JWT", "kid": "p256"},
                        tjwt.claims("https://es256.example", f"{settings.base_url}/cds-services/{SIGN}"), key,
@@ -121,7 +121,7 @@ def test_cc17_other_asymmetric_algorithms_refused(app, caller, settings):
 def test_cc18_inferno_style_token_accepted(app, caller, settings, jwks_host, es_key):
     iss = jwks_host.url.rsplit("/", 1)[0]
     jwks_host.keys = tjwt.jwks(es_key)
-    clients.add_client(app.extensions["painpa.db"], iss=iss, jwks_url=f"{iss}/jwks.json",
+    clients.add_client(state.of(app).db, iss=iss, jwks_url=f"{iss}/jwks.json",
                        fhir_bases=["https://inferno.example/fhir"])
     token = tjwt.inferno_style(es_key, iss, f"{settings.base_url}/cds-services/{SIGN}")
     assert caller.post(SIGN, {}, token=token).status_code == PASSED
@@ -136,7 +136,7 @@ def test_cc19_feedback_uses_the_same_rules_with_its_own_aud(caller, settings):
 
 
 def test_tenant_mismatch_refused(app, caller, settings, es_key):
-    clients.add_client(app.extensions["painpa.db"], iss="https://tenant.example", jwks=tjwt.jwks(es_key),
+    clients.add_client(state.of(app).db, iss="https://tenant.example", jwks=tjwt.jwks(es_key),
                        fhir_bases=["https://t.example/fhir"], tenant="t-1")
     aud = f"{settings.base_url}/cds-services/{SIGN}"
     bad = tjwt.sign(es_key, "https://tenant.example", aud, tenant="t-2")
@@ -157,19 +157,19 @@ def test_cc16_replay_refused_on_postgresql(settings, es_key, postgres_url):
     from cds_service.app import create_app
 
     app = create_app(replace(settings, database_url=postgres_url))
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key),
                        fhir_bases=["https://ehr.example.org/fhir"])
     token = tjwt.sign(es_key, ISS, settings.base_url + f"/cds-services/{SIGN}")
     http = app.test_client()
     first = http.post(f"/cds-services/{SIGN}", json={}, headers=tjwt.bearer(token))
     second = http.post(f"/cds-services/{SIGN}", json={}, headers=tjwt.bearer(token))
     assert (first.status_code, second.status_code) == (PASSED, 401)
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def test_token_without_kid_verifies_only_against_a_single_key_set(app, caller, settings, es_key, rs_key):
     """CDS Hooks requires ``kid``; tolerated only when the registered set leaves no choice."""
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     aud = f"{settings.base_url}/cds-services/{SIGN}"
     clients.add_client(db, iss="https://one-key.example", jwks=tjwt.jwks(es_key), fhir_bases=["https://one.example/fhir"])
     token = tjwt.sign(es_key, "https://one-key.example", aud, header={"kid": None})
@@ -195,7 +195,7 @@ def test_hostile_jwks_answer_is_401_not_500(app, caller, settings, jwks_host, an
     # (a deeply nested answer raised RecursionError through the view: a 500).
     jwks_host.raw = answer
     key = tjwt.make_key("ES384")
-    clients.add_client(app.extensions["painpa.db"], iss="https://url-client.example", jwks_url=jwks_host.url,
+    clients.add_client(state.of(app).db, iss="https://url-client.example", jwks_url=jwks_host.url,
                        fhir_bases=["https://ehr2.example/fhir"])
     token = tjwt.sign(key, "https://url-client.example", f"{settings.base_url}/cds-services/{SIGN}")
     _assert_401_without_detail(caller.post(SIGN, {}, token=token))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.store.tables import AuditEvent, SeenJti
 from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body
@@ -31,7 +31,7 @@ BUSY_MS = 150
 
 
 def _sqlite_path(app) -> Path:
-    return Path(make_url(app.extensions["painpa.db"].url).database)
+    return Path(make_url(state.of(app).db.url).database)
 
 
 @contextmanager
@@ -48,7 +48,7 @@ def write_lock(path: Path) -> Iterator[None]:
 
 def _app(settings, es_key, **overrides):
     app = create_app(replace(settings, db_busy_timeout_ms=BUSY_MS, **overrides))
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key),
                        fhir_bases=["https://ehr.example.org/fhir"], default_state="TX", default_pos="24")
     return app
 
@@ -57,7 +57,7 @@ def _app(settings, es_key, **overrides):
 def app(settings, es_key):
     app = _app(settings, es_key)
     yield app
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def _post(app, token: str, body: dict | None = None, suffix: str = ""):
@@ -69,7 +69,7 @@ def _body() -> dict:
 
 
 def _token(app, key, suffix: str = "", jti: str | None = None) -> str:
-    base = app.extensions["painpa.settings"].base_url
+    base = state.of(app).settings.base_url
     return tjwt.sign(key, ISS, f"{base}/cds-services/{SIGN}{suffix}", jti=jti or uuid.uuid4().hex)
 
 
@@ -88,7 +88,7 @@ def _assert_503(resp) -> None:
 
 
 def _count(app, table) -> int:
-    with app.extensions["painpa.db"].session() as s:
+    with state.of(app).db.session() as s:
         return s.scalar(select(func.count()).select_from(table))
 
 
@@ -162,12 +162,12 @@ def test_database_write_failing_inside_the_handler_is_503_too(settings, es_key, 
                 resp = _post(app, _token(app, es_key))
             _assert_503(resp)
         finally:
-            app.extensions["painpa.db"].dispose()
+            state.of(app).db.dispose()
 
 
 def test_a_genuine_database_bug_is_still_a_500(app, es_key):
     """503 is for a busy or unreachable database only: a missing table is a defect, and says so."""
-    with app.extensions["painpa.db"].begin() as conn:
+    with state.of(app).db.begin() as conn:
         conn.execute(text("DROP TABLE cds_seen_jti"))
     resp = _post(app, _token(app, es_key))
     assert resp.status_code == 500
@@ -199,7 +199,7 @@ def test_postgresql_down_answers_503_and_replay_still_refused(settings, es_key, 
         assert _post(app, used).status_code == 401
         assert [_post(app, during).status_code, _post(app, during).status_code] == [200, 401]
     finally:
-        app.extensions["painpa.db"].dispose()
+        state.of(app).db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -214,12 +214,12 @@ def test_postgresql_unreachable_port_answers_503(settings, es_key):
     try:
         # The app started on SQLite; its database is then swapped for one whose server is gone
         # (create_app itself needs a database to create tables in).
-        app.extensions["painpa.db"].dispose()
-        app.extensions["painpa.db"] = Database(f"postgresql+psycopg://painpa@127.0.0.1:{free_port()}/painpa",
-                                               busy_timeout_ms=BUSY_MS)
+        state.of(app).db.dispose()
+        gone = Database(f"postgresql+psycopg://painpa@127.0.0.1:{free_port()}/painpa", busy_timeout_ms=BUSY_MS)
+        state.install(app, replace(state.of(app), db=gone))
         _assert_503(_post(app, _token(app, es_key)))
     finally:
-        app.extensions["painpa.db"].dispose()
+        state.of(app).db.dispose()
 
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-5", "9999999"])
@@ -235,5 +235,5 @@ def test_busy_timeout_setting_reaches_every_sqlite_connection(app, tmp_path):
 
     assert Settings.from_env(env={"PAINPA_DB_BUSY_TIMEOUT_MS": "250"}, home=tmp_path).db_busy_timeout_ms == 250
     assert Settings.from_env(env={}, home=tmp_path).db_busy_timeout_ms == 5000
-    with app.extensions["painpa.db"].begin() as conn:
+    with state.of(app).db.begin() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_MS

@@ -6,8 +6,10 @@ import re
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
+from cds_service import state
 from cds_service.app import create_app
-from cds_service.hooks import registry
+from cds_service.hooks.service import CARD_TOPICS
+from cds_service.services import REGISTRY
 from tests.cds.checks import walk
 from tests.cds.conftest import ISS
 from tests.support import jwt as tjwt
@@ -75,7 +77,7 @@ def test_cc6_configuration_options(client):
             assert type(o["default"]) is {"boolean": bool, "integer": int}[o["type"]]
         booleans = {o["code"] for o in options if o["type"] == "boolean"}
         # one boolean per card topic the service can emit
-        assert set(registry.by_id(s["id"]).topics) <= booleans
+        assert set(REGISTRY.by_id(s["id"]).topics) <= booleans
         assert any(o["code"] == "max-cards" and o["type"] == "integer" for o in options)
 
 
@@ -83,7 +85,7 @@ def test_cc6_every_topic_the_renderer_emits_has_an_option():
     """The renderer's topic list (engineer 2) must be covered by discovery's options."""
     import cds_service.render as render
 
-    assert set(render.TOPIC_CODES) == set(registry.CARD_TOPICS)
+    assert set(render.TOPIC_CODES) == set(CARD_TOPICS)
 
 
 def test_cc7_versions_match_the_crd_regex(client):
@@ -99,9 +101,9 @@ def test_cc8_discovery_with_and_without_jwt(app, client, es_key, settings):
 
 
 def test_cc8_discovery_can_require_a_jwt(app, es_key):
-    strict = create_app(replace(app.extensions["painpa.settings"], discovery_requires_jwt=True))
+    strict = create_app(replace(state.of(app).settings, discovery_requires_jwt=True))
     http = strict.test_client()
-    base = strict.extensions["painpa.settings"].base_url
+    base = state.of(strict).settings.base_url
     assert http.get("/cds-services").status_code == 401
     ok = http.get("/cds-services", headers=tjwt.bearer(tjwt.sign(es_key, ISS, base + "/cds-services")))
     assert ok.status_code == 200

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 import requests
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.fhir.queries import QUERIES
 from tests.cds.checks import coverage_infos
@@ -104,7 +104,7 @@ def earlier_fhir(tmp_path_factory):
 
 def test_earlier_order_is_found_by_querying_the_fhir_server(settings, es_key, earlier_fhir):
     app = create_app(replace(settings, fhir_deadline_s=3.0, fhir_read_timeout_s=2.0))
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=[f"{earlier_fhir}/fhir"],
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=[f"{earlier_fhir}/fhir"],
                        tenant=None, default_state="TX", default_pos="24")
     try:
         resp = Caller(app, es_key).post(SIGN, hook_body(fhir_server=f"{earlier_fhir}/fhir", token=TOKEN))
@@ -114,4 +114,4 @@ def test_earlier_order_is_found_by_querying_the_fhir_server(settings, es_key, ea
         asked = [e for e in requests.get(f"{earlier_fhir}/_log", timeout=5).json() if e["path"] == "/fhir/ServiceRequest"]
         assert asked and asked[0]["query"] == "patient=pt-esi-1" and asked[0]["token_ok"]
     finally:
-        app.extensions["painpa.db"].dispose()
+        state.of(app).db.dispose()

@@ -6,13 +6,14 @@ and outbound HTTP is replaced by a transport that refuses (no network beyond loo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from urllib3 import PoolManager
 from urllib3.exceptions import NewConnectionError
 
-from cds_service import clients
+from cds_service import clients, state
 from tests.cds.checks import check_coverage_information, check_shape
 from tests.cds.conftest import EXTERNAL, ISS, SELECT, SIGN
 
@@ -38,9 +39,9 @@ class Offline(PoolManager):
 
 @pytest.fixture
 def offline_app(app):
-    app.extensions["painpa.fhir_pool"] = Offline()
+    state.install(app, replace(state.of(app), fhir_pool=Offline()))
     bases = {_json(p).get("fhirServer") for p in HOOK_FILES} - {None}
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=_jwks(app), fhir_bases=sorted(bases))
+    clients.add_client(state.of(app).db, iss=ISS, jwks=_jwks(app), fhir_bases=sorted(bases))
     return app
 
 

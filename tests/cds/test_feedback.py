@@ -7,12 +7,13 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from cds_service import state
 from cds_service.store.tables import Feedback
 from tests.cds.conftest import EXTERNAL, SELECT, SIGN
 
 
 def _count(app) -> int:
-    with app.extensions["painpa.db"].session() as s:
+    with state.of(app).db.session() as s:
         return s.scalar(select(func.count()).select_from(Feedback))
 
 
@@ -27,7 +28,7 @@ def test_cc51_valid_accepted_and_overridden_are_stored(app, caller):
                                                              "display": "Urgent"}, "userComment": "now"})
     assert caller.feedback(SIGN, {"feedback": [accepted, overridden]}).status_code == 200
     assert _count(app) == 2
-    with app.extensions["painpa.db"].session() as s:
+    with state.of(app).db.session() as s:
         row = s.scalar(select(Feedback).where(Feedback.card == "c-2"))
         assert (row.override_code, row.user_comment, row.iss) == ("urgent", "now", "https://ehr.example.org/cds-client")
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cds_service.hooks.errors import HookError
-from cds_service.hooks.request import _loads, parse_json
+from cds_service.hooks.request import InvalidRequest, _loads, parse_json
+from cds_service.http_errors import status_of
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
            | st.text(max_size=20) | st.sampled_from(["\U0001F600", "é", "\\", '"', "\u2028"]))
@@ -61,25 +61,25 @@ def test_integers_beyond_64_bits_are_kept_exact_in_a_hook_body() -> None:
 
 
 def test_unparsable_body_is_a_400() -> None:
-    with pytest.raises(HookError) as err:
+    with pytest.raises(InvalidRequest) as err:
         parse_json(b'{"hook": ')
-    assert err.value.status == 400
+    assert status_of(err.value) == 400
 
 
 @pytest.mark.parametrize("raw", [b'{"a": "\xed\xa0\x80"}', b'{"a": "\xed\xa0\xbd\xed\xb8\x80"}', b'{"a": "\\udc00"}'])
 def test_surrogates_as_escapes_or_as_raw_bytes_are_a_400(raw: bytes) -> None:
     # A lone surrogate is not Unicode text; raw ED A0..BF bytes (CESU-8) are not UTF-8 either.
-    with pytest.raises(HookError) as err:
+    with pytest.raises(InvalidRequest) as err:
         parse_json(raw)
-    assert err.value.status == 400 and "surrogate" in err.value.message
+    assert status_of(err.value) == 400 and "surrogate" in err.value.message
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 def test_a_lone_surrogate_escape_in_a_utf16_or_utf32_body_is_a_400(encoding: str) -> None:
     # RFC 8259 lets a body be UTF-16/32 (json.detect_encoding); the byte patterns above are UTF-8's.
-    with pytest.raises(HookError) as err:
+    with pytest.raises(InvalidRequest) as err:
         parse_json('{"hookInstance": "\\ud800"}'.encode(encoding))
-    assert err.value.status == 400 and "surrogate" in err.value.message
+    assert status_of(err.value) == 400 and "surrogate" in err.value.message
     assert parse_json('{"a": "\\u00e9 text"}'.encode(encoding)) == {"a": "\u00e9 text"}
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from tests.cds.checks import check_coverage_information, check_shape, coverage_infos
 from tests.cds.conftest import ISS, SELECT, SIGN, Caller, full_prefetch, hook_body, load
@@ -105,7 +105,7 @@ def test_cc27_unregistered_fhir_server_refused_before_any_request(caller, server
 
 
 def test_cc27_http_base_usable_only_when_insecure_registration_allowed(app, es_key, fhir):
-    strict = create_app(replace(app.extensions["painpa.settings"], allow_insecure_registered=False))
+    strict = create_app(replace(state.of(app).settings, allow_insecure_registered=False))
     body = hook_body(fhir_server=fhir.base, token=TOKEN)
     _oo(Caller(strict, es_key).post(SIGN, body), 400)
     assert fhir.log() == []
@@ -178,7 +178,7 @@ def test_unknown_service_404_and_wrong_method_405(caller, client):
 
 
 def test_oversized_body_413(app, es_key):
-    small = create_app(replace(app.extensions["painpa.settings"], max_request_bytes=2048))
+    small = create_app(replace(state.of(app).settings, max_request_bytes=2048))
     body = hook_body(prefetch=full_prefetch())
     _oo(Caller(small, es_key).post(SIGN, body), 413)
 
@@ -188,7 +188,7 @@ def test_client_registered_jwks_rotation(app, caller):
     from tests.support import jwt as tjwt
 
     new_key = tjwt.make_key("ES384")
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(new_key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(new_key),
                        fhir_bases=["https://ehr.example.org/fhir"])
     assert caller.post(SIGN, {}).status_code == 401
     assert caller.post(SIGN, {}, key=new_key).status_code == 400
@@ -200,7 +200,7 @@ def test_cc56_hanging_fhir_server_degrades_to_a_valid_answer(app, es_key, fhir):
 
     from cds_service.store.tables import AuditEvent
 
-    tight = create_app(replace(app.extensions["painpa.settings"], fhir_deadline_s=0.5, fhir_read_timeout_s=5))
+    tight = create_app(replace(state.of(app).settings, fhir_deadline_s=0.5, fhir_read_timeout_s=5))
     fhir.control(slow={"Procedure": 3})
     for version in ("2.0.1", "2.2"):
         ext = {"davinci-crd.requestedVersion": "2.2"} if version == "2.2" else None
@@ -209,7 +209,7 @@ def test_cc56_hanging_fhir_server_degrades_to_a_valid_answer(app, es_key, fhir):
         assert resp.status_code == 200
         check_shape(resp.get_json(), body)
         check_coverage_information(resp.get_json(), body, in_scope={ESI})
-    with tight.extensions["painpa.db"].session() as s:
+    with state.of(tight).db.session() as s:
         rows = list(s.scalars(select(AuditEvent)))
     assert rows and all("Procedure" in r.incomplete for r in rows)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cds_service import applinks
+from cds_service import applinks, state
 from tests.cds.checks import check_coverage_information, check_shape, coverage_infos
 from tests.cds.conftest import SELECT, SIGN, full_prefetch, hook_body, load
 
@@ -55,8 +55,8 @@ def test_cc40_app_context_is_an_opaque_handle_that_redeems_once(app, caller, fhi
     link = links[0]
     assert link["url"] == f"{caller.base}/smart/launch"
     handle = json.loads(link["appContext"])["ctx"]
-    payload = applinks.redeem(app.extensions["painpa.db"], handle)
+    payload = applinks.redeem(state.of(app).db, handle)
     assert payload["patient"] == "pt-esi-1" and payload["hookInstance"] == body["hookInstance"]
     assert payload["fhirServer"] == fhir.base and ESI in payload["orders"]
     assert TOKEN not in json.dumps(payload)
-    assert applinks.redeem(app.extensions["painpa.db"], handle) is None
+    assert applinks.redeem(state.of(app).db, handle) is None

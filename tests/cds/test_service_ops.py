@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from cds_service import state
 from cds_service.app import create_app
 from tests.cds.conftest import SIGN, full_prefetch, hook_body
 from tests.support.procs import VENV_BIN
@@ -39,7 +40,7 @@ def test_metrics_expose_counts_and_histogram(caller, client):
 
 
 def test_cc54_cors_preflight_only_for_allowlisted_origins(app):
-    cors = create_app(replace(app.extensions["painpa.settings"], cors_origins=("https://sandbox.cds-hooks.org",)))
+    cors = create_app(replace(state.of(app).settings, cors_origins=("https://sandbox.cds-hooks.org",)))
     http = cors.test_client()
     headers = {"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
                "Access-Control-Request-Headers": "authorization,content-type"}

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cds_service.insights.imports import import_csv
+from cds_service.admin.tables import AdminUser
+from cds_service.denials.imports import import_csv
+from cds_service.denials.tables import Decision, DenialReason, PayerMetric
 from cds_service.store import init_db
 
 DATA = Path(__file__).parent / "data"
@@ -23,8 +25,8 @@ def db(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
         database = init_db(url)
         with database.session() as s:  # one server for the session: start every test empty
-            s.execute(text("TRUNCATE ins_denial_reason, ins_decision, ins_payer_metric, ins_admin_user "
-                           "RESTART IDENTITY CASCADE"))
+            tables = ", ".join(t.__tablename__ for t in (DenialReason, Decision, PayerMetric, AdminUser))
+            s.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield database
     database.dispose()
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
-from cds_service.insights.cpm_queries import QUERIES
+from cds_service.chronic_pain.queries import QUERIES
 from tests.insights import make_cpm_cases as mk
 from tests.support import jwt as tjwt
 from tests.support.procs import free_port, running
@@ -51,15 +51,15 @@ def key():
 @pytest.fixture
 def app(settings, key):
     app = create_app(settings)
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key),
                        fhir_bases=["https://ehr.example.org/fhir"])
     yield app
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def call(app, key, service: str, body: dict):
     path = f"/cds-services/{service}"
-    token = tjwt.sign(key, ISS, app.extensions["painpa.settings"].base_url + path)
+    token = tjwt.sign(key, ISS, state.of(app).settings.base_url + path)
     return app.test_client().post(path, data=json.dumps(body),
                                   headers={**tjwt.bearer(token), "Content-Type": "application/json"})
 
@@ -119,7 +119,7 @@ def test_data_fetched_from_the_fhir_server_when_prefetch_lacks_it(app, key, tmp_
     port = free_port()
     with running([sys.executable, "-m", "tests.support.fhir_server", "--port", str(port), "--data", str(data)],
                  ready_url=f"http://127.0.0.1:{port}/fhir/metadata"):
-        clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
+        clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key),
                            fhir_bases=[f"http://127.0.0.1:{port}/fhir"])
         resp = call(app, key, "painpa-cpm", body("patient-view", fhirServer=f"http://127.0.0.1:{port}/fhir",
                                                  fhirAuthorization={"access_token": "t", "token_type": "Bearer",

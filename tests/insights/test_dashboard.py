@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from cds_service import state
 from cds_service.admin.auth import UserError, create_user
 from cds_service.app import create_app
 from tests.insights.conftest import DATA
@@ -17,9 +18,9 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
-    create_user(app.extensions["painpa.db"], "admin", PASSWORD)
+    create_user(state.of(app).db, "admin", PASSWORD)
     yield app
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def login(client, next_url: str = "") -> object:
@@ -96,7 +97,7 @@ def test_pas_import_only_from_registered_servers(app):
 
 
 def test_weak_or_duplicate_users_refused(app):
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     with pytest.raises(UserError, match="at least 12"):
         create_user(db, "bob", "short")
     with pytest.raises(UserError, match="already exists"):

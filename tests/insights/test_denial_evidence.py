@@ -9,11 +9,15 @@ from datetime import date
 
 import pytest
 
-from cds_service.insights.evidence import PastDecision, apply_evidence, summarize
-from cds_service.insights.feed import add_denial_evidence
+from cds_service.clients import ClientInfo
+from cds_service.denials.evidence import PastDecision, apply_evidence, summarize
+from cds_service.denials.rules import default_data
+from cds_service.denials.stats import load_evidence
+from cds_service.fhir.queries import QUERIES
 from cds_service.policy.engine import evaluate
 from cds_service.policy.loader import load_policies
 from cds_service.policy.record import PatientRecord, TenantDefaults
+from cds_service.readiness import ChartAccess, Question, assess
 from cds_service.render import render_response
 
 TODAY = date(2026, 11, 29)
@@ -44,17 +48,28 @@ def policies():
     return load_policies()
 
 
-def cards_for(db, policies, coverage, code="64483"):
-    record = PatientRecord.from_resources([PATIENT, coverage, RADICULOPATHY],
-                                          defaults=TenantDefaults(state="TX", place_of_service="11"))
-    dets = add_denial_evidence(db, evaluate([order(code)], record, policies, TODAY), record)
+CLIENT = ClientInfo(iss="https://ehr.example", tenant=None, jwks_url=None, jwks=None, fhir_bases=(),
+                    smart_client_id=None, defaults=TenantDefaults(state="TX", place_of_service="11"))
+
+
+def _bundle(*resources: dict) -> dict:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+def cards_for(db, settings, policies, coverage, code="64483"):
+    """The cards of an order-sign whose prefetch holds the whole chart, through the readiness assessment."""
+    prefetch = {q.key: _bundle() for q in QUERIES} | {
+        "patient": PATIENT, "coverage": _bundle(coverage), "conditions": _bundle(RADICULOPATHY)}
+    assessment = assess(Question("p1", (order(code),), client=CLIENT), ChartAccess(prefetch=prefetch),
+                        settings=settings, policies=policies, today=TODAY, db=db)
+    dets = assessment.determinations
     response = render_response(dets, [order(code)], hook="order-sign", crd_version="2.0.1", config={},
                                today=TODAY, smart_link=lambda det, req=None: None)
     return response["cards"]
 
 
-def test_imported_denials_appear_on_a_later_orders_card(seeded, policies):
-    cards = cards_for(seeded, policies, COVERAGE)
+def test_imported_denials_appear_on_a_later_orders_card(seeded, settings, policies):
+    cards = cards_for(seeded, settings, policies, COVERAGE)
     conservative = [c for c in cards if "denied 4 of its last 10 lumbar ESIs for missing conservative-care" in c["detail"]]
     assert len(conservative) == 1
     assert conservative[0]["detail"].index("**Fix:**") < conservative[0]["detail"].index("denied 4 of its last 10")
@@ -63,17 +78,17 @@ def test_imported_denials_appear_on_a_later_orders_card(seeded, policies):
     assert len(baseline) == 1
 
 
-def test_other_plan_of_the_same_payer_gets_its_own_history(seeded, policies):
+def test_other_plan_of_the_same_payer_gets_its_own_history(seeded, settings, policies):
     silver = copy.deepcopy(COVERAGE)
     silver["class"][0].update(value="SILVER", name="Silver PPO")
-    details = " ".join(c["detail"] for c in cards_for(seeded, policies, silver))
+    details = " ".join(c["detail"] for c in cards_for(seeded, settings, policies, silver))
     assert "lumbar ESIs for missing conservative-care" not in details
     assert "denied 1 of its last 1 lumbar ESIs for missing or non-concordant imaging" in details
 
 
-def test_no_history_no_change(db, policies):
-    without = [c["detail"] for c in cards_for(None, policies, COVERAGE)]
-    assert [c["detail"] for c in cards_for(db, policies, COVERAGE)] == without
+def test_no_history_no_change(db, settings, policies):
+    without = [c["detail"] for c in cards_for(None, settings, policies, COVERAGE)]
+    assert [c["detail"] for c in cards_for(db, settings, policies, COVERAGE)] == without
     assert not any("denied" in d and "of its last" in d for d in without)
 
 
@@ -90,9 +105,6 @@ def test_summary_counts_only_the_window_and_each_decision_once():
 def test_one_call_with_orders_on_several_plans_gets_each_plans_history(seeded, policies):
     # One hook call, several orders: the evidence is read in one query for all of them, and each
     # order gets exactly what it would get alone (SQLite and PostgreSQL).
-    from cds_service.insights.rules import default_data
-    from cds_service.insights.stats import load_evidence
-
     silver = copy.deepcopy(COVERAGE)
     silver["id"] = "cov2"
     silver["class"][0].update(value="SILVER", name="Silver PPO")

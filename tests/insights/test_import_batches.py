@@ -1,4 +1,4 @@
-"""Imports commit in batches (cds_service/insights/store.py): the write lock a hook call waits behind
+"""Imports commit in batches (cds_service/denials/store.py): the write lock a hook call waits behind
 is held for one batch, never for the whole file, and the import stays idempotent across batches and
 across runs (CMS-0057-F denial import, domain.md §3).
 
@@ -21,10 +21,10 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from cds_service.auth.replay import first_use
-from cds_service.insights import store
-from cds_service.insights.imports import import_csv
-from cds_service.insights.rules import default_data
-from cds_service.insights.tables import Decision, DenialReason, PayerMetric
+from cds_service.denials import store
+from cds_service.denials.imports import import_csv
+from cds_service.denials.rules import default_data
+from cds_service.denials.tables import Decision, DenialReason, PayerMetric
 from cds_service.store import init_db
 from cds_service.store.base import Database
 from tests.insights.conftest import DATA, SALT

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from cds_service.insights import goldcard, scorecard, stats
-from cds_service.insights.imports import import_csv
-from cds_service.insights.rules import default_data
-from cds_service.insights.tables import Decision
+from cds_service.denials import goldcard, scorecard, stats
+from cds_service.denials.imports import import_csv
+from cds_service.denials.rules import default_data
+from cds_service.denials.tables import Decision
 from tests.insights.conftest import DATA, SALT
 
 TODAY = date(2026, 11, 29)

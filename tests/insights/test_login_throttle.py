@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 
+from cds_service import state
 from cds_service.admin import auth, throttle
 from cds_service.admin.auth import create_user
 from cds_service.app import create_app
@@ -25,7 +26,7 @@ WINDOW = 900
 
 
 class Clock:
-    """Injected as ``app.extensions["painpa.clock"]``. Starts 60 s into the next real window, so the
+    """Injected as the app state's ``clock``. Starts 60 s into the next real window, so the
     counter rows' expiry lies in the future (the shared purge of expired rows uses the real clock)."""
 
     def __init__(self) -> None:
@@ -37,9 +38,9 @@ class Clock:
 
 def make_app(settings, clock: Clock, user: str = "admin"):
     app = create_app(settings)
-    app.extensions["painpa.clock"] = clock
+    state.install(app, replace(state.of(app), clock=clock))
     if user:
-        create_user(app.extensions["painpa.db"], user, PASSWORD)
+        create_user(state.of(app).db, user, PASSWORD)
     return app
 
 
@@ -52,7 +53,7 @@ def clock() -> Clock:
 def app(settings, clock):
     app = make_app(settings, clock)
     yield app
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 @pytest.fixture
@@ -137,7 +138,7 @@ def test_one_address_guessing_many_user_names_hits_the_address_limit(settings, c
     assert len(scrypt_checks) == 6
     # The limit is the guesser's, not everyone's.
     assert sign_in(client_from(app, "198.51.100.10"), "admin", PASSWORD).status_code == 302
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def test_forwarded_for_is_trusted_only_for_the_configured_proxy_hops(settings, clock):
@@ -146,7 +147,7 @@ def test_forwarded_for_is_trusted_only_for_the_configured_proxy_hops(settings, c
     # No proxy configured: a client rotating X-Forwarded-For is still one address.
     codes = [sign_in(client, f"user{i}", headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code for i in range(4)]
     assert codes == [401] * 3 + [429]
-    direct.extensions["painpa.db"].dispose()
+    state.of(direct).db.dispose()
 
     proxied = make_app(replace(settings, login_max_failures_per_address=3, login_proxy_hops=1,
                                database_url=f"sqlite:///{settings.home / 'proxied.db'}"), clock)
@@ -155,7 +156,7 @@ def test_forwarded_for_is_trusted_only_for_the_configured_proxy_hops(settings, c
              for i in range(4)]
     assert codes == [401] * 3 + [429]  # the part the client wrote is ignored
     assert sign_in(proxy, "admin", PASSWORD, headers={"X-Forwarded-For": "192.0.2.51"}).status_code == 302
-    proxied.extensions["painpa.db"].dispose()
+    state.of(proxied).db.dispose()
 
 
 def test_log_lines_name_no_password_and_no_address(app, caplog):
@@ -188,7 +189,7 @@ def test_two_app_instances_on_one_database_share_the_count(backend, settings, cl
     clock.t += WINDOW
     assert sign_in(two, user, PASSWORD).status_code == 302
     for app in (first, second):
-        app.extensions["painpa.db"].dispose()
+        state.of(app).db.dispose()
 
 
 @pytest.mark.parametrize(("name", "value"), [
@@ -250,7 +251,7 @@ def test_failures_from_many_addresses_reach_the_per_user_ceiling(settings, clock
     assert sign_in(client_from(app, "203.0.113.99"), "other").status_code == 401
     clock.t += WINDOW
     assert sign_in(client_from(app, "203.0.113.99"), "admin", PASSWORD).status_code == 302
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def test_attempts_refused_for_their_address_or_pair_do_not_count_against_the_user(settings, clock):
@@ -265,7 +266,7 @@ def test_attempts_refused_for_their_address_or_pair_do_not_count_against_the_use
     # ... so the admin's attempt is the 4th, within the ceiling; had the refused 8 counted, 429.
     admin = client_from(app, "203.0.113.7")
     assert sign_in(admin, password=PASSWORD).status_code == 302
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def test_a_right_password_gives_back_one_attempt_on_the_name_not_the_whole_count(settings, clock):
@@ -281,7 +282,7 @@ def test_a_right_password_gives_back_one_attempt_on_the_name_not_the_whole_count
     assert sign_in(client_from(app, "198.51.100.3"), password=PASSWORD).status_code == 302  # 8 - 1 = 7
     assert sign_in(client_from(app, "198.51.100.4")).status_code == 401  # 8: at the ceiling
     assert sign_in(client_from(app, "198.51.100.5"), password=PASSWORD).status_code == 429  # 9 > 8
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def test_an_over_long_user_name_just_fails_like_any_wrong_name(app, scrypt_checks, monkeypatch):

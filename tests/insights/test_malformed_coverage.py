@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cds_service.insights.records import norm_key
-from cds_service.insights.stats import coverage_keys
+from cds_service.denials.records import norm_key
+from cds_service.denials.stats import coverage_keys
 from cds_service.policy.loader import load_policies
 from tests.insights.test_denial_evidence import COVERAGE, cards_for
 
@@ -57,9 +57,9 @@ def test_a_well_formed_payor_and_plan_count_whatever_sits_beside_them(junk, clas
 
 @pytest.mark.parametrize("junk", [["a string"], [{"identifier": [1, 2]}], [{"display": 42, "reference": 7}],
                                   [{"identifier": {"value": ["x"]}}]])
-def test_denial_history_still_reaches_the_card_when_the_coverage_is_partly_malformed(seeded, junk):
+def test_denial_history_still_reaches_the_card_when_the_coverage_is_partly_malformed(seeded, settings, junk):
     coverage = copy.deepcopy(COVERAGE)
     coverage["payor"] = [*junk, *coverage["payor"]]
     coverage["class"] = ["junk", {"type": "plan"}, *coverage["class"]]
-    details = " ".join(c["detail"] for c in cards_for(seeded, load_policies(), coverage))
+    details = " ".join(c["detail"] for c in cards_for(seeded, settings, load_policies(), coverage))
     assert "denied 4 of its last 10 lumbar ESIs for missing conservative-care" in details

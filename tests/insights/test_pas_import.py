@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from cds_service.clients import add_client
 from cds_service.config import Settings
-from cds_service.insights.imports import ImportFailed, import_pas
-from cds_service.insights.pas_import import decisions_from_resources, fetch_resources
-from cds_service.insights.tables import Decision
+from cds_service.denials.imports import ImportFailed, import_pas
+from cds_service.denials.pas_import import decisions_from_resources, fetch_resources
+from cds_service.denials.tables import Decision
 from tests.insights.conftest import DATA, SALT
 from tests.support.procs import free_port, running
 
@@ -83,7 +83,7 @@ def test_next_link_to_another_host_is_not_followed(fhir):
 def test_program_is_named_from_coverage_kind_and_code():
     from datetime import date
 
-    from cds_service.insights.programs import program_resolver
+    from cds_service.denials.programs import program_resolver
     from cds_service.policy.loader import load_policies
 
     resources = [e["resource"] for e in json.loads((DATA / "pas-decisions.json").read_text())["entry"]]

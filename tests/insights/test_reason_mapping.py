@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.insights.mapping import Reason, map_reason, split_codes
-from cds_service.insights.rules import DENIALS_DIR, RulesError, load_denial_data
+from cds_service.denials.mapping import Reason, map_reason, split_codes
+from cds_service.denials.rules import DENIALS_DIR, RulesError, load_denial_data
 from cds_service.policy.loader import load_policies
 
 TABLE = list(csv.DictReader((Path(__file__).parent / "reason_table.csv").read_text().splitlines()))

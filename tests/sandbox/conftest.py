@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cds_service import state
 from cds_service.config import Settings
 from sandbox.app import create_sandbox_app
 from sandbox.auth.tokens import issue_direct
@@ -25,7 +26,7 @@ def app(tmp_path):
     application = create_sandbox_app(settings)
     application.config["TESTING"] = True
     yield application
-    application.extensions["painpa.db"].dispose()
+    state.of(application).db.dispose()
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def token(app):
     """token(scope="user/*.cruds", patient=None) -> Authorization headers for the FHIR server."""
 
     def make(scope: str = "user/*.cruds", patient: str | None = None, expires_in: int = 300) -> dict:
-        issued = issue_direct(app.extensions["painpa.db"], client_id="test", scope=scope,
+        issued = issue_direct(state.of(app).db, client_id="test", scope=scope,
                               context={"patient": patient} if patient else {}, user="Practitioner/t",
                               expires_in=expires_in)
         return {"Authorization": f"Bearer {issued['access_token']}"}

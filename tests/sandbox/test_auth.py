@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from cds_service import state
 from sandbox.auth import launch
 from sandbox.keys import public_jwks
 from sandbox.setup import upsert_client
@@ -22,7 +23,7 @@ SECRET = "s3cret-for-tests"
 def clients(app):
     import hashlib
 
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     key = new_key()
     upsert_client(db, "basic-app", name="Basic", auth_method="client_secret_basic", redirect_uris=[REDIRECT],
                   secret_sha256=hashlib.sha256(SECRET.encode()).hexdigest(), scope="")
@@ -48,7 +49,7 @@ def _authorize(client, *, client_id="basic-app", scope="launch patient/*.rs offl
 
 
 def _code(client, app, verifier_challenge, context=None, **kw):
-    launch_id = launch.create(app.extensions["painpa.db"], context or {"patient": "pat-1"})
+    launch_id = launch.create(state.of(app).db, context or {"patient": "pat-1"})
     resp = _authorize(client, launch_id=launch_id, challenge=verifier_challenge[1], **kw)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     q = query(resp.headers["Location"])
@@ -90,7 +91,7 @@ def test_ehr_launch_returns_the_launch_context_with_the_token(client, app, clien
 
 
 def test_pkce_is_required_and_plain_is_refused(client, app, clients):
-    launch_id = launch.create(app.extensions["painpa.db"], {"patient": "pat-1"})
+    launch_id = launch.create(state.of(app).db, {"patient": "pat-1"})
     for kw in ({}, {"challenge": "a" * 43, "method": "plain"}):
         resp = _authorize(client, launch_id=launch_id, **kw)
         assert resp.status_code == 302
@@ -188,7 +189,7 @@ def test_bad_redirect_uri_is_never_followed_and_wrong_aud_is_refused(client, app
         "state": "s", "aud": f"{BASE}/fhir", "code_challenge": pair[1], "code_challenge_method": "S256"})
     assert evil.status_code == 400 and "Location" not in evil.headers
     resp = _authorize(client, challenge=pair[1], aud="https://other.test/fhir",
-                      launch_id=launch.create(app.extensions["painpa.db"], {"patient": "p"}))
+                      launch_id=launch.create(state.of(app).db, {"patient": "p"}))
     assert resp.status_code == 302 and query(resp.headers["Location"])["error"] == "invalid_request"
     stale = _authorize(client, challenge=pair[1], launch_id="no-such-launch")
     assert stale.status_code == 400

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import requests
 from sqlalchemy import select
 
+from cds_service import state
 from cds_service.store.base import Database
 from cds_service.store.tables import Feedback
 from sandbox.auth import launch
@@ -51,7 +52,7 @@ def test_draft_order_carries_billing_codes_site_and_coverage(app):
 
 def test_hook_request_and_prefetch(app):
     ensure_ready(app)
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     with app.app_context():
         draft = draft_service_request(_order("d-2"), patient="tx-esi-fix", encounter=None, coverage=None,
                                       user="Practitioner/sbx-dr-lee", today=date.today())
@@ -108,7 +109,7 @@ def test_accepting_a_suggestion_applies_its_actions_then_reports_feedback(app, m
         out = workflow.accept("hook-1", "card-1", "sg-1")
         overridden = workflow.override("hook-1", "card-1", None, "Patient declined PT")
     assert out["draft"]["quantityQuantity"]["value"] == 1
-    with app.extensions["painpa.db"].session() as s:
+    with state.of(app).db.session() as s:
         from sandbox.fhir import store
 
         assert store.read(s, "Task", "t-1")["status"] == "requested"
@@ -179,6 +180,6 @@ def test_a_patient_view_cards_smart_link_launches_with_its_app_context_and_no_or
         assert [c["uuid"] for c in shown["cards"]] == ["cpm-card"]
         url = workflow.launch_url(shown["hookInstance"], "cpm-card", 0, "tx-esi-fix", None)
     launch_id = url.split("launch=")[1]
-    context = launch.resolve(app.extensions["painpa.db"], launch_id)
+    context = launch.resolve(state.of(app).db, launch_id)
     assert context["patient"] == "tx-esi-fix" and context["appContext"] == '{"ctx":"h-1"}'
     assert "fhirContext" not in context

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from cds_service import state
 from cds_service.fhir.queries import QUERIES, prefetch_templates
 from sandbox.ehr import hookreq
 from sandbox.fhir import store
@@ -20,7 +21,7 @@ def _signed(sid: str, patient: str) -> dict:
 
 def test_every_discovery_template_is_answered_including_service_requests(app, client, token):
     ensure_ready(app)
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     with db.session() as s:
         store.put(s, _signed("sr-earlier-1", PATIENT))
         store.put(s, _signed("sr-other-patient", "nj-esi-denied"))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
-from cds_service import applinks
+from cds_service import applinks, state
 from cds_service.auth import replay
 from cds_service.auth.replay import first_use
 from cds_service.security import ratelimit
@@ -34,7 +34,7 @@ def test_no_endpoint_shows_audit_rows_without_admin_auth(app, caller, fhir):
     body = hook_body(fhir_server=fhir.base, token=TOKEN)
     body["hookInstance"] = marker
     assert caller.post(SIGN, body).status_code == 200
-    with app.extensions["painpa.db"].session() as s:
+    with state.of(app).db.session() as s:
         row = s.scalar(select(AuditEvent).where(AuditEvent.hook_instance == marker))
         patient_hash = row.patient_hash
     http = app.test_client()
@@ -59,7 +59,7 @@ def test_no_endpoint_shows_audit_rows_without_admin_auth(app, caller, fhir):
 def test_audit_rows_hold_no_token_jwt_or_patient_id(app, caller, fhir):
     body = hook_body(fhir_server=fhir.base, token=TOKEN)
     assert caller.post(SIGN, body).status_code == 200
-    with app.extensions["painpa.db"].engine.connect() as conn:
+    with state.of(app).db.engine.connect() as conn:
         dump = "\n".join(repr(tuple(r)) for r in conn.execute(text("SELECT * FROM cds_audit")))
     assert dump and TOKEN not in dump and "pt-esi-1" not in dump and "eyJ" not in dump
 
@@ -69,7 +69,7 @@ def test_retention_job_purges_old_and_expired_keeps_live(app, settings, monkeypa
     # remove the expired rows before the job under test could count them.
     monkeypatch.setattr(replay, "PURGE_PROBABILITY", 0.0)
     monkeypatch.setattr(ratelimit, "PURGE_PROBABILITY", 0.0)
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     now = datetime.now(UTC)
     with db.session() as s:
         for age in (400, 10):

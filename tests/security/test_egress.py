@@ -15,10 +15,9 @@ import pytest
 import requests
 import urllib3
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.fhir.client import new_pool, new_session
-from cds_service.hooks.errors import HookError
 from cds_service.security import egress
 from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body, load
 from tests.support.tls import tls_server
@@ -30,7 +29,7 @@ def _register(app, *bases: str) -> None:
     from tests.support import jwt as tjwt
 
     key = app.extensions["test.key"]
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key), fhir_bases=list(bases))
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key), fhir_bases=list(bases))
 
 
 @pytest.fixture
@@ -85,7 +84,7 @@ def test_allowed_private_network_is_admitted(settings, fake_dns):
     egress.configure(allowed)
     try:
         egress.admit_fhir_server("https://ehr.hospital.test/fhir", allowed)
-        with pytest.raises(HookError):
+        with pytest.raises(egress.FhirServerRefused):
             fake_dns["ehr2.hospital.test"] = ["10.99.0.1"]
             egress.admit_fhir_server("https://ehr2.hospital.test/fhir", allowed)
     finally:
@@ -209,10 +208,10 @@ def test_cc14_unregistered_iss_with_jku_fetches_nothing(app, settings, sentinel)
 
 
 def test_strict_mode_refuses_even_loopback_http(app, es_key, fhir):
-    strict = create_app(replace(app.extensions["painpa.settings"], allow_insecure_registered=False))
+    strict = create_app(replace(state.of(app).settings, allow_insecure_registered=False))
     from tests.support import jwt as tjwt
 
-    clients.add_client(strict.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=[fhir.base])
+    clients.add_client(state.of(strict).db, iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=[fhir.base])
     resp = Caller(strict, es_key).post(SIGN, hook_body(fhir_server=fhir.base, token=TOKEN))
     assert resp.status_code == 400
     assert fhir.log() == []

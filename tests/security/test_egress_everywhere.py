@@ -1,7 +1,7 @@
 """Every outbound path goes through the SSRF egress guard, not only the hook's FHIR reads
 (standards.md §8.3; CC-27; docs/security.md "Outbound requests"): the registered JWKS URL
 (cds_service/auth/jwks.py), SMART discovery and the token request (smart_app/discovery.py,
-smart_app/oauth.py), and the PAS ClaimResponse import (cds_service/insights/pas_import.py).
+smart_app/oauth.py), and the PAS ClaimResponse import (cds_service/denials/pas_import.py).
 
 For each path: (a) a registered host NAME that resolves to loopback is refused and a listening
 loopback socket sees no connection; (b) a name that first resolves to an allowed address (127.0.0.2,
@@ -28,8 +28,8 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from cds_service import clients
-from cds_service.insights.imports import ImportFailed, import_pas
+from cds_service import clients, state
+from cds_service.denials.imports import ImportFailed, import_pas
 from cds_service.security import egress
 from tests.cds.conftest import SIGN
 from tests.support import jwt as tjwt
@@ -96,7 +96,7 @@ def _loopback_only(monkeypatch):
 
 
 def _hook_call(app, key, jku=None):
-    aud = f"{app.extensions['painpa.settings'].base_url}/cds-services/{SIGN}"
+    aud = f"{state.of(app).settings.base_url}/cds-services/{SIGN}"
     token = tjwt.sign(key, URL_CLIENT, aud, **({"jku": jku} if jku else {}))
     resp = app.test_client().post(f"/cds-services/{SIGN}", data="{}", headers={
         **tjwt.bearer(token), "Content-Type": "application/json"})
@@ -110,7 +110,7 @@ def test_jwks_url_host_resolving_to_loopback_is_refused_without_connection(app, 
                                                                           caplog):
     fake_dns["jwks-inward.test"] = ["127.0.0.1"]
     url = f"http://jwks-inward.test:{sentinel.port}/jwks.json"
-    clients.add_client(app.extensions["painpa.db"], iss=URL_CLIENT, jwks_url=url, fhir_bases=["https://ehr2.example/fhir"])
+    clients.add_client(state.of(app).db, iss=URL_CLIENT, jwks_url=url, fhir_bases=["https://ehr2.example/fhir"])
     with caplog.at_level(logging.INFO):
         resp, token = _hook_call(app, tjwt.make_key("ES384"), jku=url)
     assert resp.status_code == 401
@@ -126,7 +126,7 @@ def test_jwks_url_rebound_to_loopback_never_reaches_it(app, strict_guard, fake_d
     legit = hosts(ALLOWED, sentinel.port, lambda req: (200, tjwt.jwks(key)))
     fake_dns["jwks-rebind.test"] = [ALLOWED]
     url = f"http://jwks-rebind.test:{sentinel.port}/jwks.json"
-    clients.add_client(app.extensions["painpa.db"], iss=URL_CLIENT, jwks_url=url, fhir_bases=["https://ehr2.example/fhir"])
+    clients.add_client(state.of(app).db, iss=URL_CLIENT, jwks_url=url, fhir_bases=["https://ehr2.example/fhir"])
     assert _hook_call(app, key)[0].status_code == PASSED  # fetched from the allowed address
     assert legit.hits == ["/jwks.json"]
 
@@ -144,7 +144,7 @@ def test_jwks_url_rebound_to_loopback_never_reaches_it(app, strict_guard, fake_d
 def test_jwks_url_registered_as_loopback_literal_still_works(app, strict_guard, hosts):
     key = tjwt.make_key("RS384")
     legit = hosts("127.0.0.1", 0, lambda req: (200, tjwt.jwks(key)))
-    clients.add_client(app.extensions["painpa.db"], iss=URL_CLIENT, jwks_url=f"{legit.root}/jwks.json",
+    clients.add_client(state.of(app).db, iss=URL_CLIENT, jwks_url=f"{legit.root}/jwks.json",
                        fhir_bases=["https://ehr2.example/fhir"])
     assert _hook_call(app, key)[0].status_code == PASSED
     assert legit.hits == ["/jwks.json"]
@@ -160,7 +160,7 @@ def _smart_config(token_endpoint: str) -> dict:
 
 
 def _register_ehr(app, iss: str) -> None:
-    clients.add_client(app.extensions["painpa.db"], iss=f"{iss}/cds-client", jwks=tjwt.jwks(tjwt.make_key("ES384")),
+    clients.add_client(state.of(app).db, iss=f"{iss}/cds-client", jwks=tjwt.jwks(tjwt.make_key("ES384")),
                        fhir_bases=[iss], smart_client_id=SMART_ID)
 
 
@@ -226,11 +226,11 @@ def test_smart_token_request_rebound_to_loopback_never_reaches_it(app, strict_gu
     browser = app.test_client()
     started = _launch(browser, iss)
     assert started.status_code == 302
-    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    oauth_state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
 
     fake_dns["token-rebind.test"] = ["127.0.0.1"]
     egress.clear_cache()
-    resp = browser.get("/smart/callback", query_string={"state": state, "code": "auth-code-from-ehr"})
+    resp = browser.get("/smart/callback", query_string={"state": oauth_state, "code": "auth-code-from-ehr"})
     assert not sentinel.touched()
     assert resp.status_code == 502
     page = resp.get_data(as_text=True)
@@ -295,11 +295,11 @@ def test_smart_token_request_to_a_stored_ambiguous_endpoint_never_reaches_loopba
     browser = app.test_client()
     started = _launch(browser, iss)
     assert started.status_code == 302
-    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
-    with app.extensions["painpa.db"].session() as s:
+    oauth_state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    with state.of(app).db.session() as s:
         s.execute(update(SmartPendingLaunch).values(token_endpoint=AMBIGUOUS[case][1].format(port=sentinel.port)))
 
-    resp = browser.get("/smart/callback", query_string={"state": state, "code": "auth-code-from-ehr"})
+    resp = browser.get("/smart/callback", query_string={"state": oauth_state, "code": "auth-code-from-ehr"})
     assert not sentinel.touched()
     assert resp.status_code == 502
     assert f"token endpoint: {BACKSLASH}" in resp.get_data(as_text=True)
@@ -324,7 +324,7 @@ def test_guard_gives_only_the_named_literal_the_registered_pass(strict_guard, se
     assert legit.hits == ["/token"]
 
 
-# --- PAS ClaimResponse import (cds_service/insights/pas_import.py) ---------------------------------
+# --- PAS ClaimResponse import (cds_service/denials/pas_import.py) ---------------------------------
 
 
 def _bundle(next_url: str | None) -> dict:
@@ -336,7 +336,7 @@ def _bundle(next_url: str | None) -> dict:
 
 def _register_and_import(app, settings, base: str, **overrides):
     """Register ``base`` as a client's FHIR base, then import its ClaimResponses (settings overridden)."""
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     clients.add_client(db, iss="https://pas-ehr.example", jwks_url="https://pas-ehr.example/jwks.json",
                        fhir_bases=[base])
     return import_pas(db, base, salt=SALT, settings=replace(settings, **overrides), token=TOKEN)

@@ -25,7 +25,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from tests.cds.checks import check_shape
 from tests.cds.conftest import ISS, SELECT, SIGN, full_prefetch, hook_body
@@ -47,11 +47,11 @@ def fuzz_app(tmp_path_factory):
     base = Settings.from_env(env={}, home=tmp_path_factory.mktemp("fuzz"), base_url="http://127.0.0.1:8080")
     app = create_app(replace(base, rate_limit_per_minute=0))
     key = tjwt.make_key("ES384")
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key),
                        fhir_bases=["https://ehr.example.org/fhir"], default_state="TX", default_pos="24")
     app.extensions["fuzz.key"] = key
     yield app
-    app.extensions["painpa.db"].dispose()
+    state.of(app).db.dispose()
 
 
 def _send(app, service: str, data: bytes, suffix: str = ""):
@@ -189,7 +189,7 @@ def _schema():
     app = create_app(replace(Settings.from_env(env={}, home=__import__("tempfile").mkdtemp(prefix="painpa-st-"),
                                                base_url="http://127.0.0.1:8080"), rate_limit_per_minute=0))
     key = tjwt.make_key("ES384")
-    clients.add_client(app.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(key),
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key),
                        fhir_bases=["https://ehr.example.org/fhir"])
     app.extensions["fuzz.key"] = key
     return schemathesis.openapi.from_wsgi("/openapi.json", app), app

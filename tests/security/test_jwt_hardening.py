@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from cds_service import clients, shared
+from cds_service import clients, shared, state
 from cds_service.auth import jwks as jwks_cache
 from tests.cds.conftest import ISS, SIGN
 from tests.security.harness import ISS as HISS
@@ -32,7 +32,7 @@ def _bare_401(resp) -> None:
 def test_unknown_kid_triggers_one_rate_limited_refetch_then_rotation_is_picked_up(app, caller, settings, jwks_host):
     old, new = tjwt.make_key("ES384"), tjwt.make_key("ES384")
     jwks_host.keys = tjwt.jwks(old)
-    clients.add_client(app.extensions["painpa.db"], iss=URL_ISS, jwks_url=jwks_host.url,
+    clients.add_client(state.of(app).db, iss=URL_ISS, jwks_url=jwks_host.url,
                        fhir_bases=["https://rot.example/fhir"])
     aud = f"{settings.base_url}/cds-services/{SIGN}"
     assert caller.post(SIGN, {}, token=tjwt.sign(old, URL_ISS, aud)).status_code == PASSED

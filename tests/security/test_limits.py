@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from cds_service import clients
+from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.config import ConfigError, Settings
 from cds_service.security import ratelimit
@@ -31,13 +31,13 @@ def _oo(resp, status: int) -> dict:
 
 @pytest.fixture
 def limited(app, es_key):
-    small = create_app(replace(app.extensions["painpa.settings"], rate_limit_per_minute=3,
+    small = create_app(replace(state.of(app).settings, rate_limit_per_minute=3,
                                cors_origins=(ORIGIN,)))
-    clients.add_client(small.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=["https://e.example/fhir"])
-    clients.add_client(small.extensions["painpa.db"], iss="https://other-ehr.example", jwks=tjwt.jwks(es_key),
+    clients.add_client(state.of(small).db, iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=["https://e.example/fhir"])
+    clients.add_client(state.of(small).db, iss="https://other-ehr.example", jwks=tjwt.jwks(es_key),
                        fhir_bases=["https://o.example/fhir"])
     yield small
-    small.extensions["painpa.db"].dispose()
+    state.of(small).db.dispose()
 
 
 def test_rate_limit_429_with_retry_after_and_outcome_per_client(limited, es_key):
@@ -69,7 +69,7 @@ def no_purge(monkeypatch):
 
 
 def test_window_counter_is_in_the_shared_database(app, no_purge):
-    db = app.extensions["painpa.db"]
+    db = state.of(app).db
     first, _ = ratelimit.hit(db, "iss-x", now=1_000_000.0)
     second, retry = ratelimit.hit(db, "iss-x", now=1_000_010.0)
     fresh, _ = ratelimit.hit(db, "iss-x", now=1_000_100.0)
@@ -99,7 +99,7 @@ class _DeadRedis:
 def test_rate_counter_falls_back_to_the_database_and_stops_trying_a_dead_redis(app, no_purge):
     from cds_service.shared import RedisCache
 
-    db, dead = app.extensions["painpa.db"], _DeadRedis()
+    db, dead = state.of(app).db, _DeadRedis()
     cache = RedisCache(dead)
     counts = [ratelimit.hit(db, "iss-r", shared_cache=cache, now=2_000_000.0 + n)[0] for n in range(3)]
     assert counts == [1, 2, 3]          # still counted, in the shared database
@@ -127,8 +127,8 @@ def test_json_nesting_bomb_is_400_not_500(caller):
 
 
 def test_body_over_the_limit_is_413(app, es_key):
-    small = create_app(replace(app.extensions["painpa.settings"], max_request_bytes=4096))
-    clients.add_client(small.extensions["painpa.db"], iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=["https://e.example/fhir"])
+    small = create_app(replace(state.of(app).settings, max_request_bytes=4096))
+    clients.add_client(state.of(small).db, iss=ISS, jwks=tjwt.jwks(es_key), fhir_bases=["https://e.example/fhir"])
     _oo(Caller(small, es_key).post(SIGN, hook_body(prefetch=full_prefetch())), 413)
 
 

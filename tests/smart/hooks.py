@@ -13,7 +13,7 @@ SERVICE = "painpa-order-sign"
 COVERAGE_INFO = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 
 
-def order_sign(stack, ehr, patient_id: str, order: dict) -> dict:
+def order_sign(stack, ehr, patient_id: str, order: dict, configuration: dict | None = None) -> dict:
     url = f"{stack.base}/cds-services/{SERVICE}"
     token = requests.post(ehr.base + "/_test/token", json={"patient": patient_id}, timeout=5).json()["access_token"]
     body = {
@@ -23,6 +23,8 @@ def order_sign(stack, ehr, patient_id: str, order: dict) -> dict:
         "context": {"userId": "Practitioner/dr-1", "patientId": patient_id,
                     "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}},
     }
+    if configuration:
+        body["extension"] = {"davinci-crd.configuration": configuration}
     jwt = sign(stack.cds_key, stack.cds_iss(ehr), url)
     resp = requests.post(url, json=body, headers={"Authorization": f"Bearer {jwt}"}, timeout=30)
     assert resp.status_code == 200, resp.text

@@ -8,6 +8,7 @@ import json
 import pytest
 import requests
 
+from cds_service import state
 from smart_app import context as ctx
 from smart_app.discovery import LaunchError, parse_config
 from smart_app.fhir import AppFhir, FhirAccessError
@@ -93,7 +94,7 @@ def test_cookie_is_samesite_none_and_secure_behind_https(settings, tmp_path):
     from cds_service.clients import add_client
 
     app = create_app(replace(settings, base_url="https://painpa.example.org"))
-    add_client(app.extensions["painpa.db"], iss="https://ehr.example.org", jwks={"keys": [
+    add_client(state.of(app).db, iss="https://ehr.example.org", jwks={"keys": [
         {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
          "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}, fhir_bases=["https://ehr.example.org/fhir"],
         smart_client_id="painpa")

@@ -1,12 +1,15 @@
 """Error answers as FHIR OperationOutcome (CDS Hooks 3.0 ballot "SHOULD include an OperationOutcome";
 CRD 2.0.1 hooks.md: 400 unparsable, 422 non-conforming; CRD 2.2 hook-9..14; standards.md §2.2).
 
-Every HTTP error the app raises or meets is answered here: never a stack trace, never a 500 page
-with internals. 401 bodies carry no detail (CDS Hooks best practices).
+Every HTTP error the app raises or meets is answered here, and only here: never a stack trace,
+never a 500 page with internals. 401 bodies carry no detail (CDS Hooks best practices). What a
+lower layer refuses (:class:`cds_service.errors.Refused`: the hook request parser, the feedback
+validator, the resource limits, the egress guard) carries a FHIR IssueType; :data:`STATUS` is the
+one table that turns it into an HTTP status.
 
 A database that is busy or unreachable is a condition of the deployment, not a bug: a statement
 that waited out SQLite's write lock (``PAINPA_DB_BUSY_TIMEOUT_MS``; an admin import holds it between
-batches, cds_service/insights/store.py) or a PostgreSQL that refuses connections answers 503 with
+batches, cds_service/denials/store.py) or a PostgreSQL that refuses connections answers 503 with
 ``Retry-After`` and an OperationOutcome of code ``transient`` (FHIR R4 IssueType). Nothing is written to
 the database on that path (no audit row: it would wait on the same lock), and the log line names the
 error class and code only: the exception's text carries the statement's parameters (a jti, a hashed
@@ -21,10 +24,17 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from cds_service import errors
+from cds_service.errors import Refused
+
 log = logging.getLogger(__name__)
 
 ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                412: "incomplete", 413: "too-costly", 415: "not-supported", 422: "processing"}
+# A refusal's IssueType → HTTP status (CDS Hooks 2.0 / CRD hooks.md: 400 a request that breaks the
+# standard, 422 one that is well-formed but cannot be processed, 412 prefetch without the data and
+# no FHIR access, 413 more than the service takes).
+STATUS = {errors.INVALID: 400, errors.PROCESSING: 422, errors.INCOMPLETE: 412, errors.TOO_COSTLY: 413}
 
 
 DB_RETRY_AFTER_S = 2
@@ -60,14 +70,8 @@ def _db_error_name(exc: BaseException) -> str:
     return f"{name} {code}".strip()
 
 
-class HookError(Exception):
-    """A request the service refuses, with the status and the sentence that names the problem."""
-
-    def __init__(self, status: int, message: str, expression: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.expression = expression
+def status_of(refusal: Refused) -> int:
+    return STATUS.get(refusal.issue, 400)
 
 
 def operation_outcome(status: int, message: str, expression: str | None = None, code: str | None = None) -> dict:
@@ -95,6 +99,10 @@ def database_unavailable_response(exc: BaseException) -> Response:
     return resp
 
 
+def refusal_response(refusal: Refused) -> Response:
+    return error_response(status_of(refusal), refusal.message, refusal.expression)
+
+
 def unauthorized() -> Response:
     resp = jsonify(operation_outcome(401, "Unauthorized"))
     resp.status_code = 401
@@ -103,9 +111,9 @@ def unauthorized() -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(HookError)
-    def _hook_error(exc: HookError):
-        return error_response(exc.status, exc.message, exc.expression)
+    @app.errorhandler(Refused)
+    def _refused(exc: Refused):
+        return refusal_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from cds_service.denials.mapping import Reason
+from cds_service.denials.records import DecisionRecord, outcome_word
 from cds_service.fhir.client import new_session
-from cds_service.insights.mapping import Reason
-from cds_service.insights.records import DecisionRecord, outcome_word
 from cds_service.security.egress import refused_reason
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
@@ -124,7 +124,7 @@ def _coverage(index: dict, claim: dict) -> dict | None:
 
 def decisions_from_resources(resources: list[dict], base: str,
                              program_of=lambda coverage, code: "") -> tuple[list[DecisionRecord], list[str]]:
-    """``program_of(coverage, code)`` names the PA program (see :mod:`cds_service.insights.programs`)."""
+    """``program_of(coverage, code)`` names the PA program (see :mod:`cds_service.denials.programs`)."""
     index = _index(resources)
     records, errors = [], []
     for key, cr in index.items():

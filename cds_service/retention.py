@@ -1,5 +1,5 @@
 """Retention of transient data (CRD security.md: "SHALL NOT retain [received data] except for audit
-or DTR context"; standards.md §8.10; issue 6 "a retention job").
+or DTR context"; standards.md §8.10).
 
 ``painpa audit purge`` (run daily from cron; see docs/security.md) deletes audit rows past
 ``PAINPA_AUDIT_RETENTION_DAYS`` and, through :func:`purge_transient`, everything that only had to

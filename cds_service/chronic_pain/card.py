@@ -12,6 +12,8 @@ from cds_service.policy.cpm import CpmStatus
 from cds_service.policy.model import Status
 
 TOPIC = {"code": "clinical-reminder", "display": "Clinical Reminder"}
+# The forms that complete a month (fhir_profiles/questionnaires): the card's SMART link and the app page open them.
+FORMS = ("cpm-time", "cpm-careplan")
 SUMMARY_MAX = 139
 _MARK = {Status.MET: "Met", Status.UNMET: "Missing", Status.UNKNOWN: "Not readable"}
 

@@ -5,7 +5,7 @@ idempotent: a decision line already stored (same source and key) is counted, not
 Imports commit every :data:`BATCH_ROWS` records, not once at the end. On SQLite a writing
 transaction holds the database's single write lock until it commits, and every hook call writes
 (jti, rate counter, audit row): a 100,000-line CSV in one transaction would keep each hook call
-waiting out the busy timeout and answering 503 (cds_service/hooks/errors.py) for as long as the
+waiting out the busy timeout and answering 503 (cds_service/http_errors.py) for as long as the
 import runs. Between batches the lock is free and waiting calls go through. Each batch looks up
 which of its keys are already stored (earlier batches included, as they are committed), and the run
 remembers the keys it added, so duplicate detection holds across batches and across runs:
@@ -23,11 +23,11 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cds_service.insights.csv_import import MetricRecord
-from cds_service.insights.mapping import Reason, map_reason
-from cds_service.insights.records import DecisionRecord, ImportReport, norm_key
-from cds_service.insights.rules import DenialData
-from cds_service.insights.tables import Decision, DenialReason, PayerMetric
+from cds_service.denials.csv_import import MetricRecord
+from cds_service.denials.mapping import Reason, map_reason
+from cds_service.denials.records import DecisionRecord, ImportReport, norm_key
+from cds_service.denials.rules import DenialData
+from cds_service.denials.tables import Decision, DenialReason, PayerMetric
 from cds_service.store.base import Database
 
 BATCH_ROWS = 500  # rows per transaction: a few tens of milliseconds of write lock on SQLite

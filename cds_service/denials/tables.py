@@ -1,6 +1,6 @@
-"""Tables of the insights surface: payer decisions and their specific reasons (CMS-0057-F, domain.md
-§3: "payers must give a specific reason for a denial"), payers' public prior-authorization metrics
-(CMS-0057-F public reporting), and the dashboard's admin users.
+"""Tables of payer decisions and their specific reasons (CMS-0057-F, domain.md §3: "payers must
+give a specific reason for a denial"), and of payers' public prior-authorization metrics (CMS-0057-F
+public reporting).
 
 No patient identifier is stored: a decision keeps a salted hash of its patient reference, enough to
 count, never enough to look anyone up.
@@ -85,15 +85,3 @@ class PayerMetric(Base):
     median_hours_expedited: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(512), default="")
     imported: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class AdminUser(Base):
-    """A dashboard user. Only a werkzeug password hash is kept."""
-
-    __tablename__ = "ins_admin_user"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(128), unique=True)
-    password_hash: Mapped[str] = mapped_column(Text)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)

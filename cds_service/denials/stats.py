@@ -11,10 +11,10 @@ from datetime import date
 
 from sqlalchemy import Integer, bindparam, extract, func, literal, select, union_all
 
-from cds_service.insights.evidence import DenialEvidence, PastDecision, summarize
-from cds_service.insights.records import norm_key
-from cds_service.insights.rules import DenialData
-from cds_service.insights.tables import Decision, DenialReason
+from cds_service.denials.evidence import DenialEvidence, PastDecision, summarize
+from cds_service.denials.records import norm_key
+from cds_service.denials.rules import DenialData
+from cds_service.denials.tables import Decision, DenialReason
 from cds_service.store.base import Database
 
 

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from cds_service.insights.rules import GoldCardConfig
-from cds_service.insights.tables import Decision
+from cds_service.denials.rules import GoldCardConfig
+from cds_service.denials.tables import Decision
 from cds_service.store.base import Database
 
 

@@ -14,8 +14,8 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from cds_service.insights.mapping import Reason, split_codes
-from cds_service.insights.records import DecisionRecord, outcome_word
+from cds_service.denials.mapping import Reason, split_codes
+from cds_service.denials.records import DecisionRecord, outcome_word
 
 MAX_ROWS = 100_000
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from cds_service.insights.mapping import Reason
+from cds_service.denials.mapping import Reason
 
 OUTCOMES = ("affirmed", "denied", "partial", "pended")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import extract, select
 
-from cds_service.insights.tables import Decision, PayerMetric
+from cds_service.denials.tables import Decision, PayerMetric
 from cds_service.store.base import Database
 
 FIELDS = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cds_service.insights.rules import DenialData, ReasonRule
+from cds_service.denials.rules import DenialData, ReasonRule
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from cds_service.clients import list_clients
 from cds_service.clock import today_utc
-from cds_service.insights import csv_import, pas_import
-from cds_service.insights.programs import program_resolver
-from cds_service.insights.records import ImportReport
-from cds_service.insights.rules import default_data
-from cds_service.insights.store import save_decisions, save_metrics
+from cds_service.denials import csv_import, pas_import
+from cds_service.denials.programs import program_resolver
+from cds_service.denials.records import ImportReport
+from cds_service.denials.rules import default_data
+from cds_service.denials.store import save_decisions, save_metrics
 from cds_service.store.base import Database
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -26,8 +27,6 @@ class ImportFailed(ValueError):
 
 
 def registered_bases(db: Database) -> list[str]:
-    from cds_service.clients import list_clients
-
     return sorted({base for client in list_clients(db) for base in client.fhir_bases})
 
 

@@ -1,0 +1,73 @@
+"""The order services: order-select and order-sign (hook library 1.0; CRD 2.0.1/2.2 hooks.md;
+standards.md §2.2).
+
+One path for both hooks: the readiness assessment of the orders in scope (order-select: only the
+``selections``), rendered as cards and coverage-information. order-select is a secondary hook, so
+the renderer never puts doc-needed clinical/admin on it; order-sign is primary and gets a
+coverage-information systemAction per in-scope order.
+"""
+
+from __future__ import annotations
+
+from cds_service import readiness
+from cds_service.hooks.links import smart_link
+from cds_service.hooks.request import PrefetchIncomplete
+from cds_service.hooks.service import HookCall, HookResult, ServiceDef, configuration
+from cds_service.policy.model import Determination, RequirementResult
+from cds_service.render import SmartLink, render_response
+
+
+def _links(call: HookCall, assessment: readiness.Assessment) -> SmartLink:
+    """``smart_link(det, requirement)`` for the renderer: a link into the SMART app, to the
+    requirement's fix when there is one, else to the order's worklist."""
+
+    def link(det: Determination, requirement: RequirementResult | None = None) -> dict | None:
+        if call.db is None:  # offline evaluation: nothing to launch into
+            return None
+        label = f"Fix in painpa: {requirement.title}" if requirement is not None else "Open painpa worklist"
+        payload = assessment.link_payload([det.order_ref], requirement=getattr(requirement, "id", None))
+        return smart_link(call.db, call.settings.base_url, payload, label)
+
+    return link
+
+
+def run(call: HookCall) -> HookResult:
+    req = call.request
+    access = call.chart_access()
+    assessment = readiness.assess(call.question(req.selected_orders), access, settings=call.settings,
+                                  policies=call.policies, today=call.today, db=call.db, pool=call.pool)
+    if not access.can_query and req.crd_version == "2.0.1" and {"Patient", "Coverage"} & assessment.record.incomplete:
+        # CDS Hooks 2.0 §Prefetch: cannot reach the FHIR server and the prefetch lacks required data.
+        raise PrefetchIncomplete("Prefetch lacks patient or coverage and no fhirAuthorization was given to query them",
+                                 "prefetch")
+    response = render_response(
+        assessment.determinations,
+        list(assessment.question.orders),  # paired with the determinations, one to one
+        hook=req.hook,
+        crd_version=req.crd_version,
+        config=configuration(req.configuration),
+        today=call.today,
+        smart_link=_links(call, assessment),
+    )
+    return HookResult(response=response, determinations=assessment.determinations, record=assessment.record)
+
+
+SERVICES: tuple[ServiceDef, ...] = (
+    ServiceDef(
+        id="painpa-order-select",
+        hook="order-select",
+        title="painpa: prior-authorization readiness (order select)",
+        description="When an epidural steroid injection, spinal cord or peripheral nerve stimulator, or "
+                    "vertebral augmentation order is selected, says whether it needs prior authorization "
+                    "and what documentation is still missing.",
+        handler=run,
+    ),
+    ServiceDef(
+        id="painpa-order-sign",
+        hook="order-sign",
+        title="painpa: prior-authorization readiness (order sign)",
+        description="Adds Da Vinci CRD coverage information to interventional pain orders being signed and "
+                    "names each unmet coverage requirement with a link to fix it.",
+        handler=run,
+    ),
+)

@@ -1,0 +1,37 @@
+"""The security layer's two doors into the app (CDS Hooks 2.0 §Security and Safety; standards.md
+§1.9–1.10, §8; threat model in docs/security.md).
+
+:func:`install` is called by the app factory: it installs the log redaction, configures the egress
+guard and serves ``/openapi.json``. The optional Redis (shared counters) is reached through
+cds_service/shared, behind its circuit breaker.
+Views call :func:`enforce_rate_limit` once the caller is authenticated.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, abort
+
+from cds_service import shared
+from cds_service.config import Settings
+from cds_service.security import egress, openapi, ratelimit, redaction
+from cds_service.store.base import Database
+
+log = logging.getLogger(__name__)
+
+
+def install(app: Flask, settings: Settings) -> None:
+    redaction.install()
+    redaction.forget_values(settings.secret_key or None)
+    egress.configure(settings)
+    app.register_blueprint(openapi.bp)
+
+
+def enforce_rate_limit(db: Database, settings: Settings, iss: str) -> None:
+    """Abort with 429 (Retry-After, OperationOutcome) when ``iss`` is over its per-minute budget."""
+    counter = shared.cache_for(settings.redis_url) if settings.redis_url else None
+    resp = ratelimit.check(db, settings, iss, shared_cache=counter)
+    if resp is not None:
+        log.info("rate limit exceeded for a client")
+        abort(resp)

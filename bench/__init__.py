@@ -1,4 +1,5 @@
-"""painpa benchmarks (issue 7; CRD foundation "Performance", standards.md §2.7 and §7).
+"""painpa benchmarks (CRD foundation "Performance", standards.md §2.7 and §7; figures and targets
+per run in bench/RESULTS.md).
 
 ``python -m bench`` (``make bench``) drives order-select and order-sign over real HTTP against
 ``painpa serve`` under gunicorn, beside a bare Flask baseline under the same gunicorn settings.

@@ -1,7 +1,7 @@
 """``python -m bench`` (``make bench``): order-select and order-sign over real HTTP against
 ``painpa serve`` under gunicorn, beside a bare-Flask baseline under the same gunicorn settings.
 
-Cases (issue 7): the patient history (a) in prefetch, or (b) fetched from a FHIR server with 0 or
+Cases: the patient history (a) in prefetch, or (b) fetched from a FHIR server with 0 or
 300 ms injected per query, for (c) patients of 50, 500 and 5,000 resources. Each (case, hook) has
 a latency phase (one client, calls back to back: the service's own time) and a throughput phase
 (``--load-concurrency`` clients for ``--load-seconds``). The same bodies and JWT headers go to
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
           f"latency phase: 1 client; throughput: {args.load_concurrency} clients for {args.load_seconds} s; "
           f"load average {os.getloadavg()[0]:.1f} (other processes share these cores)")
     print(report.table(bench.rows))
-    print("\nTargets (issue 7):")
+    print("\nTargets:")
     print(report.targets_text(bench.rows))
     if args.json:
         meta = {"started": started.isoformat(), "workers": args.workers, "store": store,

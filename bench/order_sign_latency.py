@@ -4,7 +4,7 @@ Starts the fixture FHIR server (tests/support/fhir_server.py) and ``painpa serve
 (through the bench harness, bench/servers.py: same process model and client registration as
 ``make bench``), then sends N order-sign calls for the bundled example patient (tests/cds/data)
 with ``fhirAuthorization`` and no prefetch, so every call queries the FHIR server for all of its
-history. Prints median, p90 and max. A benchmark, not a test (issue 2's closing figure):
+history. Prints median, p90 and max. A benchmark, not a test:
 
     .venv/bin/python bench/order_sign_latency.py [--calls 100] [--workers 2] [--fhir-latency 0.3]
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import load, servers  # noqa: E402
-from tests.cds.conftest import hook_body  # noqa: E402
+from tests.support.hook_requests import hook_body  # noqa: E402
 
 
 def main() -> int:

@@ -13,8 +13,9 @@ import copy
 import uuid
 from datetime import date
 
-from sandbox.seed.chart import Chart, location
-from sandbox.seed.codes import CPT
+from sandbox.codes import CPT
+from sandbox.seed.chart import Chart
+from sandbox.seed.practice import location
 
 PATIENT_ID = "bench-pt"  # default; a run with several sizes uses bench-pt-{size}
 ROLE = {"resourceType": "PractitionerRole", "id": "bench-role", "active": True,

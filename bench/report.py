@@ -1,5 +1,6 @@
 """Figures of a bench run: one row per (case, hook, server), painpa's ratio to the bare-Flask
-baseline, and the issue-7 targets with their measured values (met or not)."""
+baseline, and the targets (latency, throughput and growth with the chart's size, cases (a)-(c) of
+bench/__main__.py) with their measured values (met or not)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def _slope(rows: list[Row], small: int, large: int, hook: str) -> float | None:
 
 
 def targets(rows: list[Row]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for each issue-7 target that this run measured."""
+    """(target, measured, met) for each target that this run measured."""
     out: list[tuple[str, str, bool | None]] = []
     a = find(rows, "prefetch-500", "order-sign")
     if a is not None:

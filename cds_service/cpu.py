@@ -1,21 +1,22 @@
-"""One thread at a time runs a hook call's CPU-bound work in each worker process (issue 7;
-docs/deploy.md "Capacity"; bench/RESULTS.md round 3).
+"""One thread at a time runs a hook call's CPU-bound work in each worker process (docs/deploy.md §6
+"Capacity per worker"; bench/RESULTS.md, "One CPU slot per worker process").
 
 CPython runs one thread's Python code at a time. When the eight threads of a gthread worker parse,
 evaluate and render eight 300 KB requests at once, none of them finishes sooner: the interpreter
-passes the lock round every 5 ms, and each switch evicts the other request's working set from the
-CPU caches. Measured with ``make bench`` (2 workers × 8 threads, 8 clients, 500 resources in
-prefetch): 14.0 ms of server CPU per order-sign when the calls interleave, ~11.5 ms when admitted
-one at a time, and 112 → 151 order-sign/s on the same two cores.
+passes the lock round every 5 ms (its switch interval), and each switch evicts the other request's
+working set from the CPU caches. ``make bench`` measured it (2 workers × 8 threads, 8 clients, 500
+resources in prefetch): admitted one at a time, a call costs less server CPU than when the calls
+interleave, and the same two cores answer more order-signs per second (the figures are in that
+section of bench/RESULTS.md).
 
 So a hook call holds this process's slot (:func:`section`) and gives it up while it waits on
 something outside the process (:func:`released`): the caller uploading its body, the EHR's FHIR
 server, a JWKS endpoint, another worker's JWKS fetch. A slow EHR or FHIR server never holds the
-slot; threads still cover those waits, as before. The rule that keeps this deadlock-free: a thread
+slot; threads still cover those waits. The rule that keeps this deadlock-free: a thread
 that holds the slot never waits for another thread of its process except inside ``released()``.
 The database and Redis stay inside the slot: their statements are short, and giving the slot up
-and taking it back around each of them cost more than it saved (bench/RESULTS.md round 3). The
-price: while another process, or a long write outside the hook path (an admin CSV import), holds
+and taking it back around each of them cost more than it saved (same section of bench/RESULTS.md).
+The price: while another process, or a long write outside the hook path (an admin CSV import), holds
 SQLite's write lock, the slot holder waits for it (up to ``busy_timeout``, 5 s) and so does the
 rest of its worker; a Redis outage costs one connect timeout per 5 s (the shared cache's circuit
 breaker), not one per call.

@@ -14,18 +14,18 @@ Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
 - ``worker_tmp_dir=/dev/shm``: the heartbeat file on tmpfs, so a slow disk (container overlay)
   cannot make the arbiter kill healthy workers.
 - Garbage collection between requests, not during them. ``gc.freeze()`` once a worker has built its
-  app: the objects loaded at start-up (policy data, value sets, modules; ~150,000 objects) leave
-  the collector's generations (full collections of up to 99 ms had made p95 94 ms against a p50
-  of 19 ms). Then :func:`post_request` runs, after each request, the collection that CPython's
+  app: the objects loaded at start-up (policy data, value sets, modules) leave the collector's
+  generations, so that no full collection re-scans them every few calls (those collections made
+  the p95 several times the p50: bench/RESULTS.md, "What profiling found, and what was fixed").
+  Then :func:`post_request` runs, after each request, the collection that CPython's
   default thresholds (700/10/10) call for, holding the worker's CPU slot (cds_service/cpu.py) so
   that no request is half-way through its work; the automatic collector only remains as a
   backstop for a single request that builds over a million objects. A request's objects are freed
   by reference counting when it ends, so the collector only ever scans what survives. During a
-  request it would re-scan the parsed patient history over and over: in one process
-  (``bench/profile.py``'s set-up, 40 order-signs with 5,000 resources in prefetch) CPython's
-  automatic collector took 1.3 s in 34 pauses of 20-60 ms (p50 118 ms, p95 150 ms); raising its thresholds made the pauses rarer but 340-400 ms long (p95 486 ms);
-  collecting between requests: p50 85 ms, p95 91 ms, no pause over 20 ms. At 500 resources, same
-  set-up, p95 15.3 → 11.1 ms (bench/RESULTS.md round 3).
+  request it would re-scan the parsed patient history over and over, in long pauses inside the
+  request; raising its thresholds only makes the pauses rarer and longer. Collecting between
+  requests shortened the tail at 500 and at 5,000 resources, and the median at 5,000, in
+  ``bench/profile.py``'s set-up (bench/RESULTS.md, "Garbage collection between requests").
 - ``timeout`` 30 s sits well above the FHIR deadline (``PAINPA_FHIR_DEADLINE``, 3 s) and below
   typical load-balancer idle timeouts; ``keepalive`` 5 s lets an EHR reuse its connection.
 """

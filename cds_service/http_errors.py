@@ -19,6 +19,7 @@ patient reference). Other database errors (a missing table, a constraint) stay 5
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, jsonify
 from sqlalchemy import exc as sa_exc
@@ -26,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from cds_service import errors
 from cds_service.errors import Refused
+from cds_service.security.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Refused)
     def _refused(exc: Refused):
         return refusal_response(exc)
+
+    @app.errorhandler(RateLimited)
+    def _throttled(exc: RateLimited):
+        resp = error_response(429, str(exc), code="throttled")
+        resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

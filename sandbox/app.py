@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from flask import Flask, redirect, url_for
 
+import sandbox.tables  # noqa: F401 - the sandbox's tables, created below with the product's
+from cds_service import state
 from cds_service.app import create_app
 from cds_service.config import Settings
 from sandbox import keys
+from sandbox import state as sandbox_state
 from sandbox.auth import views as auth
 from sandbox.auth.server import init_auth_server
+from sandbox.cdsclient import Answers, CdsClient
 from sandbox.ehr import views as ehr
 from sandbox.fhir import views as fhir
 from sandbox.payer import views as payer
+from sandbox.setup import ehr_iss
 
 SURFACES = (fhir.bp, auth.bp, ehr.bp, payer.bp)
 
@@ -24,10 +29,16 @@ SURFACES = (fhir.bp, auth.bp, ehr.bp, payer.bp)
 def create_sandbox_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env(sandbox=True)
     app = create_app(settings)
-    app.extensions["sandbox.key"] = keys.load_or_create(settings.home)
-    init_auth_server(app, settings.base_url)
+    key = keys.load_or_create(settings.home)
+    base = settings.base_url
+    sandbox_state.install(app, sandbox_state.SandboxState(
+        key=key, auth_server=init_auth_server(app, base),
+        cds=CdsClient(base, ehr_iss(base), key), answers=Answers()))
     for bp in SURFACES:
         app.register_blueprint(bp)
+    # The product's create_app created the tables of the table modules imported by then; the sandbox's
+    # (sandbox.tables, imported above) are created here as well, whatever the import order was.
+    state.of(app).db.create_all()
 
     @app.get("/")
     def _home():

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     # stay light, and the app imports prometheus_client, which ``painpa serve`` configures first.
     from werkzeug.serving import make_server
 
-    from sandbox.app import create_sandbox_app
-    from sandbox.setup import ensure_ready
+    from sandbox.app import create_sandbox_app  # the app, with prometheus_client (see above)
+    from sandbox.setup import ensure_ready  # heavy too: the database and the seed data
 
     problem = _cannot_listen(args.host, port)  # before seeding, and werkzeug would sys.exit() on its own
     if problem:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from cds_service import state
 from cds_service.clients import add_client
+from sandbox import state as sandbox_state
 from sandbox.fhir import store
 from sandbox.keys import public_jwks
 from sandbox.seed.load import seed
@@ -25,6 +26,7 @@ CDS_CLIENT_ID = "painpa-cds"     # the CDS service's client id here: fhirAuthori
 
 
 def ehr_iss(base_url: str) -> str:
+    """The EHR's ``iss``: in its CDS Hooks JWTs, and the name painpa knows it by."""
     return f"{base_url}/ehr"
 
 
@@ -49,7 +51,7 @@ def ensure_ready(app: Flask) -> int:
     upsert_client(db, CDS_CLIENT_ID, name="painpa CDS service", auth_method="private_key_jwt",
                   redirect_uris=[], jwks_uri=None, jwks=None, scope="")
     # The EHR's FHIR base, and the payer's PAS base the app may call (the app reads it from the chart).
-    add_client(db, iss=ehr_iss(base), jwks=public_jwks(app.extensions["sandbox.key"]),
+    add_client(db, iss=ehr_iss(base), jwks=public_jwks(sandbox_state.of(app).key),
                fhir_bases=[f"{base}/fhir", f"{base}/payer"], smart_client_id=SMART_CLIENT_ID, tenant="sandbox")
     with db.session() as s:
         store.put(s, pas_endpoint(base))

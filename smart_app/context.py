@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 WRITE_TYPES = (
     "Observation", "Procedure", "MedicationStatement", "DiagnosticReport", "DocumentReference",
     "QuestionnaireResponse", "Claim", "ClaimResponse", "ServiceRequest",
-    "CarePlan", "Goal",  # issue 8: the chronic pain management care plan (cpm-careplan form)
+    "CarePlan", "Goal",  # the chronic pain management care plan (cpm-careplan form)
 )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 
 from cds_service.clock import today_utc
 from cds_service.policy.chart import note_text
+from cds_service.policy.loader import PolicySet
 from smart_app import summary
 from smart_app.extract import EXTRACT, ExtractionError, extract
 from smart_app.fhir import AppFhir, FhirAccessError
@@ -47,7 +48,7 @@ def _ref(value: str | None) -> dict:
     return {"reference": value} if value else {}
 
 
-def environment(wl, det, context, iss: str = "", requirement: str | None = None, policies=None) -> dict:
+def environment(wl, det, context, policies: PolicySet, iss: str = "", requirement: str | None = None) -> dict:
     """SDC launch context for pre-population and extraction: for one order of the worklist, or, with
     ``det`` None, for the patient (no order, coverage or summary; the order variables stay empty)."""
     order = (wl.order(det.order_ref) if det else None) or {}
@@ -74,11 +75,11 @@ def environment(wl, det, context, iss: str = "", requirement: str | None = None,
     }
 
 
-def _attestation_code(policies, requirement: str | None) -> list[dict]:
+def _attestation_code(policies: PolicySet, requirement: str | None) -> list[dict]:
     """The painpa-attestation code the policy expects for ``requirement`` (its params), if any."""
-    if not policies or not requirement:
+    if not requirement:
         return []
-    for versions in getattr(policies, "docs", {}).values():
+    for versions in policies.docs.values():
         for doc in versions:
             for spec in doc.data.get("requirements") or ():
                 if spec.get("id") == requirement:

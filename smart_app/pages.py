@@ -1,8 +1,9 @@
 """What every blueprint serving SMART app pages shares (this app's worklist and the chronic pain
-management page of issue 8): the security headers of a page framed by the EHR (standards.md §5.5),
-the error pages for a bad launch, a failed FHIR call or an unknown form (a clear message, never a
-500), and the fix-form page itself — render, validate, save as one transaction, return to the page
-it was opened from — for an order or, with no order, for the patient (patient-level forms).
+management page of cds_service/chronic_pain/page.py): the security headers of a page framed by the
+EHR (standards.md §5.5), the error pages for a bad launch, a failed FHIR call or an unknown form (a
+clear message, never a 500), and the fix-form page itself — render, validate, save as one transaction,
+return to the page it was opened from — for an order or, with no order, for the patient
+(patient-level forms).
 """
 
 from __future__ import annotations

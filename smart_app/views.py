@@ -76,7 +76,7 @@ def form(sid: str, qid: str):
         raise LaunchError("That order is not in this worklist; go back to the worklist.", 404)
     if det is None and questionnaires.needs_order(questionnaire):
         raise LaunchError("This form records something about an order; open it from the order in the worklist.", 400)
-    env = forms.environment(wl, det, session.context, session.iss, requirement, state.current().policies)
+    env = forms.environment(wl, det, session.context, state.current().policies, session.iss, requirement)
     return pages.form_page(session, questionnaire, env, det=det, back="smart.worklist", back_label="Back to worklist",
                            order_ref=order_ref, requirement=requirement)
 

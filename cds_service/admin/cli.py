@@ -1,5 +1,5 @@
-"""``painpa admin``: dashboard users and the imports behind the insights (CMS-0057-F specific denial
-reasons and public metrics, domain.md §3; PAS ClaimResponses, standards.md §4.2).
+"""``painpa admin``: dashboard users and the imports behind the denial history (CMS-0057-F specific
+denial reasons and public metrics, domain.md §3; PAS ClaimResponses, standards.md §4.2).
 
     painpa admin create-user NAME [--password-stdin]
     painpa admin import-denials FILE.csv

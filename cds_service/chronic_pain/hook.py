@@ -12,13 +12,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from cds_service import readiness
 from cds_service.chronic_pain.card import FORMS, card
 from cds_service.chronic_pain.queries import QUERIES, prefetch_templates
 from cds_service.hooks.links import smart_link
 from cds_service.hooks.request import PrefetchIncomplete
 from cds_service.hooks.service import HookCall, HookResult, ServiceDef, configuration
 from cds_service.policy.cpm import month_status
+from cds_service.readiness import Assessment
 from cds_service.render import topic_system
 
 REQUIREMENTS_LINK = {
@@ -28,7 +28,7 @@ REQUIREMENTS_LINK = {
 }
 
 
-def _links(call: HookCall, assessment: readiness.Assessment) -> list[dict]:
+def _links(call: HookCall, assessment: Assessment) -> list[dict]:
     if call.db is None:  # offline evaluation: nothing to launch into
         return [REQUIREMENTS_LINK]
     # CDS Hooks §Link: a card carries either smart or absolute links; the smart one when there is one.
@@ -40,8 +40,7 @@ def respond(call: HookCall) -> HookResult:
     req = call.request
     # The warm cache holds the order services' answers for their next hook; this service reads its own list.
     access = replace(call.chart_access(), cache_scope=None)
-    assessment = readiness.assess(call.question(), access, settings=call.settings, policies=call.policies,
-                                  today=call.today, db=call.db, pool=call.pool, queries=QUERIES)
+    assessment = call.assess(call.question(), access, QUERIES)
     if "Condition" in assessment.record.incomplete and not access.can_query:
         # CDS Hooks 2.0 §Prefetch: no FHIR access and the prefetch lacks the data the card needs.
         raise PrefetchIncomplete("Prefetch lacks the patient's conditions and no fhirAuthorization was given",

@@ -43,6 +43,6 @@ def form(sid: str, qid: str):
     if qid not in FORMS:
         raise LaunchError("That form is not a chronic pain management form.", 404)
     chart = worklist.patient_chart(session.fhir(), session.context, today_utc(), QUERIES)
-    env = forms.environment(chart, None, session.context, session.iss)
+    env = forms.environment(chart, None, session.context, state.current().policies, session.iss)
     return pages.form_page(session, forms.get(qid), env, det=None, back="cpm_app.status",
                            back_label="Back to chronic pain management")

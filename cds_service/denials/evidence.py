@@ -2,8 +2,9 @@
 orders of the same service group, and for which requirement (CMS-0057-F specific denial reasons,
 domain.md §3, fed back into the CRD cards of standards.md §2.4).
 
-Pure: the CDS layer loads the decisions (``stats.load_evidence``) and passes a ``DenialEvidence``
-per order in; the policy engine stays free of the database.
+Pure: the readiness assessment (cds_service/readiness.py) loads the decisions through
+:func:`cds_service.denials.feed.evidence_for` and passes a ``DenialEvidence`` per order to
+:func:`apply_evidence`; the policy engine stays free of the database.
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ from datetime import date
 
 from cds_service.clients import list_clients
 from cds_service.clock import today_utc
+from cds_service.config import Settings
 from cds_service.denials import csv_import, pas_import
 from cds_service.denials.programs import program_resolver
 from cds_service.denials.records import ImportReport
 from cds_service.denials.rules import default_data
 from cds_service.denials.store import save_decisions, save_metrics
+from cds_service.policy.loader import PolicySet
 from cds_service.store.base import Database
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -54,8 +56,9 @@ def import_csv(db: Database, kind: str, raw: bytes, *, salt: str) -> ImportRepor
     raise ImportFailed(f"unknown CSV kind {kind!r}; use denials or metrics")
 
 
-def import_pas(db: Database, base: str, *, salt: str, settings, token: str | None = None,
-               since: str | None = None, session=None, policies=None, today: date | None = None) -> ImportReport:
+def import_pas(db: Database, base: str, *, salt: str, settings: Settings, policies: PolicySet,
+               token: str | None = None, since: str | None = None, session=None,
+               today: date | None = None) -> ImportReport:
     if base.rstrip("/") not in {b.rstrip("/") for b in registered_bases(db)}:
         raise ImportFailed(f"{base} is not a registered FHIR base; register it with painpa clients add --fhir-base")
     try:

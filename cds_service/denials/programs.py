@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from cds_service.policy.loader import PolicySet
 from cds_service.policy.orders import coverage_kind
 
 SHORT = {"wiser": "WISeR", "opd-pa": "OPD PA"}
 
 
-def program_resolver(policies, when: date) -> Callable[[dict | None, str], str]:
+def program_resolver(policies: PolicySet, when: date) -> Callable[[dict | None, str], str]:
     """``program_of(coverage, code)`` → "WISeR", "OPD PA" or "" (then the payer and plan name it)."""
-    doc = policies.programs(when) if policies is not None else None
-    if doc is None:
+    doc = policies.programs(when)
+    if doc is None:   # no Medicare program in effect on ``when``
         return lambda coverage, code: ""
     data = doc.data
 

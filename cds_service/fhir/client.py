@@ -57,8 +57,9 @@ def new_session(pool_size: int = 32, ca_certs: str | None = None) -> requests.Se
 
 
 def new_pool(pool_size: int = 32, ca_certs: str | None = None) -> PoolManager:
-    """Connection pools for the hook's FHIR reads: urllib3 directly, ~0.3 ms less CPU per read than
-    a ``requests`` session (18 reads a call). The same guard and the same certificate bundle as
+    """Connection pools for the hook's FHIR reads: urllib3 directly, which spends less CPU per read
+    than a ``requests`` session, on each of the 18 or so reads of a call (bench/RESULTS.md, "the
+    hook's FHIR reads on urllib3 pools"). The same guard and the same certificate bundle as
     :func:`new_session` (``ca_certs`` likewise); urllib3 itself reads no cookies, proxies or ``.netrc``."""
     return guarded_pool_manager(pool_size, ca_certs or ca_bundle())
 
@@ -120,7 +121,8 @@ class FhirClient:
         except (BodyRefused, OSError, HTTPError, ValueError) as exc:  # ValueError: http.client on a bad header
             raise FhirError(str(exc) if isinstance(exc, BodyRefused) else type(exc).__name__) from None
         try:
-            body = json.loads(content)   # not orjson: ~17 MB more peak at 5,000 resources, no CPU gained
+            # Not orjson: more peak memory for no CPU gained (bench/RESULTS.md, "Tried and not kept").
+            body = json.loads(content)
         except (ValueError, RecursionError):
             raise FhirError("response is not JSON") from None
         if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":

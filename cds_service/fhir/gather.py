@@ -37,12 +37,13 @@ log = logging.getLogger(__name__)
 FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
 CACHE_TTL_S = 120
 REF_PREFIX = "ref:"
-# Every call's queries run on one pool per process: a pool started for each round cost ~1 ms of
-# CPU per round in thread starts (bench/RESULTS.md, round 4). Threads start only when none is idle,
-# so the cap costs nothing until that many queries wait on slow servers at once; a query holds its
-# thread no longer than its read timeout and the call's deadline. One call has at most
-# PER_CALL_QUERIES in flight (the rest wait their turn inside the call), so a call that names
-# thousands of references cannot fill the pool ahead of other calls' queries.
+# Every call's queries run on one pool per process: a pool started for each round of queries made
+# every call pay for its thread starts in CPU (bench/RESULTS.md, "pooled FHIR query threads"). Threads
+# start only when none is idle, so the cap costs nothing until that many queries wait on slow
+# servers at once; a query holds its thread no longer than its read timeout and the call's
+# deadline. One call has at most PER_CALL_QUERIES in flight (the rest wait their turn inside the
+# call), so a call that names thousands of references cannot fill the pool ahead of other calls'
+# queries.
 POOL_THREADS = 256
 PER_CALL_QUERIES = 16
 MAX_REFERENCES = 100        # references followed per call (draft orders, roles, encounters)

@@ -56,7 +56,7 @@ QUERIES: tuple[Query, ...] = (
     Query("priorAuthResponses", "ClaimResponse?patient={{context.patientId}}&use=preauthorization", "ClaimResponse"),
     Query("priorAuthClaims", "Claim?patient={{context.patientId}}&use=preauthorization", "Claim"),
     # Earlier orders: a coverage-information extension with ``satisfied-pa-id`` on an order the payer
-    # already authorized (CRD coverage-information; issue 3). The draft orders of the hook call may
+    # already authorized (CRD coverage-information). The draft orders of the hook call may
     # come back too; the policy reads the draft version of those.
     Query("serviceRequests", "ServiceRequest?patient={{context.patientId}}", "ServiceRequest"),
 )

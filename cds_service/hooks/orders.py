@@ -9,15 +9,15 @@ coverage-information systemAction per in-scope order.
 
 from __future__ import annotations
 
-from cds_service import readiness
 from cds_service.hooks.links import smart_link
 from cds_service.hooks.request import PrefetchIncomplete
 from cds_service.hooks.service import HookCall, HookResult, ServiceDef, configuration
 from cds_service.policy.model import Determination, RequirementResult
+from cds_service.readiness import Assessment
 from cds_service.render import SmartLink, render_response
 
 
-def _links(call: HookCall, assessment: readiness.Assessment) -> SmartLink:
+def _links(call: HookCall, assessment: Assessment) -> SmartLink:
     """``smart_link(det, requirement)`` for the renderer: a link into the SMART app, to the
     requirement's fix when there is one, else to the order's worklist."""
 
@@ -25,7 +25,7 @@ def _links(call: HookCall, assessment: readiness.Assessment) -> SmartLink:
         if call.db is None:  # offline evaluation: nothing to launch into
             return None
         label = f"Fix in painpa: {requirement.title}" if requirement is not None else "Open painpa worklist"
-        payload = assessment.link_payload([det.order_ref], requirement=getattr(requirement, "id", None))
+        payload = assessment.link_payload([det.order_ref], requirement=requirement.id if requirement else None)
         return smart_link(call.db, call.settings.base_url, payload, label)
 
     return link
@@ -34,8 +34,7 @@ def _links(call: HookCall, assessment: readiness.Assessment) -> SmartLink:
 def run(call: HookCall) -> HookResult:
     req = call.request
     access = call.chart_access()
-    assessment = readiness.assess(call.question(req.selected_orders), access, settings=call.settings,
-                                  policies=call.policies, today=call.today, db=call.db, pool=call.pool)
+    assessment = call.assess(call.question(req.selected_orders), access)
     if not access.can_query and req.crd_version == "2.0.1" and {"Patient", "Coverage"} & assessment.record.incomplete:
         # CDS Hooks 2.0 §Prefetch: cannot reach the FHIR server and the prefetch lacks required data.
         raise PrefetchIncomplete("Prefetch lacks patient or coverage and no fhirAuthorization was given to query them",

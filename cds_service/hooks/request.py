@@ -19,7 +19,8 @@ from cds_service.errors import INCOMPLETE, PROCESSING, Refused
 # A JSON ``\uD800``-``\uDFFF`` escape: legal JSON, but a lone one is not Unicode text (RFC 8259 §8.2)
 # and breaks every later ``.encode()`` (hashing, logging, SQL) with a 500. The standard library
 # also reads a surrogate encoded as raw bytes (ED A0..BF: not UTF-8), with the same result. Two
-# patterns, each behind a substring test: one regex with both alternatives scans ~20x slower.
+# patterns, each behind a substring test: one regex with both alternatives scans far slower
+# (bench/RESULTS.md, "Figures behind design choices in the code").
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -79,11 +80,11 @@ class HookRequest:
 
 
 def _loads(raw: bytes) -> object:
-    """``json.loads(raw)``, the same value, faster. orjson (~2x faster on a 300 KB prefetch,
-    bench/RESULTS.md) parses what it reads exactly like the standard library; the standard library
-    decides everything orjson refuses (a BOM, UTF-16/32, NaN, 1e999, lone surrogate escapes,
-    nesting past 1,024, malformed text: the same values or the same errors as before) and any body
-    that may hold an integer beyond 64 bits."""
+    """``json.loads(raw)``, the same value, faster. orjson (much faster on a 300 KB prefetch:
+    bench/RESULTS.md, "orjson for the request body, exact") parses what it reads exactly like the
+    standard library; the standard library decides everything orjson refuses (a BOM, UTF-16/32,
+    NaN, 1e999, lone surrogate escapes, nesting past 1,024, malformed text: the same values or the
+    same errors as the standard library alone) and any body that may hold an integer beyond 64 bits."""
     if _LONG_NUMBER not in raw.translate(_DIGIT_RUNS):
         try:
             return orjson.loads(raw)
@@ -100,7 +101,9 @@ def parse_json(raw: bytes) -> dict:
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object")
     # The byte patterns are UTF-8's: a UTF-16/32 body (RFC 8259 allows them) always takes the exact
-    # check. ``b"\\" in`` first: a one-byte search is ~100x faster than the two-byte one (0.3 ms at 300 KB).
+    # check. ``b"\\" in`` first: a one-byte search runs in C's ``memchr``, far faster than the
+    # two-byte search over a body that holds no backslash (bench/RESULTS.md, "Figures behind design
+    # choices in the code").
     if ((b"\\" in raw and b"\\u" in raw and SURROGATE_ESCAPE.search(raw))
             or (b"\xed" in raw and ENCODED_SURROGATE.search(raw))
             or json.detect_encoding(raw) != "utf-8"):  # rare: then the exact check

@@ -19,13 +19,14 @@ from datetime import date
 
 from urllib3 import PoolManager
 
+from cds_service import readiness
 from cds_service.clients import ClientInfo
 from cds_service.config import Settings
-from cds_service.fhir.queries import prefetch_templates
+from cds_service.fhir.queries import QUERIES, Query, prefetch_templates
 from cds_service.hooks.request import HookRequest
 from cds_service.policy.loader import PolicySet
 from cds_service.policy.record import PatientRecord
-from cds_service.readiness import ChartAccess, Question
+from cds_service.readiness import Assessment, ChartAccess, Question
 from cds_service.render import CARD_TOPICS as RENDER_TOPICS
 from cds_service.render import DEFAULT_MAX_CARDS
 from cds_service.store.base import Database
@@ -65,6 +66,12 @@ class HookCall:
         req = self.request
         return Question(req.patient_id, tuple(orders), context_orders=req.draft_orders, user_id=req.user_id,
                         encounter_id=req.encounter_id, hook_instance=req.hook_instance, client=self.client)
+
+    def assess(self, question: Question, access: ChartAccess, queries: Sequence[Query] = QUERIES) -> Assessment:
+        """The readiness assessment (cds_service/readiness.py) with this call's policies, date,
+        database and pools."""
+        return readiness.assess(question, access, settings=self.settings, policies=self.policies,
+                                today=self.today, db=self.db, pool=self.pool, queries=queries)
 
 
 @dataclass

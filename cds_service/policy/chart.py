@@ -45,7 +45,7 @@ def to_date(value: object) -> date | None:
 @lru_cache(maxsize=8192)
 def _day(value: str) -> date | None:
     # Memoised: a chart repeats the same days across resources and every call re-reads them;
-    # ``date`` is immutable, so sharing the result is safe (bench/RESULTS.md, profile at 500).
+    # ``date`` is immutable, so sharing the result is safe (bench/RESULTS.md, "`to_date` memoised").
     parts = value.split("-")
     try:
         return date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
@@ -101,7 +101,8 @@ def _status_code(resource: dict, key: str) -> str:
 @dataclass(slots=True)
 class Item:
     """One dated piece of evidence. Treated as immutable (shared by every check of an evaluation);
-    not ``frozen`` because a frozen dataclass costs ~1 µs more per item to build (bench/RESULTS.md)."""
+    not ``frozen`` because a frozen dataclass costs more to build for every item of every chart
+    (bench/RESULTS.md, "Chart: kinds read on first use")."""
 
     ref: str
     codings: tuple[dict, ...]
@@ -290,7 +291,8 @@ class _Kinds(dict):
     """kind -> items, each kind read from the record on first use: an order that no policy covers,
     or a policy that never looks at imaging, costs nothing for the kinds it does not read. It holds
     what reading needs, not the chart: a chart <-> kinds cycle would keep every item and the whole
-    record alive after the call until a garbage collection (~1 ms per call at 500 resources)."""
+    record alive after the call until a garbage collection, whose cost every call would then pay
+    (bench/RESULTS.md, "No reference cycle per call")."""
 
     def __init__(self, record: PatientRecord, today: date, raw_documents: dict[str, dict]) -> None:
         super().__init__()

@@ -34,7 +34,6 @@ _READS = dict(zip(IDS, (("Encounter", "Procedure"), ("Observation",), ("CarePlan
 @dataclass(frozen=True)
 class CpmStatus:
     month: date                           # first day of the calendar month assessed
-    last_day: date
     days_left: int                        # days after today left in the month (0 on its last day)
     condition: Evidence                   # the qualifying chronic pain condition
     qualified_on: date | None             # first day pain had lasted > 3 months (None: onset unknown)
@@ -307,5 +306,5 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
     reqs = tuple(replace(r, status=Status.UNKNOWN, detail=f"Could not read {', '.join(unread)} from the EHR")
                  if r.status is Status.UNMET and (unread := [t for t in _READS[r.id] if t in record.incomplete])
                  else r for r in reqs)
-    return CpmStatus(first, last, (last - today).days, _ev(cond, cond.get("onsetDateTime") or cond.get("recordedDate"),
+    return CpmStatus(first, (last - today).days, _ev(cond, cond.get("onsetDateTime") or cond.get("recordedDate"),
                      cond.get("code")), since, minutes, unattributed, g3002, g3003, to_next, reqs)

@@ -1,4 +1,4 @@
-"""Documentation decay: notes copied forward across encounters (issue 3 "Documentation decay").
+"""Documentation decay: notes copied forward across encounters.
 
 Auditors cite procedure notes that repeat an earlier encounter's note nearly word for word (cloned
 documentation: SMRC 01-034 attributes 86.7% of TEI errors to insufficient documentation). painpa

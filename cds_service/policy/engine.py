@@ -140,7 +140,7 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
                              reason=rt.reason, policy_version="; ".join(versions), notes=rt.notes,
                              unread=rt.unread)
 
-    ctx = Ctx(chart, facts, policies, rt.program.kind.value, order)
+    ctx = Ctx(chart, facts, policies, order)
     specs = requirement_specs(family, rt, facts, policies)
     results = _with_blocks([_run(spec, ctx) for spec in specs], specs)
     if rt.pack is not None:

@@ -5,7 +5,8 @@
 - Date of service: ``occurrence[x]``; when absent, ``today`` (flagged as assumed).
 - Service state and setting: ``locationReference`` → Location (address.state; type coded with CMS
   place-of-service codes), else the performer's / requester's PractitionerRole.location, else the
-  tenant default (issue 3; ARCHITECTURE.md).
+  tenant default (the registered client's default state and place of service, cds_service/clients.py;
+  ARCHITECTURE.md).
 - Coverage: ``insurance`` → Coverage, else the record's first active Coverage. Coverage kind from
   Coverage.type in the Source of Payment Typology (policy data ``coverage_kinds``); payer identifiers
   from ``payor`` (Reference.identifier or the resolved Organization.identifier).

@@ -36,7 +36,6 @@ PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 REVIEW_ACTION = PAS + "extension-reviewAction"
 REVIEW_ACTION_CODE = PAS + "extension-reviewActionCode"
 ITEM_PERIOD = PAS + "extension-itemPreAuthPeriod"
-ISSUE_DATE = PAS + "extension-itemPreAuthIssueDate"
 COVERAGE_INFO = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 _ACTION = {"A1": "affirmed", "A3": "non-affirmed", "A4": "pended", "A6": "modified"}
 # Where decisions are read from: the ClaimResponse, its request Claim (the codes), earlier orders.

@@ -69,14 +69,6 @@ class ValueSet:
         roots = self.prefixes.get(system)
         return bool(roots) and any(code[:n] in roots for n in self.prefix_lens[system])
 
-    def match_keys(self, keys: tuple[tuple[str, str], ...]) -> bool:
-        for sys_, code in keys:
-            if sys_ and self.contains_norm(sys_, code):
-                return True
-            if not sys_ and self.contains(None, code):      # a coding without a system: try every system
-                return True
-        return False
-
     def match(self, codings: list[dict] | None) -> dict | None:
         """The first coding in the list that is in this ValueSet, or None."""
         for coding in codings or ():

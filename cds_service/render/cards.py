@@ -1,4 +1,4 @@
-"""Determinations → CDS Hooks cards: one per actionable problem, worst first (issue 3; CDS Hooks 2.0
+"""Determinations → CDS Hooks cards: one per actionable problem, worst first (CDS Hooks 2.0
 §Card; CRD cards.md: topic SHALL, indicator from the clinician's view — payment problems are
 ``warning``, ``critical`` is reserved for life or death; summaries < 140 characters, CC-34).
 

@@ -1,6 +1,6 @@
 """Is a FHIR server's answer what was asked for? (FHIR R4 REST: a read returns the resource type
 read; a search returns a ``searchset`` Bundle of the searched type, plus OperationOutcome entries
-with ``search.mode = outcome``; issue 6 "wrong resource types").
+with ``search.mode = outcome``).
 
 A hostile or broken server that answers a Coverage search with Patients (or with JSON that is not
 resources at all) must not be mistaken for "this patient has no coverage": the query counts as

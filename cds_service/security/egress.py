@@ -319,8 +319,9 @@ _GUARDED_POOLS = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 @lru_cache(maxsize=8)
 def tls_context(ca_certs: str) -> ssl.SSLContext:
     """One client TLS context per CA bundle, shared by every guarded connection of the process:
-    given only the file, urllib3 loads it into a new context for every new connection (~25 ms of
-    CPU each, which an EHR that closes its connections would cost on every request)."""
+    given only the file, urllib3 loads the CA bundle into a new TLS context for every new connection,
+    a cost that dominates a query's CPU against an EHR that closes its connections, where every
+    request is a new connection (bench/RESULTS.md, "the hook's FHIR reads on urllib3 pools")."""
     context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)   # check_hostname on, TLS >= 1.2
     context.load_verify_locations(cafile=ca_certs)
     return context
@@ -346,7 +347,8 @@ class GuardedAdapter(HTTPAdapter):
 
 def guarded_pool_manager(size: int, ca_certs: str) -> PoolManager:
     """A urllib3 pool manager whose pools open only guarded connections, for the hook's FHIR reads
-    (``requests`` costs ~0.3 ms more CPU per request on top of urllib3, bench/RESULTS.md round 5).
+    (``requests`` adds CPU to every request on top of urllib3: merging session settings, hooks, the
+    cookie jar, the response wrapper; bench/RESULTS.md, "the hook's FHIR reads on urllib3 pools").
     Certificates and host names are checked with one shared :func:`tls_context` of ``ca_certs``.
     No proxy, ``.netrc`` or cookie is ever used."""
     manager = PoolManager(num_pools=size, maxsize=size, block=False, cert_reqs="CERT_REQUIRED",

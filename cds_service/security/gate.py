@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, abort
+from flask import Flask
 
 from cds_service import shared
 from cds_service.config import Settings
@@ -29,9 +29,11 @@ def install(app: Flask, settings: Settings) -> None:
 
 
 def enforce_rate_limit(db: Database, settings: Settings, iss: str) -> None:
-    """Abort with 429 (Retry-After, OperationOutcome) when ``iss`` is over its per-minute budget."""
+    """Raise :class:`~cds_service.security.ratelimit.RateLimited` (answered 429 with Retry-After by
+    cds_service/http_errors.py) when ``iss`` is over its per-minute budget."""
     counter = shared.cache_for(settings.redis_url) if settings.redis_url else None
-    resp = ratelimit.check(db, settings, iss, shared_cache=counter)
-    if resp is not None:
+    try:
+        ratelimit.check(db, settings, iss, shared_cache=counter)
+    except ratelimit.RateLimited:
         log.info("rate limit exceeded for a client")
-        abort(resp)
+        raise

@@ -30,8 +30,9 @@ _CONTAINERS = (dict, list)
 def depth_exceeds(value: object, limit: int = MAX_DEPTH) -> bool:
     """True when ``value`` nests containers deeper than ``limit`` (iterative: no recursion).
 
-    Level by level, without a (node, depth) tuple per node: half the time of a per-node stack on
-    a 500-resource prefetch, where this check ran on every call (bench/RESULTS.md)."""
+    Level by level, without a (node, depth) tuple per node: a per-node stack cost as much as parsing
+    the JSON on a 500-resource prefetch, where this check ran on every call (bench/RESULTS.md, "What
+    profiling found, and what was fixed")."""
     level: list[object] = [value]
     depth = 1
     while level:
@@ -60,8 +61,8 @@ def _raw_depth_exceeds(raw: bytes, limit: int) -> bool:
     """Nesting of the JSON *text* ``raw`` (valid UTF-8 JSON) beyond ``limit``, without walking
     the parsed value: escapes out, then only brackets and quotes left, string contents out (a
     UCUM unit such as "{score}" holds brackets that are not structure), then one pass per level
-    removes every innermost pair. Each step runs in C: ~0.5 ms at 500 resources against ~2.2 ms
-    for the walk (bench/RESULTS.md)."""
+    removes every innermost pair. Each step runs in C, so this costs a fraction of the walk of the
+    parsed value (bench/RESULTS.md, "Figures behind design choices in the code")."""
     text = _ESCAPE.sub(b"", raw) if b"\\" in raw else raw
     skeleton = text.translate(_AS_PARENS, _NOT_STRUCTURE)
     skeleton = skeleton.replace(b'""', b"")    # dropping two adjacent quotes keeps every bracket's side

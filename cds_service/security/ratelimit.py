@@ -1,8 +1,8 @@
-"""Per-client rate limit (standards.md §8.15 resource limits; issue 6; check CC-54's neighbour
-"clear errors"): a fixed window of ``rate_limit_per_minute`` calls per registered ``iss``, counted in
-the shared database (or Redis when ``PAINPA_REDIS_URL`` is set) so that every worker and host sees
-the same count. Over the limit the answer is 429 with ``Retry-After`` and an OperationOutcome
-(code ``throttled``).
+"""Per-client rate limit (standards.md §8.15 resource limits; check CC-54's neighbour "clear
+errors"): a fixed window of ``rate_limit_per_minute`` calls per registered ``iss``, counted in the
+shared database (or Redis when ``PAINPA_REDIS_URL`` is set) so that every worker and host sees the
+same count. Over the limit :func:`check` raises :class:`RateLimited`, which the HTTP layer answers
+with 429, ``Retry-After`` and an OperationOutcome of code ``throttled`` (cds_service/http_errors.py).
 
 It runs after the JWT is verified: counting by an unverified ``iss`` would let anyone spend a
 registered client's budget. A broken counter store fails open (logged): answering the clinician
@@ -19,7 +19,6 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from flask import Response, jsonify
 from sqlalchemy import bindparam, delete
 
 from cds_service.security.tables import RateCounter
@@ -83,27 +82,24 @@ def hit(db: Database, iss: str, *, shared_cache=None, now: float | None = None) 
     return count_in_db(db, key, expires), retry
 
 
-def throttled(retry_after_s: float, limit: int) -> Response:
-    body = {"resourceType": "OperationOutcome", "issue": [{
-        "severity": "error", "code": "throttled",
-        "diagnostics": f"Rate limit of {limit} calls per minute for this client exceeded; "
-                       f"retry after {math.ceil(retry_after_s)} s",
-    }]}
-    resp = jsonify(body)
-    resp.status_code = 429
-    resp.mimetype = "application/fhir+json"
-    resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
-    return resp
+class RateLimited(Exception):
+    """A client spent its budget of ``limit`` calls per minute; the window ends in ``retry_after_s``."""
+
+    def __init__(self, limit: int, retry_after_s: float) -> None:
+        super().__init__(f"Rate limit of {limit} calls per minute for this client exceeded; "
+                         f"retry after {math.ceil(retry_after_s)} s")
+        self.retry_after_s = retry_after_s
 
 
-def check(db: Database, settings, iss: str, *, shared_cache=None) -> Response | None:
-    """None when the call may proceed; otherwise the 429 response to send."""
+def check(db: Database, settings, iss: str, *, shared_cache=None) -> None:
+    """Count the call; raise :class:`RateLimited` when ``iss`` is over its budget."""
     limit = settings.rate_limit_per_minute
     if limit <= 0:
-        return None
+        return
     try:
         count, retry = hit(db, iss, shared_cache=shared_cache)
     except Exception as exc:  # noqa: BLE001 - fail open, loudly
         log.warning("rate limit not checked: %s", type(exc).__name__)
-        return None
-    return throttled(retry, limit) if count > limit else None
+        return
+    if count > limit:
+        raise RateLimited(limit, retry)

@@ -1,5 +1,5 @@
 """Tables of the security layer: per-client request counters shared by every worker and host
-(standards.md §8.15 resource limits; issue 6 "per-client rate limit, shared across workers")."""
+(standards.md §8.15 resource limits: one limit per client, whichever worker or host answers)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,9 @@ SQLite runs in WAL mode. Durability level (``PRAGMA synchronous``), chosen on pu
   ``fsync`` of the WAL on every commit, which only matters if the *operating system* crashes or the
   power fails: then ``NORMAL`` may lose the last transactions before the latest checkpoint/fsync
   (the database is never corrupted either way; SQLite documents this trade-off for WAL).
-- ``FULL`` costs one ``fsync`` (~2 ms here, far more on a busy disk) per commit and every hook call
-  commits several times; that was the largest single cost of a call in the bench (bench/RESULTS.md).
+- ``FULL`` costs one ``fsync`` per commit (the commit waits for the disk, longer on a busy one) and
+  every hook call commits several times; that was the largest single cost of a call in the bench
+  (bench/RESULTS.md, "What profiling found, and what was fixed").
 
 So the default is ``NORMAL``; an operator whose SQLite host may lose power and who must keep the
 last acknowledged writes even then sets ``PAINPA_SQLITE_SYNCHRONOUS=FULL`` (or, better for more
@@ -110,8 +111,9 @@ class Database:
 
         For the statements every hook call runs (client lookup, ``jti`` insert, rate counter, audit
         row, denial evidence): there the ORM session's unit of work, identity map and object
-        construction cost several times the SQL itself (issue 7), and none of it is needed because
-        those paths never load an object to change it. Use ``session()`` everywhere else.
+        construction cost several times the SQL itself (bench/RESULTS.md, "Core SQL for the per-call
+        statements"), and none of it is needed because those paths never load an object to change
+        it. Use ``session()`` everywhere else.
         """
         return self.engine.begin()
 

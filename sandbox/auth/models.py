@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
 
-from sandbox.auth.scopes import valid_scope_item
-from sandbox.auth.tokens import digest
+from sandbox.scopes import valid_scope_item
 from sandbox.tables import AuthCode, OAuthClient, Token
+from sandbox.tokens import digest
 
 
 class SmartClient(ClientMixin):

@@ -16,15 +16,16 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask, current_app, g
+from flask import Flask, g
 from joserfc import jwt
 from sqlalchemy import select
 
 from cds_service import state
+from sandbox import state as sandbox_state
 from sandbox.auth.clientauth import PrivateKeyJwt
 from sandbox.auth.models import Code, RefreshCredential, SmartClient
-from sandbox.auth.tokens import digest, store_token
 from sandbox.tables import AuthCode, OAuthClient, Token
+from sandbox.tokens import digest, store_token
 
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "none"]
 ACCESS_TOKEN_TTL_S = 3600
@@ -50,16 +51,12 @@ class SmartPKCE(CodeChallenge):
         return super().validate_code_verifier(grant, result)
 
 
-def _db():
-    return state.current().db
-
-
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
-        with _db().session() as s:
+        with state.current().db.session() as s:
             s.add(AuthCode(
                 code_sha256=digest(code), client_id=request.client.get_client_id(),
                 redirect_uri=request.payload.redirect_uri, scope=request.payload.scope or "",
@@ -69,13 +66,13 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             ))
 
     def query_authorization_code(self, code, client):
-        with _db().session() as s:
+        with state.current().db.session() as s:
             row = s.get(AuthCode, digest(code))
             found = Code(row) if row is not None and row.client_id == client.get_client_id() else None
         return found if found is not None and not found.expired else None
 
     def delete_authorization_code(self, authorization_code):
-        with _db().session() as s:
+        with state.current().db.session() as s:
             row = s.get(AuthCode, authorization_code.code_sha256)
             if row is not None:
                 s.delete(row)
@@ -89,7 +86,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
-        with _db().session() as s:
+        with state.current().db.session() as s:
             row = s.scalars(select(Token).where(Token.refresh_sha256 == digest(refresh_token))).first()
             cred = RefreshCredential(row) if row is not None else None
         if cred is None or cred.is_revoked() or cred.is_expired():
@@ -100,14 +97,14 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return refresh_token.user
 
     def revoke_old_credential(self, refresh_token):
-        with _db().session() as s:
+        with state.current().db.session() as s:
             row = s.get(Token, refresh_token.access_sha256)
             if row is not None:
                 row.revoked = True
 
 
 def _query_client(client_id):
-    with _db().session() as s:
+    with state.current().db.session() as s:
         row = s.get(OAuthClient, client_id)
         return SmartClient(row) if row is not None else None
 
@@ -119,7 +116,7 @@ def _save_token(token, request):
     scope = token.get("scope", "").split()
     if token.get("refresh_token") and not {"offline_access", "online_access"} & set(scope):
         token.pop("refresh_token")  # only on request (SMART 2.2 §"Scopes for requesting a refresh token")
-    with _db().session() as s:
+    with state.current().db.session() as s:
         store_token(s, token, request.client.get_client_id(), str(request.user), context)
     token.update({k: context[k] for k in _RESPONSE_CONTEXT if k in context})
     if "openid" in scope:
@@ -128,7 +125,7 @@ def _save_token(token, request):
 
 def _id_token(client_id: str, user: str) -> str:
     """OpenID Connect id_token for ``openid fhirUser`` (SMART 2.2 §"Scopes for requesting identity")."""
-    key = current_app.extensions["sandbox.key"]
+    key = sandbox_state.current().key
     base = state.current().settings.base_url
     now = int(time.time())
     claims = {"iss": f"{base}/auth", "sub": user, "aud": client_id, "iat": now, "exp": now + 300,
@@ -137,6 +134,8 @@ def _id_token(client_id: str, user: str) -> str:
 
 
 def init_auth_server(app: Flask, base_url: str) -> AuthorizationServer:
+    """The authorization server of ``app`` (authlib reads its ``OAUTH2_*`` settings from the app's
+    config); the app factory keeps it in the sandbox state."""
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_TTL_S,
                                                       "refresh_token": ACCESS_TOKEN_TTL_S})
@@ -144,5 +143,4 @@ def init_auth_server(app: Flask, base_url: str) -> AuthorizationServer:
     server.register_client_auth_method("private_key_jwt", PrivateKeyJwt(f"{base_url}/auth/token"))
     server.register_grant(CodeGrant, [SmartPKCE(required=True)])
     server.register_grant(RefreshGrant)
-    app.extensions["sandbox.auth_server"] = server
     return server

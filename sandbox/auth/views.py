@@ -8,27 +8,20 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
+from flask import Blueprint, g, jsonify, redirect, render_template, request
 
 from cds_service import state
+from sandbox import state as sandbox_state
 from sandbox.auth import launch
-from sandbox.ehr.roster import SANDBOX_USER, patient_choices
 from sandbox.keys import public_jwks
+from sandbox.roster import SANDBOX_USER, patient_choices
 
 bp = Blueprint("sandbox_auth", __name__, template_folder="../templates")
 
 
-def _base() -> str:
-    return state.current().settings.base_url
-
-
-def _server():
-    return current_app.extensions["sandbox.auth_server"]
-
-
 @bp.get("/fhir/.well-known/smart-configuration")
 def smart_configuration():
-    base = _base()
+    base = state.current().settings.base_url
     body = {
         "issuer": f"{base}/auth",
         "jwks_uri": f"{base}/auth/jwks.json",
@@ -55,21 +48,22 @@ def smart_configuration():
 
 @bp.get("/auth/jwks.json")
 def jwks():
-    return jsonify(public_jwks(current_app.extensions["sandbox.key"]))
+    return jsonify(public_jwks(sandbox_state.current().key))
 
 
 @bp.route("/auth/authorize", methods=["GET", "POST"])
 def authorize():
     params = request.values.to_dict()
+    server = sandbox_state.current().auth_server
     try:
-        grant = _server().get_consent_grant(end_user=SANDBOX_USER)
+        grant = server.get_consent_grant(end_user=SANDBOX_USER)
     except OAuth2Error as err:
         if getattr(err, "redirect_uri", None):  # the redirect URI was verified: report there (RFC 6749 §4.1.2.1)
-            return _server().handle_error_response(None, err)
+            return server.handle_error_response(None, err)
         # bad client or redirect URI: never redirect to an unverified URI
         return render_template("sandbox/auth_error.html", error=err.error, description=err.description), 400
     redirect_uri = grant.request.payload.redirect_uri
-    fhir_base = f"{_base()}/fhir"
+    fhir_base = f"{state.current().settings.base_url}/fhir"
     if params.get("aud", "").rstrip("/") != fhir_base:
         return _error_redirect(redirect_uri, params, "invalid_request", f"aud must be the FHIR base {fhir_base}")
     scopes = (params.get("scope") or "").split()
@@ -87,12 +81,12 @@ def authorize():
     else:
         context = {}
     g.sbx_launch_context = context
-    return _server().create_authorization_response(grant_user=SANDBOX_USER, grant=grant)
+    return server.create_authorization_response(grant_user=SANDBOX_USER, grant=grant)
 
 
 @bp.post("/auth/token")
 def token():
-    return _server().create_token_response()
+    return sandbox_state.current().auth_server.create_token_response()
 
 
 def _error_redirect(redirect_uri: str, params: dict, error: str, description: str):

@@ -14,11 +14,11 @@ import re
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
-from sandbox.auth.tokens import issue_direct
 from sandbox.fhir import store
 from sandbox.fhir.outcome import FhirError
 from sandbox.fhir.search import search
 from sandbox.setup import CDS_CLIENT_ID
+from sandbox.tokens import issue_direct
 
 CRD_COVERAGE = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 FHIR_AUTH_TTL_S = 300

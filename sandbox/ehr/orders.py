@@ -9,10 +9,38 @@ from __future__ import annotations
 
 from datetime import date
 
+from sandbox.codes import CPT, HCPCS, POS
 from sandbox.fhir.outcome import FhirError
 from sandbox.fhir.validate import validate
-from sandbox.seed.codes import CPT, HCPCS, ORDERABLES, POS, SETTINGS
 from sandbox.seed.practice import STATES
+
+# Order catalog for the EHR's order entry: family → (code, label, add-on code for more levels).
+ORDERABLES = {
+    "esi": [
+        ("64483", "Transforaminal ESI, lumbar/sacral", "64484"),
+        ("64479", "Transforaminal ESI, cervical/thoracic", "64480"),
+        ("62323", "Interlaminar ESI, lumbar/sacral", None),
+        ("62321", "Interlaminar ESI, cervical/thoracic", None),
+    ],
+    "scs": [
+        ("63650", "SCS percutaneous leads (trial or permanent)", None),
+        ("63655", "SCS paddle leads via laminectomy", None),
+        ("63685", "SCS pulse generator insertion", None),
+    ],
+    "pva": [
+        ("22514", "Kyphoplasty, lumbar", None),
+        ("22513", "Kyphoplasty, thoracic", None),
+        ("22511", "Vertebroplasty, lumbosacral", None),
+        ("22510", "Vertebroplasty, cervicothoracic", None),
+    ],
+}
+
+SETTINGS = {  # place of service offered on the order screen
+    "11": "Office",
+    "24": "Ambulatory surgical center",
+    "22": "Hospital outpatient department (on campus)",
+    "19": "Hospital outpatient department (off campus)",
+}
 
 LATERALITY = {"left": ("LT", "7771000", "Left"), "right": ("RT", "24028007", "Right"),
               "bilateral": ("50", "51440002", "Bilateral"), "midline": (None, None, "Midline")}

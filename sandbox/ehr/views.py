@@ -10,26 +10,22 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
 from cds_service import state
 from cds_service.clock import today_utc
-from sandbox.ehr import workflow
-from sandbox.ehr.cdsclient import CdsError
+from sandbox import state as sandbox_state
+from sandbox.cdsclient import CdsError
+from sandbox.ehr import patient_view, workflow
 from sandbox.ehr.chart import summarize
-from sandbox.ehr.orders import LATERALITY, catalog
-from sandbox.ehr.roster import display_name, patient_choices, scenario
+from sandbox.ehr.orders import LATERALITY, SETTINGS, catalog
 from sandbox.fhir.outcome import FhirError
 from sandbox.keys import public_jwks
-from sandbox.seed.codes import SETTINGS
+from sandbox.roster import display_name, patient_choices, scenario
 from sandbox.seed.practice import STATES
 
 bp = Blueprint("sandbox_ehr", __name__, url_prefix="/ehr", template_folder="../templates",
                static_folder="../static", static_url_path="/static")
-
-
-def _db():
-    return state.current().db
 
 
 @bp.errorhandler(FhirError)
@@ -46,25 +42,23 @@ def _cds_error(err: CdsError):
 
 @bp.get("/")
 def patients():
-    return render_template("sandbox/patients.html", patients=patient_choices(_db()))
+    return render_template("sandbox/patients.html", patients=patient_choices(state.current().db))
 
 
 @bp.get("/patients/<pid>")
 def chart(pid: str):
-    summary = summarize(_db(), pid)
-    from sandbox.patient_view import fire as patient_view  # issue 8: patient-view cards (G3002/G3003 month)
-
+    summary = summarize(state.current().db, pid)
     return render_template("sandbox/chart.html", s=summary, name=display_name(summary.patient),
-                           scenario=scenario(pid), pv=patient_view(pid))
+                           scenario=scenario(pid), pv=patient_view.fire(pid))
 
 
 @bp.get("/patients/<pid>/order")
 def order(pid: str):
-    summary = summarize(_db(), pid)
+    summary = summarize(state.current().db, pid)
     sc = scenario(pid)
-    state = next((a.get("state") for a in summary.patient.get("address") or [] if a.get("state")), "TX")
+    us_state = next((a.get("state") for a in summary.patient.get("address") or [] if a.get("state")), "TX")
     default = {"family": "esi", "code": "64483", "levels": 1, "laterality": "left", "pos": "24", "level": "L4-L5",
-               **(sc.order if sc else {}), "state": state, "date": (today_utc() + timedelta(days=7)).isoformat()}
+               **(sc.order if sc else {}), "state": us_state, "date": (today_utc() + timedelta(days=7)).isoformat()}
     return render_template("sandbox/order.html", s=summary, name=display_name(summary.patient), scenario=sc,
                            catalog=catalog(), settings=SETTINGS, states=sorted(STATES), laterality=list(LATERALITY),
                            default=default, draft_id=str(uuid.uuid4()))
@@ -72,7 +66,7 @@ def order(pid: str):
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    return jsonify(public_jwks(current_app.extensions["sandbox.key"]))
+    return jsonify(public_jwks(sandbox_state.current().key))
 
 
 def _json() -> dict:

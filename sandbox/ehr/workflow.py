@@ -6,95 +6,52 @@ Launch 2.2 EHR launch with the card's appContext) and sign the order.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from cachetools import TTLCache
-from flask import current_app
-
 from cds_service import state
 from cds_service.clock import today_utc
+from sandbox import state as sandbox_state
 from sandbox.auth import launch
-from sandbox.auth.tokens import revoke
 from sandbox.ehr import cards as card_view
 from sandbox.ehr import hookreq
-from sandbox.ehr.cdsclient import CdsClient, CdsError
 from sandbox.ehr.orders import draft_service_request
-from sandbox.ehr.roster import SANDBOX_USER
 from sandbox.fhir import store
 from sandbox.fhir.outcome import FhirError
 from sandbox.fhir.validate import validate
-from sandbox.setup import ehr_iss
-
-
-def _ext(name: str, factory):
-    if name not in current_app.extensions:
-        current_app.extensions[name] = factory()
-    return current_app.extensions[name]
-
-
-def _db():
-    return state.current().db
-
-
-def _base() -> str:
-    return state.current().settings.base_url
-
-
-def client() -> CdsClient:
-    return _ext("sandbox.cds_client", lambda: CdsClient(_base(), ehr_iss(_base()), current_app.extensions["sandbox.key"]))
-
-
-class _Answers:
-    """The last answers by hookInstance, for card actions; a lock because the server is threaded and
-    cachetools caches are not thread-safe."""
-
-    def __init__(self) -> None:
-        self._cache: TTLCache = TTLCache(maxsize=512, ttl=3600)
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            return self._cache.get(key)
-
-    def __setitem__(self, key: str, value: dict) -> None:
-        with self._lock:
-            self._cache[key] = value
-
-
-def _answers() -> _Answers:
-    return _ext("sandbox.answers", _Answers)
+from sandbox.roster import SANDBOX_USER
+from sandbox.tokens import revoke
 
 
 def remember(hook_instance: str, service_id: str, cards: list[dict], *, patient: str | None = None,
              encounter: str | None = None, draft: dict | None = None) -> None:
     """Keep a hook's answer so that its cards can be acted on later (feedback, suggestions, SMART
     launch from a link). A patient-view answer has no draft order, and its launch carries no order."""
-    _answers()[hook_instance] = {"service": service_id, "cards": cards, "patient": patient,
-                                 "encounter": encounter, "draft": draft}
+    sandbox_state.current().answers[hook_instance] = {
+        "service": service_id, "cards": cards, "patient": patient, "encounter": encounter, "draft": draft}
 
 
 def _active_coverage(pid: str) -> str | None:
-    with _db().session() as s:
+    with state.current().db.session() as s:
         active = [c for c in store.candidates(s, "Coverage", pid) if c.get("status") == "active"]
     return active[0]["id"] if active else None
 
 
 def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict:
-    db = _db()
+    db, fhir_base = state.current().db, f"{state.current().settings.base_url}/fhir"
+    cds = sandbox_state.current().cds
     draft = draft_service_request(form, patient=pid, encounter=encounter, coverage=_active_coverage(pid),
                                   user=SANDBOX_USER, today=today_utc())
-    service = client().service_for(hook)
+    service = cds.service_for(hook)
     context = {"userId": SANDBOX_USER, "patientId": pid}
     if encounter:
         context["encounterId"] = encounter
     auth = hookreq.fhir_authorization(db, pid, SANDBOX_USER)
-    body = hookreq.build(hook, fhir_base=f"{_base()}/fhir", context=context, draft=draft, auth=auth)
+    body = hookreq.build(hook, fhir_base=fhir_base, context=context, draft=draft, auth=auth)
     if prefetch:
-        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, context, f"{_base()}/fhir")
+        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, context, fhir_base)
     try:
-        answer = client().call(service["id"], body)
+        answer = cds.call(service["id"], body)
     finally:
         revoke(db, auth["access_token"])  # CDS Hooks 2.0: revoke once the call completes
     cards = card_view.prepare(answer.get("cards") or [])
@@ -115,7 +72,7 @@ def _redacted(body: dict) -> dict:
 
 
 def _card(hook_instance: str, card_uuid: str) -> tuple[dict, dict]:
-    answer = _answers().get(hook_instance)
+    answer = sandbox_state.current().answers.get(hook_instance)
     card = next((c for c in (answer or {}).get("cards", []) if c.get("uuid") == card_uuid), None)
     if answer is None or card is None:
         raise FhirError(404, "That card is no longer available; fire the hook again", "not-found")
@@ -132,7 +89,7 @@ def override(hook_instance: str, card_uuid: str, reason_code: str | None, commen
     reason = next((r for r in card.get("overrideReasons") or [] if r.get("code") == reason_code), None)
     if reason or comment:
         item["overrideReason"] = {k: v for k, v in (("reason", reason), ("userComment", comment)) if v}
-    return client().feedback(answer["service"], [item]) or {"ok": True}
+    return sandbox_state.current().cds.feedback(answer["service"], [item]) or {"ok": True}
 
 
 def accept(hook_instance: str, card_uuid: str, suggestion_uuid: str) -> dict:
@@ -144,7 +101,7 @@ def accept(hook_instance: str, card_uuid: str, suggestion_uuid: str) -> dict:
         raise FhirError(404, "That suggestion is not on the card", "not-found")
     draft = answer["draft"]
     order = {"delete": 0, "create": 1, "update": 2}
-    with _db().session() as s:
+    with state.current().db.session() as s:
         for action in sorted(suggestion.get("actions") or [], key=lambda a: order.get(a.get("type"), 3)):
             resource = action.get("resource") or {}
             if resource.get("resourceType") == "ServiceRequest" and resource.get("id") == draft.get("id"):
@@ -155,8 +112,9 @@ def accept(hook_instance: str, card_uuid: str, suggestion_uuid: str) -> dict:
             elif action.get("type") in ("create", "update"):
                 resource = validate(resource)
                 store.put(s, {**resource, "id": resource.get("id") or store.new_id()})
-    client().feedback(answer["service"], [{"card": card_uuid, "outcome": "accepted", "outcomeTimestamp": _now(),
-                                           "acceptedSuggestions": [{"id": suggestion_uuid}]}])
+    item = {"card": card_uuid, "outcome": "accepted", "outcomeTimestamp": _now(),
+            "acceptedSuggestions": [{"id": suggestion_uuid}]}
+    sandbox_state.current().cds.feedback(answer["service"], [item])
     return {"ok": True, "draft": answer["draft"]}
 
 
@@ -165,10 +123,11 @@ def launch_url(hook_instance: str | None, card_uuid: str | None, link_index: int
     """EHR launch: ``{app launch url}?iss={FHIR base}&launch={id}``; the launch id carries patient,
     encounter, the pending order in fhirContext and, for a card link, the card's appContext verbatim.
     The pending order is saved (status draft) first, as EHRs keep pended orders, so the app can read it."""
+    db, base = state.current().db, state.current().settings.base_url
     context: dict = {"patient": pid, "encounter": encounter, "need_patient_banner": False,
-                     "smart_style_url": f"{_base()}/ehr/static/smart-style.json"}
-    url = f"{_base()}/smart/launch"
-    answer = _answers().get(hook_instance) if hook_instance else None
+                     "smart_style_url": f"{base}/ehr/static/smart-style.json"}
+    url = f"{base}/smart/launch"
+    answer = sandbox_state.current().answers.get(hook_instance) if hook_instance else None
     if card_uuid:
         answer, card = _card(hook_instance or "", card_uuid)
         links = [lk for lk in card.get("links") or [] if lk.get("type") == "smart"]
@@ -178,12 +137,12 @@ def launch_url(hook_instance: str | None, card_uuid: str | None, link_index: int
         if links[link_index].get("appContext"):
             context["appContext"] = links[link_index]["appContext"]
     if answer is not None and answer["patient"] == pid and answer["draft"]:
-        with _db().session() as s:
+        with db.session() as s:
             store.put(s, answer["draft"])
         context["fhirContext"] = [{"reference": f"ServiceRequest/{answer['draft']['id']}"}]
-    launch_id = launch.create(_db(), context)
+    launch_id = launch.create(db, context)
     sep = "&" if "?" in url else "?"
-    return f"{url}{sep}{urlencode({'iss': f'{_base()}/fhir', 'launch': launch_id})}"
+    return f"{url}{sep}{urlencode({'iss': f'{base}/fhir', 'launch': launch_id})}"
 
 
 def sign(pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict:
@@ -193,10 +152,7 @@ def sign(pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict
         result["signed"] = False
         return result
     signed = {**result["draft"], "status": "active"}
-    with _db().session() as s:
+    with state.current().db.session() as s:
         stored, _ = store.put(s, validate(signed, "ServiceRequest"))
     result.update(signed=True, order=f"ServiceRequest/{stored['id']}")
     return result
-
-
-__all__ = ["CdsError", "accept", "fire", "launch_url", "override", "sign"]

@@ -6,7 +6,7 @@ starts-with, uri exact). Comma-separated values are OR; repeated parameters are 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from sandbox.fhir.outcome import FhirError
 from sandbox.fhir.params import Param, values
@@ -39,8 +39,6 @@ def date_range(text: str) -> tuple[datetime, datetime]:
 
 
 def _offset(sign: int, hhmm: str):
-    from datetime import timezone
-
     h, m = hhmm.split(":")
     return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
 

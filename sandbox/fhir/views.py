@@ -10,21 +10,17 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from cds_service import state
-from sandbox.auth.scopes import access
-from sandbox.auth.tokens import introspect
 from sandbox.fhir import bundle, store
 from sandbox.fhir.capability import capability_statement
 from sandbox.fhir.outcome import FhirError, error_response, fhir_response
 from sandbox.fhir.params import compartment_patient
 from sandbox.fhir.search import search
 from sandbox.fhir.validate import check_type, validate
+from sandbox.scopes import access
+from sandbox.tokens import introspect
 
 bp = Blueprint("sandbox_fhir", __name__, url_prefix="/fhir")
 _OPS = {"GET": "s", "READ": "r", "POST": "c", "PUT": "u", "DELETE": "d"}
-
-
-def _db():
-    return state.current().db
 
 
 def fhir_base() -> str:
@@ -42,7 +38,7 @@ def _authenticate():
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    info = introspect(_db(), token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    info = introspect(state.current().db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if info is None:
         raise FhirError(401, "A valid bearer token from the sandbox authorization server is required", "login",
                         headers={"WWW-Authenticate": 'Bearer realm="painpa-sandbox", error="invalid_token"'})
@@ -84,7 +80,7 @@ def metadata():
 @bp.post("")
 @bp.post("/")
 def transaction():
-    with _db().session() as s:
+    with state.current().db.session() as s:
         result = bundle.process(s, _body(), fhir_base(), authorize, g.sbx_token.patient)
     return fhir_response(result)
 
@@ -93,7 +89,7 @@ def transaction():
 def search_type(rtype: str):
     check_type(rtype)
     authorize("GET", rtype, None)
-    with _db().session() as s:
+    with state.current().db.session() as s:
         result = search(s, rtype, list(request.args.items(multi=True)), fhir_base(), strict=_strict(),
                         compartment=_compartment(rtype))
     return fhir_response(result)
@@ -104,7 +100,7 @@ def search_post(rtype: str):
     check_type(rtype)
     authorize("GET", rtype, None)
     params = list(request.args.items(multi=True)) + list(request.form.items(multi=True))
-    with _db().session() as s:
+    with state.current().db.session() as s:
         result = search(s, rtype, params, fhir_base(), strict=_strict(), compartment=_compartment(rtype))
     return fhir_response(result)
 
@@ -112,7 +108,7 @@ def search_post(rtype: str):
 @bp.get("/<rtype>/<rid>")
 def read(rtype: str, rid: str):
     check_type(rtype)
-    with _db().session() as s:
+    with state.current().db.session() as s:
         resource = store.read(s, rtype, store.check_id(rid))
     authorize("READ", rtype, resource)
     return fhir_response(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
@@ -122,7 +118,7 @@ def read(rtype: str, rid: str):
 def create(rtype: str):
     resource = validate(_body(), rtype)
     authorize("POST", rtype, resource)
-    with _db().session() as s:
+    with state.current().db.session() as s:
         stored, _ = store.put(s, {**resource, "id": store.new_id()})
     return _written(stored, 201)
 
@@ -133,7 +129,7 @@ def update(rtype: str, rid: str):
     if resource.get("id") != rid:
         raise FhirError(400, f"The resource id {resource.get('id')!r} must equal the URL id {rid!r}", "invalid")
     authorize("PUT", rtype, resource)
-    with _db().session() as s:
+    with state.current().db.session() as s:
         if store.exists(s, rtype, rid):
             authorize("PUT", rtype, store.read(s, rtype, rid))
         stored, created = store.put(s, resource, if_match=request.headers.get("If-Match"))
@@ -143,7 +139,7 @@ def update(rtype: str, rid: str):
 @bp.delete("/<rtype>/<rid>")
 def delete(rtype: str, rid: str):
     check_type(rtype)
-    with _db().session() as s:
+    with state.current().db.session() as s:
         if store.exists(s, rtype, rid):
             authorize("DELETE", rtype, store.read(s, rtype, rid))
         store.delete(s, rtype, store.check_id(rid))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-from sandbox.seed.codes import CPT, DISPLAY, UTN_SYSTEM, X12_306
+from sandbox.codes import CPT, DISPLAY, UTN_SYSTEM, X12_306
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
 ACTIONS = {"A1": "Certified in total", "A3": "Not Certified", "A4": "Pending", "A6": "Modified"}

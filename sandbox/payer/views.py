@@ -12,13 +12,13 @@ from flask import Blueprint, request
 
 from cds_service import state
 from cds_service.clock import today_utc
-from sandbox.auth.tokens import introspect
 from sandbox.fhir import store
 from sandbox.fhir.outcome import FhirError, error_response, fhir_response
 from sandbox.fhir.params import compartment_patient
 from sandbox.fhir.validate import validate
 from sandbox.payer import decision as pas
 from sandbox.payer.rules import decide, load_rules
+from sandbox.tokens import introspect
 
 bp = Blueprint("sandbox_payer", __name__)
 MAC_PREFIX = {"TX": "JH", "OK": "JH", "NJ": "JL", "OH": "15", "AZ": "JF", "WA": "JF"}

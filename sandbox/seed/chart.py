@@ -7,21 +7,16 @@ of PUTs, loaded through the FHIR server's own transaction endpoint.
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 
+from sandbox.codes import CPT, DCM, ICD10, LOINC, RXNORM, SOPT, cc
 from sandbox.payer.decision import claim_and_response
-from sandbox.seed.codes import CPT, DCM, DISPLAY, ICD10, LOINC, POS, RXNORM, SOPT
+from sandbox.seed.practice import PAYERS
 
 ATTESTATION = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 _COND_CAT = {"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}
 _ACTIVE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]}
-
-
-def cc(system: str, code: str, display: str | None = None) -> dict:
-    coding = {"system": system, "code": code}
-    if display or DISPLAY.get(code):
-        coding["display"] = display or DISPLAY[code]
-    return {"coding": [coding], "text": coding.get("display", code)}
 
 
 class Chart:
@@ -52,8 +47,6 @@ class Chart:
         return resource
 
     def coverage(self, sopt: str, label: str, payor: str, member: str) -> dict:
-        from sandbox.seed.practice import PAYERS
-
         name, system, value = PAYERS[payor]
         return self._add("Coverage", {
             "status": "active", "type": cc(SOPT, sopt, label), "subscriberId": member,
@@ -130,8 +123,6 @@ class Chart:
         })
 
     def note(self, title: str, text: str, offset: int) -> dict:
-        import base64
-
         return self._add("DocumentReference", {
             "status": "current", "type": cc(LOINC, "11506-3", "Progress note"),
             "category": [cc("http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
@@ -154,10 +145,3 @@ class Chart:
         return {"resourceType": "Bundle", "type": "transaction", "entry": [
             {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r,
              "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in self.resources]}
-
-
-def location(lid: str, name: str, pos: str, state: str, city: str) -> dict:
-    return {"resourceType": "Location", "id": lid, "status": "active", "name": name,
-            "type": [cc(POS, pos, name)], "address": {"city": city, "state": state, "country": "US"}}
-
-

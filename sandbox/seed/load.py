@@ -13,10 +13,11 @@ from flask import Flask
 
 from cds_service import state
 from cds_service.clock import today_utc
-from sandbox.auth.tokens import issue_direct, revoke
 from sandbox.seed.chart import Chart
-from sandbox.seed.practice import practice_bundle
+from sandbox.seed.insights import seed_insights
+from sandbox.seed.practice import STATES, practice_bundle
 from sandbox.seed.scenarios import COVERAGE, SCENARIOS, Scenario
+from sandbox.tokens import issue_direct, revoke
 
 SEED_CLIENT = "sandbox-seed"
 
@@ -28,8 +29,6 @@ class SeedError(RuntimeError):
 def chart_bundle(scenario: Scenario, today: date) -> dict:
     c = Chart(scenario.pid, today)
     family, given, gender, age = scenario.name
-    from sandbox.seed.practice import STATES
-
     c.patient(family, given, gender, age, scenario.state, STATES[scenario.state])
     sopt, label, payer = COVERAGE[scenario.coverage]
     coverage = c.coverage(sopt, label, payer, "M" + hashlib.sha256(scenario.pid.encode()).hexdigest()[:9].upper())
@@ -52,9 +51,7 @@ def seed(app: Flask, today: date | None = None) -> int:
                 raise SeedError(f"seed transaction failed ({resp.status_code}): {resp.get_data(as_text=True)[:800]}")
     finally:
         revoke(db, token)
-    from sandbox.seed_insights import seed_insights  # issue 8: CPM patient, payer decisions, dashboard user
-
-    try:
+    try:  # the chronic pain patient, payer decisions and the dashboard user (sandbox.seed.insights)
         seed_insights(app, today)
     except Exception as exc:  # noqa: BLE001 - the dashboard's demo data is optional; the EHR must still start
         print(f"painpa sandbox: warning: dashboard demo data not loaded ({type(exc).__name__}: {exc})",

@@ -7,7 +7,7 @@ WISeR (six states) and the OPD program (hospital outpatient) in the policy data.
 
 from __future__ import annotations
 
-from sandbox.seed.chart import location
+from sandbox.codes import POS, cc
 
 STATES = {"TX": "Austin", "OH": "Columbus", "NJ": "Newark", "AZ": "Phoenix", "WA": "Seattle", "OK": "Tulsa",
           "CA": "Sacramento", "FL": "Tampa", "NY": "Albany"}
@@ -37,6 +37,12 @@ def pas_endpoint(base_url: str) -> dict:
                                "code": "hl7-fhir-rest"},
             "payloadType": [{"text": "Da Vinci PAS 2.2.1 Claim/$submit, Claim/$inquire"}],
             "address": f"{base_url}/payer"}
+
+
+def location(lid: str, name: str, pos: str, state: str, city: str) -> dict:
+    """A service location: its CMS place of service in ``type``, its state in ``address``."""
+    return {"resourceType": "Location", "id": lid, "status": "active", "name": name,
+            "type": [cc(POS, pos, name)], "address": {"city": city, "state": state, "country": "US"}}
 
 
 def location_id(state: str, kind: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sandbox.codes import CPT, SNOMED
 from sandbox.seed.chart import Chart
-from sandbox.seed.codes import CPT, SNOMED
 
 
 @dataclass(frozen=True)

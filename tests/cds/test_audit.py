@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from cds_service import audit, state
 from cds_service.store.tables import AuditEvent
-from tests.cds.conftest import SIGN, full_prefetch, hook_body, load
+from tests.support.hook_requests import SIGN, full_prefetch, hook_body, load
 from tests.support.procs import VENV_BIN
 
 

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from cds_service import clients, state
-from tests.cds.conftest import ISS, SIGN
 from tests.support import jwt as tjwt
+from tests.support.hook_requests import ISS, SIGN
 
 PASSED = 400  # authenticated; the empty body is then refused as a bad request
 

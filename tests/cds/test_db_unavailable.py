@@ -24,8 +24,9 @@ from sqlalchemy import create_engine, func, make_url, select, text
 from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.store.tables import AuditEvent, SeenJti
-from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body
 from tests.support import jwt as tjwt
+from tests.support.cds_caller import Caller
+from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body
 
 BUSY_MS = 150
 

@@ -10,9 +10,9 @@ from cds_service import state
 from cds_service.app import create_app
 from cds_service.hooks.service import CARD_TOPICS
 from cds_service.services import REGISTRY
-from tests.cds.checks import walk
-from tests.cds.conftest import ISS
 from tests.support import jwt as tjwt
+from tests.support.hook_requests import ISS
+from tests.support.response_checks import walk
 
 ALLOWED_TOKENS = {"context.patientId", "context.userId", "context.encounterId", "userPractitionerId",
                   "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"}
@@ -82,7 +82,7 @@ def test_cc6_configuration_options(client):
 
 
 def test_cc6_every_topic_the_renderer_emits_has_an_option():
-    """The renderer's topic list (engineer 2) must be covered by discovery's options."""
+    """The renderer's topic list must be covered by discovery's options."""
     import cds_service.render as render
 
     assert set(render.TOPIC_CODES) == set(CARD_TOPICS)

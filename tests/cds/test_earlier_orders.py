@@ -1,5 +1,5 @@
 """Earlier orders' ``satisfied-pa-id`` (Da Vinci CRD coverage-information on an order the payer already
-authorized; issue 3, ARCHITECTURE.md "prior-authorization decisions ... plus satisfied-pa-id on earlier
+authorized; ARCHITECTURE.md "prior-authorization decisions ... plus satisfied-pa-id on earlier
 orders"): the patient's ServiceRequests are read, by prefetch or by querying the EHR's FHIR server
 (CC-4, CC-5 template), and a draft order's own stored copy is never its "earlier order".
 """
@@ -17,10 +17,11 @@ import requests
 from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.fhir.queries import QUERIES
-from tests.cds.checks import coverage_infos
-from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body, load, record_resources
 from tests.support import jwt as tjwt
+from tests.support.cds_caller import Caller
+from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body, load, record_resources
 from tests.support.procs import free_port, running
+from tests.support.response_checks import coverage_infos
 
 CI_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 TOKEN = "earlier-orders-token-0123456789abcdef"

@@ -1,5 +1,5 @@
 """Every public example hook request in the shared fixtures gets 200 or a specific 4xx with an
-OperationOutcome, never a 5xx (issue 2; CRD hooks.md error rules). Requests are sent as they are,
+OperationOutcome, never a 5xx (CRD hooks.md error rules). Requests are sent as they are,
 with a valid JWT; their fhirServer bases are registered so that validation goes past the SSRF gate,
 and outbound HTTP is replaced by a transport that refuses (no network beyond loopback in tests)."""
 
@@ -14,8 +14,8 @@ from urllib3 import PoolManager
 from urllib3.exceptions import NewConnectionError
 
 from cds_service import clients, state
-from tests.cds.checks import check_coverage_information, check_shape
-from tests.cds.conftest import EXTERNAL, ISS, SELECT, SIGN
+from tests.support.hook_requests import EXTERNAL, ISS, SELECT, SIGN
+from tests.support.response_checks import check_coverage_information, check_shape
 
 FILES = sorted(p for p in EXTERNAL.rglob("*.json"))
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from cds_service import state
 from cds_service.store.tables import Feedback
-from tests.cds.conftest import EXTERNAL, SELECT, SIGN
+from tests.support.hook_requests import EXTERNAL, SELECT, SIGN
 
 
 def _count(app) -> int:

@@ -1,5 +1,5 @@
 """The hook's FHIR reads on their own connection pools (cds_service/fhir/client.py ``new_pool``:
-urllib3 directly, not a ``requests`` session; bench/RESULTS.md round 5). What the transport must keep
+urllib3 directly, not a ``requests`` session; bench/RESULTS.md). What the transport must keep
 doing for the physician's call and the EHR's token (CDS Hooks 2.0 §FHIR Resource Access "https";
 standards.md §8.3; CC-27, CC-28): connections kept open and reused, an error answer never leaves a
 half-read connection behind for the next read, compressed answers asked for and capped after
@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cds_service.fhir.client import MAX_BODY_BYTES, FhirClient, FhirError, new_pool
-from tests.security.harness import Sentinel
+from tests.support.sentinel import Sentinel
 from tests.support.tls import tls_server
 
 PATIENT = json.dumps({"resourceType": "Patient", "id": "pt-1"}).encode()

@@ -10,7 +10,7 @@ import pytest
 
 from cds_service.fhir.gather import gather, render_template
 from cds_service.fhir.queries import QUERIES
-from tests.cds.conftest import find, load
+from tests.support.hook_requests import find, load
 
 TOKEN = "tok-" + "x" * 20
 
@@ -145,7 +145,7 @@ def test_extra_prefetch_keys_are_kept(fast):
 
 def test_calls_reuse_the_process_query_threads(fast, fhir, monkeypatch):
     """Each call's parallel queries run on the process's pool: starting a pool per call cost ~1 ms
-    of CPU per round in thread starts (bench/RESULTS.md, round 4)."""
+    of CPU per round in thread starts (bench/RESULTS.md)."""
     import threading
 
     _gather(fast, fhir)

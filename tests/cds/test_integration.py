@@ -12,10 +12,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cds.checks import check_coverage_information, check_shape
-from tests.cds.conftest import SELECT, SIGN, full_prefetch, hook_body
 from tests.support import jwt as tjwt
+from tests.support.hook_requests import SELECT, SIGN, full_prefetch, hook_body
 from tests.support.procs import VENV_BIN, free_port, running
+from tests.support.response_checks import check_coverage_information, check_shape
 
 ISS = "https://integration-ehr.example/cds"
 TOKEN = "integration-access-token-0123456789"

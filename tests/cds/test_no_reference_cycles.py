@@ -1,8 +1,8 @@
-"""A hook call leaves no reference cycles of its own behind (issue 7, speed): what a call allocates
+"""A hook call leaves no reference cycles of its own behind (speed): what a call allocates
 is freed by reference counting when the call ends, so the worker's collection between requests
 (cds_service/gunicorn_conf.py ``post_request``) has nothing of it to scan. A cycle through the
 indexed chart once kept every chart item and the whole parsed record alive until a collection,
-~1 ms of garbage collection per 500-resource call (bench/RESULTS.md, round 4).
+~1 ms of garbage collection per 500-resource call (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_a_hook_call_leaves_no_cycles_of_its_own(caller, hook):
 
 
 def test_a_call_that_queries_the_fhir_server_leaves_no_cycles_of_its_own(caller, fhir):
-    from tests.cds.conftest import hook_body
+    from tests.support.hook_requests import hook_body
 
     body = hook_body("order-sign", fhir_server=fhir.base, token="garbage-test-token")
     assert caller.post("painpa-order-sign", body).status_code == 200

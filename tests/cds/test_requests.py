@@ -10,8 +10,9 @@ import pytest
 
 from cds_service import clients, state
 from cds_service.app import create_app
-from tests.cds.checks import check_coverage_information, check_shape, coverage_infos
-from tests.cds.conftest import ISS, SELECT, SIGN, Caller, full_prefetch, hook_body, load
+from tests.support.cds_caller import Caller
+from tests.support.hook_requests import ISS, SELECT, SIGN, full_prefetch, hook_body, load
+from tests.support.response_checks import check_coverage_information, check_shape, coverage_infos
 
 TOKEN = "secret-access-token-" + "q" * 16
 ESI = "ServiceRequest/sr-esi-1"

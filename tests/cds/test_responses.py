@@ -8,8 +8,8 @@ import json
 import pytest
 
 from cds_service import applinks, state
-from tests.cds.checks import check_coverage_information, check_shape, coverage_infos
-from tests.cds.conftest import SELECT, SIGN, full_prefetch, hook_body, load
+from tests.support.hook_requests import SELECT, SIGN, full_prefetch, hook_body, load
+from tests.support.response_checks import check_coverage_information, check_shape, coverage_infos
 
 ESI = "ServiceRequest/sr-esi-1"
 TOKEN = "response-test-token-abcdefghijkl"

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cds_service import state
 from cds_service.app import create_app
-from tests.cds.conftest import SIGN, full_prefetch, hook_body
+from tests.support.hook_requests import SIGN, full_prefetch, hook_body
 from tests.support.procs import VENV_BIN
 
 
@@ -79,7 +79,7 @@ def test_evaluate_answers_patient_view_with_the_services_own_handler(tmp_path):
     # evaluate ran the order handler for every hook: a patient-view request got no CPM card.
     from datetime import date
 
-    from tests.insights.test_cpm_service import chart, prefetch
+    from tests.support.cpm_chart import chart, prefetch
 
     body = {"hook": "patient-view", "hookInstance": "e4a1b9c2", "context": {
         "userId": "Practitioner/p1", "patientId": "p1"}, "prefetch": prefetch(chart(date(2026, 11, 25)))}

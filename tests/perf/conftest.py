@@ -1,4 +1,4 @@
-"""Fixtures for the speed-and-scale tests (issue 7): a throw-away redis-server on a free loopback
+"""Fixtures for the speed-and-scale tests: a throw-away redis-server on a free loopback
 port (Debian's package; .ci/run installs it), started by the test session that needs it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One CPU-bound hook section at a time per worker (cds_service/cpu.py; issue 7, docs/deploy.md
+"""One CPU-bound hook section at a time per worker (cds_service/cpu.py; docs/deploy.md
 "Capacity"). What a user relies on: the slot never lets a wait outside the process hold up another
 call in the same worker: a slow FHIR server (CDS Hooks 2.0 §FHIR Resource Access: the service
 queries the EHR), or a caller uploading its body slowly. Units first (threads and events, no
@@ -20,10 +20,10 @@ import requests
 
 from bench import patients
 from cds_service import cpu
-from tests.security.harness import ISS as HARNESS_ISS
-from tests.security.harness import painpa_service
 from tests.support import jwt as tjwt
 from tests.support.procs import free_port, running
+from tests.support.serve_harness import ISS as HARNESS_ISS
+from tests.support.serve_harness import painpa_service
 
 PID = "slot-pt"
 

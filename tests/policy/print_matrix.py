@@ -8,9 +8,9 @@ from __future__ import annotations
 from cds_service.policy.engine import evaluate
 from cds_service.policy.loader import load_policies
 from cds_service.render import render_response
-from tests.policy.builders import TODAY
-from tests.policy.conftest import fake_smart_link
 from tests.policy.scenarios import matrix
+from tests.support.fake_smart_link import fake_smart_link
+from tests.support.fhir_builders import TODAY
 
 
 def main() -> None:

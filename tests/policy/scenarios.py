@@ -1,5 +1,5 @@
 """The scenario matrix: family × program × requirement state × prior-authorization state, each a
-synthetic patient built from :mod:`tests.policy.builders`, with the outcome the design calls for.
+synthetic patient built from :mod:`tests.support.fhir_builders`, with the outcome the design calls for.
 
 Expected values come from the determination table in ARCHITECTURE.md, not from running the engine:
 program by coverage/state/setting, ``covered`` by requirement state, ``pa-needed`` by PA state.
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cds_service.policy.model import PAState, ProgramKind
-from tests.policy import builders as b
+from tests.support import fhir_builders as b
 
 PROGRAMS: dict[str, tuple[Callable[[], dict], Callable[[], dict], ProgramKind]] = {
     "wiser": (lambda: b.coverage("121", name="Medicare"), lambda: b.location("TX", "11"), ProgramKind.WISER),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from cds_service.policy.engine import evaluate
 from cds_service.policy.model import Status
-from tests.policy import builders as b
-from tests.policy.test_decay import NOTE
+from tests.support import fhir_builders as b
+from tests.support.clinical_notes import NOTE
 
 
 def _req(policies, patient, *codes, rid, sopt="121", payer=None, state="TX", pos="11"):

@@ -1,20 +1,12 @@
-"""Documentation decay: procedure notes copied forward across encounters (issue 3)."""
+"""Documentation decay: procedure notes copied forward across encounters."""
 
 from __future__ import annotations
 
 from cds_service.policy.decay import jaccard, shingles
 from cds_service.policy.engine import evaluate
 from cds_service.policy.model import Status
-from tests.policy import builders as b
-
-NOTE = ("Patient seen for follow up of lumbar radiculopathy. Pain radiates down the left leg to the foot with numbness "
-        "in the L5 distribution. Straight leg raise positive on the left at forty degrees. Strength five of five "
-        "throughout. Reflexes symmetric. Continues home exercise program daily and ibuprofen as needed. Plan left L5 "
-        "transforaminal epidural steroid injection under fluoroscopy.")
-FRESH = ("Returns after physical therapy. Leg pain now intermittent, six of ten, worse with sitting. New tingling in "
-         "the right calf since last week. Exam shows reduced ankle reflex on the right and mild weakness of great toe "
-         "extension. Reviewed MRI with the patient: right paracentral protrusion at L4-5. Discussed options including "
-         "injection versus waiting; patient prefers to continue therapy two more weeks.")
+from tests.support import fhir_builders as b
+from tests.support.clinical_notes import FRESH, NOTE
 
 
 def _cloned(policies, *notes):

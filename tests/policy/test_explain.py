@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cds_service.policy.engine import evaluate
 from cds_service.policy.explain import explain
-from tests.policy import builders as b
+from tests.support import fhir_builders as b
 
 
 def test_explain_names_requirements_evidence_fix_and_source(policies):

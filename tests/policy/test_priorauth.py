@@ -14,8 +14,8 @@ from cds_service.policy.priorauth import collect, status
 from cds_service.render import render_response
 from cds_service.render.coverage import COVERAGE_INFO_URL
 from cds_service.render.invariants import violations
-from tests.policy import builders as b
-from tests.policy.conftest import fake_smart_link
+from tests.support import fhir_builders as b
+from tests.support.fake_smart_link import fake_smart_link
 
 
 def _state(resources, codes=("64483",), dos=date(2026, 5, 4), validity=120):

@@ -1,5 +1,5 @@
-"""Property tests (hypothesis) over random synthetic patients: the invariants issue 3 and standards.md
-§10 E (CC-43, CC-46, CC-48) state, checked against the generated data rather than fixed answers.
+"""Property tests (hypothesis) over random synthetic patients: the invariants of the policy engine and
+standards.md §10 E (CC-43, CC-46, CC-48), checked against the generated data rather than fixed answers.
 
 - never ``satisfied`` without an affirmed, unexpired decision covering every PA code of the order;
 - Medicare Advantage (SOPT 11x / 14) is never routed to WISeR or the OPD program;
@@ -20,7 +20,7 @@ from cds_service.policy.engine import evaluate
 from cds_service.policy.model import PAState, ProgramKind
 from cds_service.render.coverage import coverage_extension, strip_coverage_information, system_action
 from cds_service.render.invariants import violations
-from tests.policy import builders as b
+from tests.support import fhir_builders as b
 
 CODES = ["62320", "62321", "62322", "62323", "64479", "64480", "64483", "64484", "63650", "63655", "63685",
          "63688", "64555", "22510", "22511", "22512", "22513", "22514", "22515", "99213", "97110"]
@@ -64,7 +64,9 @@ def _pa_codes(det, order_codes, policies) -> set[str]:
     """The order's codes that the determination's program puts under PA, read from the policy data."""
     when = det.service_date
     if det.program.kind in (ProgramKind.WISER, ProgramKind.OPD_PA):
-        spec = next(p for p in policies.programs(when).data["programs"] if p["id"] == det.program.id)["families"][det.family]
+        # As the engine routes: a date of service before the first programs version uses today's.
+        programs = policies.programs(when) or policies.programs(b.TODAY)
+        spec = next(p for p in programs.data["programs"] if p["id"] == det.program.id)["families"][det.family]
     else:
         spec = policies.doc(det.program.id, when).data["families"][det.family]
     vs = policies.vs(spec["pa_codes"])

@@ -1,5 +1,5 @@
 """Reading the record in FHIR terms: coverage kind from SOPT, payer identifiers, state and setting from
-Location → PractitionerRole → tenant default, billing codes and modifiers, note text (issue 3)."""
+Location → PractitionerRole → tenant default, billing codes and modifiers, note text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cds_service.policy.engine import evaluate
 from cds_service.policy.model import ProgramKind
 from cds_service.policy.orders import read_order
 from cds_service.policy.record import TenantDefaults
-from tests.policy import builders as b
+from tests.support import fhir_builders as b
 
 
 @pytest.mark.parametrize(("sopt", "kind"), [

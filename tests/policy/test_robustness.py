@@ -1,5 +1,5 @@
 """Malformed FHIR never crashes evaluate/render (the CDS layer must answer 200 or a specific 4xx,
-never 5xx: team brief "Bad input"). Resources are the builders' valid ones with fields replaced by
+never 5xx, whatever the EHR sends). Resources are the builders' valid ones with fields replaced by
 arbitrary JSON."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cds_service.policy.engine import evaluate
 from cds_service.policy.explain import explain
 from cds_service.render import render_response
-from tests.policy import builders as b
+from tests.support import fhir_builders as b
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),

@@ -20,9 +20,9 @@ from cds_service.policy.explain import explain
 from cds_service.policy.model import Status
 from cds_service.render import render_response
 from cds_service.render.invariants import violations
-from tests.policy.builders import TODAY
-from tests.policy.conftest import fake_smart_link
 from tests.policy.scenarios import BROKEN, UNKNOWN, matrix
+from tests.support.fake_smart_link import fake_smart_link
+from tests.support.fhir_builders import TODAY
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -1,4 +1,4 @@
-"""Coverage the EHR did not return (CRD foundation "Performance"; issue 6 fault injection; CC-44..CC-49,
+"""Coverage the EHR did not return (CRD foundation "Performance"; found by fault injection; CC-44..CC-49,
 CC-56): the policy itself says the plan is unknown *because Coverage could not be read* — every
 requirement unknown, none unmet, conditional with info-needed OTH and a reason naming Coverage — and
 the card says "Could not verify coverage", never "no rules configured" or "no coverage on file"."""
@@ -12,8 +12,8 @@ from cds_service.policy.model import ProgramKind, Status
 from cds_service.render import render_response
 from cds_service.render.coverage import COVERAGE_INFO_URL
 from cds_service.render.invariants import violations
-from tests.policy import builders as b
-from tests.policy.conftest import fake_smart_link
+from tests.support import fhir_builders as b
+from tests.support.fake_smart_link import fake_smart_link
 
 
 def _unread(chart=b.esi_ready, codes=("64483",), **order_kw):

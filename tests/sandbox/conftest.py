@@ -5,7 +5,6 @@ process per session for the HTTP and browser tests."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,10 +12,10 @@ import pytest
 from cds_service import state
 from cds_service.config import Settings
 from sandbox.app import create_sandbox_app
-from sandbox.auth.tokens import issue_direct
+from sandbox.tokens import issue_direct
+from tests.support.artifacts import ARTIFACTS
 from tests.support.procs import free_port, running
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BASE = "http://127.0.0.1:8080"
 
 

@@ -5,6 +5,7 @@ refresh with rotation, client auth by client_secret_basic and private_key_jwt (R
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 
@@ -21,8 +22,6 @@ SECRET = "s3cret-for-tests"
 
 @pytest.fixture
 def clients(app):
-    import hashlib
-
     db = state.of(app).db
     key = new_key()
     upsert_client(db, "basic-app", name="Basic", auth_method="client_secret_basic", redirect_uris=[REDIRECT],

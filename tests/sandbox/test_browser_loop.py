@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.conftest import ARTIFACTS
+from tests.support.artifacts import ARTIFACTS
 from tests.support.browser import chromium
 
 pytestmark = pytest.mark.browser

@@ -4,6 +4,7 @@ shape and card rendering; over real HTTP against ``painpa sandbox`` for the call
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import requests
@@ -12,11 +13,13 @@ from sqlalchemy import select
 from cds_service import state
 from cds_service.store.base import Database
 from cds_service.store.tables import Feedback
+from sandbox import state as sandbox_state
 from sandbox.auth import launch
-from sandbox.auth.tokens import introspect
-from sandbox.ehr import cards, hookreq, workflow
+from sandbox.ehr import cards, hookreq, patient_view, workflow
 from sandbox.ehr.orders import draft_service_request
+from sandbox.fhir import store
 from sandbox.setup import ensure_ready
+from sandbox.tokens import introspect
 
 
 def _order(draft_id: str, **kw) -> dict:
@@ -91,12 +94,17 @@ class RecordingClient:
         return {}
 
 
-def test_accepting_a_suggestion_applies_its_actions_then_reports_feedback(app, monkeypatch):
+def _use_cds_client(app, client) -> None:
+    """Stand ``client`` in for the EHR's CDS Hooks client of this app."""
+    sandbox_state.install(app, replace(sandbox_state.of(app), cds=client))
+
+
+def test_accepting_a_suggestion_applies_its_actions_then_reports_feedback(app):
     """The CDS service is replaced by a recorder here only because painpa's policy never suggests
     actions today; the application of actions is the EHR's job and is what is checked."""
     ensure_ready(app)
     recorder = RecordingClient()
-    monkeypatch.setattr(workflow, "client", lambda: recorder)
+    _use_cds_client(app, recorder)
     draft = draft_service_request(_order("d-3"), patient="tx-esi-fix", encounter=None, coverage=None,
                                   user="Practitioner/sbx-dr-lee", today=date.today())
     note = {"resourceType": "Task", "id": "t-1", "status": "requested", "intent": "order",
@@ -110,8 +118,6 @@ def test_accepting_a_suggestion_applies_its_actions_then_reports_feedback(app, m
         overridden = workflow.override("hook-1", "card-1", None, "Patient declined PT")
     assert out["draft"]["quantityQuantity"]["value"] == 1
     with state.of(app).db.session() as s:
-        from sandbox.fhir import store
-
         assert store.read(s, "Task", "t-1")["status"] == "requested"
     (service, items), (_, items2) = recorder.feedback_sent
     assert service == "painpa-order-select" and items[0]["acceptedSuggestions"] == [{"id": "sg-1"}]
@@ -169,12 +175,10 @@ class PatientViewClient(RecordingClient):
                                       "appContext": '{"ctx":"h-1"}'}]}]}
 
 
-def test_a_patient_view_cards_smart_link_launches_with_its_app_context_and_no_order(app, monkeypatch):
-    """Issue 8: the chart's chronic pain card opens the app for the patient (no order in fhirContext)."""
-    from sandbox import patient_view
-
+def test_a_patient_view_cards_smart_link_launches_with_its_app_context_and_no_order(app):
+    """The chart's chronic pain card opens the app for the patient (no order in fhirContext)."""
     ensure_ready(app)
-    monkeypatch.setattr(workflow, "client", PatientViewClient)
+    _use_cds_client(app, PatientViewClient())
     with app.test_request_context():
         shown = patient_view.fire("tx-esi-fix")
         assert [c["uuid"] for c in shown["cards"]] == ["cpm-card"]

@@ -1,5 +1,7 @@
-"""Fixtures of the security suites. The in-process app, registered client, keys and fixture FHIR
-server are engineer 1's (tests/cds/conftest.py), imported so that both suites test the same setup."""
+"""Fixtures of the security suites: a socket that must never be connected to, and a resolver that
+answers chosen names with chosen addresses. The in-process app, registered client, keys and fixture
+FHIR server are the ones the CDS protocol tests use (tests/support/cds_fixtures.py), so that both
+suites test the same setup."""
 
 from __future__ import annotations
 
@@ -8,18 +10,7 @@ import socket
 import pytest
 
 from cds_service.security import egress
-from tests.cds.conftest import (  # noqa: F401 - fixtures re-exported for tests/security
-    _fresh_caches,
-    app,
-    caller,
-    client,
-    es_key,
-    fhir,
-    fhir_server,
-    jwks_host,
-    rs_key,
-)
-from tests.security.harness import Sentinel
+from tests.support.sentinel import Sentinel
 
 
 @pytest.fixture

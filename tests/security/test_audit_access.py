@@ -23,7 +23,7 @@ from cds_service.auth.replay import first_use
 from cds_service.security import ratelimit
 from cds_service.security.tables import RateCounter
 from cds_service.store.tables import AppLink, AuditEvent, SeenJti
-from tests.cds.conftest import SIGN, hook_body
+from tests.support.hook_requests import SIGN, hook_body
 from tests.support.procs import VENV_BIN
 
 TOKEN = "audit-access-token-4e8d1a"

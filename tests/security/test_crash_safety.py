@@ -1,4 +1,4 @@
-"""Crash safety of acknowledged writes (issue 6; CDS Hooks 2.0 §Feedback; CRD 2.2 found-37 audit
+"""Crash safety of acknowledged writes (CDS Hooks 2.0 §Feedback; CRD 2.2 found-37 audit
 logs): while clients post feedback and hook calls to ``painpa serve`` (2 gunicorn workers), workers
 are killed with SIGKILL mid-stream. Every feedback item answered 200 and every hook call answered
 200 must be in the database afterwards (feedback rows by card uuid, audit rows by hookInstance),
@@ -22,8 +22,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.cds.conftest import full_prefetch, hook_body
-from tests.security.harness import SIGN, painpa_service
+from tests.support.hook_requests import full_prefetch, hook_body
+from tests.support.serve_harness import SIGN, painpa_service
 
 CI_SECONDS, CI_KILLS = 6.0, 3
 SOAK_SECONDS, SOAK_KILLS = 60.0, 30

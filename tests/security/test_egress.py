@@ -19,7 +19,8 @@ from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.fhir.client import new_pool, new_session
 from cds_service.security import egress
-from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body, load
+from tests.support.cds_caller import Caller
+from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body, load
 from tests.support.tls import tls_server
 
 TOKEN = "egress-test-access-token-93c1d7"
@@ -159,7 +160,7 @@ def test_tls_checks_the_url_host_name_while_the_socket_goes_to_the_pinned_addres
 @pytest.mark.parametrize("kind", TRANSPORTS)
 def test_the_ca_bundle_is_read_once_not_per_connection(pinned_tls, kind, monkeypatch):
     """Read per connection it cost ~25 ms of CPU per request against a server that closes its
-    connections (bench/RESULTS.md round 5); every handshake must still verify against it."""
+    connections (bench/RESULTS.md); every handshake must still verify against it."""
     port, ca, sni, _ = pinned_tls
     opener = _Opener(kind, ca)
     loads = []

@@ -30,9 +30,10 @@ from werkzeug.wrappers import Request, Response
 
 from cds_service import clients, state
 from cds_service.denials.imports import ImportFailed, import_pas
+from cds_service.policy.loader import load_policies
 from cds_service.security import egress
-from tests.cds.conftest import SIGN
 from tests.support import jwt as tjwt
+from tests.support.hook_requests import SIGN
 
 ALLOWED = "127.0.0.2"  # stands for an address the guard allows (a hospital network in production)
 URL_CLIENT = "https://url-client.example"
@@ -339,7 +340,8 @@ def _register_and_import(app, settings, base: str, **overrides):
     db = state.of(app).db
     clients.add_client(db, iss="https://pas-ehr.example", jwks_url="https://pas-ehr.example/jwks.json",
                        fhir_bases=[base])
-    return import_pas(db, base, salt=SALT, settings=replace(settings, **overrides), token=TOKEN)
+    return import_pas(db, base, salt=SALT, settings=replace(settings, **overrides), policies=load_policies(),
+                      token=TOKEN)
 
 
 def test_pas_import_from_a_host_resolving_to_loopback_is_refused_without_connection(app, settings, fake_dns,

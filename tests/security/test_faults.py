@@ -1,4 +1,4 @@
-"""Fault injection with real processes (issue 6; CRD foundation "Performance"; standards.md §7;
+"""Fault injection with real processes (CRD foundation "Performance"; standards.md §7;
 CC-28, CC-56): ``painpa serve`` (gunicorn, 2 workers) gathers from the hostile FHIR server process
 while it is slow beyond the deadline, answers 500 / 429 + Retry-After, sends malformed JSON, HTML,
 OperationOutcomes, wrong resource types, huge and oversized bundles, endless ``next`` links,
@@ -18,10 +18,11 @@ import uuid
 
 import pytest
 
-from tests.cds.checks import check_shape
-from tests.cds.conftest import hook_body
-from tests.security.harness import ACCESS_TOKEN, SELECT, SIGN, Sentinel, hostile_fhir, painpa_service, timed
+from tests.support.hook_requests import hook_body
 from tests.support.hostile_fhir import MODES
+from tests.support.response_checks import check_shape
+from tests.support.sentinel import Sentinel
+from tests.support.serve_harness import ACCESS_TOKEN, SELECT, SIGN, hostile_fhir, painpa_service, timed
 
 DEADLINE_S = 1.5
 GRACE_S = 0.5

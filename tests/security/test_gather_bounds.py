@@ -1,4 +1,4 @@
-"""Bounds on what a FHIR server can make painpa do (standards.md §8.15 "pagination depth"; issue 6
+"""Bounds on what a FHIR server can make painpa do (standards.md §8.15 "pagination depth";
 fault injection), at the level of ``gather`` against the hostile server process:
 
 - endless ``next`` links stop at ``fhir_max_pages``; the pages read are kept and the type is marked
@@ -18,7 +18,7 @@ from dataclasses import replace
 import pytest
 
 from cds_service.fhir.gather import clear_cache, gather
-from tests.security.harness import hostile_fhir
+from tests.support.serve_harness import hostile_fhir
 
 
 @pytest.fixture(scope="module")

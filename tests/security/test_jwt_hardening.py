@@ -13,11 +13,11 @@ import requests
 
 from cds_service import clients, shared, state
 from cds_service.auth import jwks as jwks_cache
-from tests.cds.conftest import ISS, SIGN
-from tests.security.harness import ISS as HISS
-from tests.security.harness import painpa_service
 from tests.support import jwt as tjwt
+from tests.support.hook_requests import ISS, SIGN
 from tests.support.redis_server import redis_server
+from tests.support.serve_harness import ISS as HISS
+from tests.support.serve_harness import painpa_service
 
 PASSED = 400  # authenticated; the empty body is then refused as a bad request
 URL_ISS = "https://rotating-ehr.example"

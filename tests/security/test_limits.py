@@ -14,10 +14,11 @@ from cds_service import clients, state
 from cds_service.app import create_app
 from cds_service.config import ConfigError, Settings
 from cds_service.security import ratelimit
-from tests.cds.conftest import ISS, SIGN, Caller, full_prefetch, hook_body
-from tests.security.harness import painpa_service
 from tests.support import jwt as tjwt
+from tests.support.cds_caller import Caller
+from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body
 from tests.support.redis_server import redis_server
+from tests.support.serve_harness import painpa_service
 
 ORIGIN = "https://sandbox.cds-hooks.org"
 
@@ -173,8 +174,8 @@ def _reregister(svc):
     """Both services share the home (and database): register one key they both accept."""
     key = tjwt.make_key("ES384")
     (svc.home / "client-jwks.json").write_text(json.dumps(tjwt.jwks(key)))
-    from tests.security.harness import ISS as HISS
-    from tests.security.harness import painpa_cli
+    from tests.support.serve_harness import ISS as HISS
+    from tests.support.serve_harness import painpa_cli
 
     out = painpa_cli(svc.extra_env, "clients", "add", "--iss", HISS, "--jwks-file", str(svc.home / "client-jwks.json"),
                      "--fhir-base", "https://e.example/fhir")

@@ -13,7 +13,7 @@ import pytest
 
 from cds_service.security import redaction
 from cds_service.security.logs import JsonFormatter
-from tests.cds.conftest import SIGN, hook_body
+from tests.support.hook_requests import SIGN, hook_body
 
 TOKEN = "redaction-access-token-5b0e2c71"
 PATIENT = "pt-esi-1"

@@ -1,5 +1,5 @@
-"""Benchmark: how long after the token the worklist is on screen, on the sandbox (issue 5: "the
-worklist renders within 1 s of the token"). Not a test; prints figures.
+"""Benchmark: how long after the token the worklist is on screen, on the sandbox (the target:
+"the worklist renders within 1 s of the token"). Not a test; prints figures.
 
     .venv/bin/python -m tests.smart.bench_worklist [--runs 20]
 

@@ -1,5 +1,6 @@
 """Real processes for the SMART app tests: ``painpa serve`` and small authlib EHRs
-(tests/smart/ehr_server.py) on free loopback ports, registered with ``painpa clients add``."""
+(tests/smart/ehr_server.py) on free loopback ports, registered with ``painpa clients add``; the
+tests reach them through tests/support/smart_stack.py."""
 
 from __future__ import annotations
 
@@ -8,87 +9,13 @@ import os
 import subprocess
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from tests.support.jwt import jwks, make_key
 from tests.support.procs import ROOT, free_port, running, wait_for
-
-MODES = ("normal", "no-s256", "v1", "relative", "secret", "foreign-next", "wrong-redirect", "short-token")
-CLIENT_ID = "painpa-app"
-SECRET = "s3cret-for-tests-only"
-
-
-@dataclass
-class Ehr:
-    port: int
-    mode: str
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def fhir(self) -> str:
-        return self.base + "/fhir"
-
-    def log(self) -> dict:
-        return requests.get(self.base + "/_test/log", timeout=5).json()
-
-    def launch(self, context: dict) -> str:
-        return requests.post(self.base + "/_test/launch", json=context, timeout=5).json()["launch"]
-
-    def seed(self, resources: list[dict]) -> None:
-        requests.post(self.base + "/_test/seed", json=resources, timeout=5).raise_for_status()
-
-    def resources(self, rtype: str) -> list[dict]:
-        return requests.get(f"{self.base}/_test/resources/{rtype}", timeout=5).json()
-
-
-@dataclass
-class Stack:
-    base: str
-    home: Path
-    ehrs: dict[str, Ehr] = field(default_factory=dict)
-    unregistered: Ehr | None = None
-    cds_key: object = None  # private key of the registered CDS clients (their JWTs)
-
-    def cds_iss(self, ehr: Ehr) -> str:
-        return f"{ehr.base}/cds-client"
-
-    def browser(self) -> requests.Session:
-        s = requests.Session()
-        s.trust_env = False
-        return s
-
-    def launch(self, ehr: Ehr, context: dict | None = None, session: requests.Session | None = None):
-        """EHR launch up to the callback; returns (session, authorize_params, callback response)."""
-        s = session or self.browser()
-        launch = ehr.launch(context or {"patient": "pat-1"})
-        r = s.get(f"{self.base}/smart/launch", params={"iss": ehr.fhir, "launch": launch}, allow_redirects=False)
-        assert r.status_code == 302, r.text
-        authorize = r.headers["Location"]
-        params = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
-        r = s.get(authorize, allow_redirects=False)
-        assert r.status_code == 302, r.text
-        callback = r.headers["Location"]
-        r = s.get(callback, allow_redirects=False)
-        return s, params, r, callback
-
-
-def _ehr_env(mode: str, painpa: str) -> dict:
-    env = {"EHR_MODE": "normal" if mode in ("secret", "wrong-redirect", "short-token") else mode,
-           "EHR_CLIENT_ID": CLIENT_ID, "EHR_CLIENT_JWKS_URL": painpa + "/.well-known/jwks.json",
-           "EHR_REDIRECT_URIS": painpa + ("/smart/elsewhere" if mode == "wrong-redirect" else "/smart/callback")}
-    if mode == "secret":
-        env["EHR_CLIENT_SECRET"] = SECRET
-    if mode == "short-token":
-        env["EHR_TOKEN_TTL"] = "30"
-    return env
+from tests.support.smart_stack import CLIENT_ID, MODES, SECRET, Ehr, Stack, ehr_process_env
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +50,7 @@ def stack(tmp_path_factory):
         result = Stack(base=base, home=home, cds_key=key)
         procs: dict = {}
         for mode in (*MODES, "foreign", "unregistered"):
-            ehr_env = _ehr_env("normal" if mode in ("foreign", "unregistered") else mode, base)
+            ehr_env = ehr_process_env("normal" if mode in ("foreign", "unregistered") else mode, base)
             if mode == "foreign-next":
                 ehr_env["EHR_FOREIGN_URL"] = f"http://127.0.0.1:{ports['foreign']}/fhir"
             procs[mode] = stack_.enter_context(running(  # started together, waited for below

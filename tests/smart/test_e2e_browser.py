@@ -1,4 +1,4 @@
-"""End to end in headless Chromium (issue 5 "Done when"): an ESI order with every kind of gap the
+"""End to end in headless Chromium, the app's whole loop: an ESI order with every kind of gap the
 policy engine reports → order-sign card → SMART launch inside the EHR's iframe → worklist → each
 gap closed with a FHIR-native form → the next order-sign (a real, JWT-signed HTTP call) reports
 ``covered``, and ``satisfied`` with the UTN once the decision is recorded. Screenshots go to
@@ -7,7 +7,6 @@ tests/artifacts/smart/."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -15,10 +14,11 @@ import requests
 
 from tests.smart.chart import esi_chart
 from tests.smart.hooks import coverage, order_sign, smart_link
+from tests.support.artifacts import ARTIFACTS
 from tests.support.browser import chromium
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "smart"
+SCREENSHOTS = ARTIFACTS / "smart"
 PATIENT, ORDER = "pat-e2e", "sr-e2e"
 UTN = "JHA26330000123"
 
@@ -34,8 +34,8 @@ def browser():
 
 
 def _shot(frame_page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    frame_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    frame_page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def _status(app, req: str) -> str:

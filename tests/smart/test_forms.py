@@ -41,7 +41,7 @@ def _worklist(resources: list[dict]) -> Worklist:
 def _env(resources: list[dict], requirement: str | None = None) -> dict:
     wl = _worklist(resources)
     ctx = LaunchContext(patient="pat-1", encounter="enc-1", fhir_user="Practitioner/dr-1")
-    return forms.environment(wl, wl.determinations[0], ctx, "http://ehr.test/fhir", requirement, POLICIES)
+    return forms.environment(wl, wl.determinations[0], ctx, POLICIES, "http://ehr.test/fhir", requirement)
 
 
 def _save_locally(q: dict, answers: dict, env: dict, chart: list[dict]) -> list[dict]:

@@ -1,6 +1,6 @@
 """Patient-level forms over real HTTP (no browser): a form opened without an order is saved with the
 launch encounter (else the patient) as its DTR qr-context; forms that read the order refuse to open
-without one; the chronic pain management page (issue 8, G3002/G3003) uses the same form page, and its
+without one; the chronic pain management page (G3002/G3003) uses the same form page, and its
 pages answer a stranger with the app's error page, never a 500."""
 
 from __future__ import annotations

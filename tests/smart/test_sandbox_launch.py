@@ -1,6 +1,6 @@
-"""The app against engineer 3's sandbox (``painpa sandbox``: its FHIR server and authlib SMART
+"""The app against the sandbox (``painpa sandbox``: its FHIR server and authlib SMART
 authorization server, one real process): card → EHR launch → worklist → one gap fixed with a form →
-the next hook no longer reports it (issue 5; CC-57, CC-59 against a second, independent server)."""
+the next hook no longer reports it (CC-57, CC-59 against a second, independent server)."""
 
 from __future__ import annotations
 

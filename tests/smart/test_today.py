@@ -16,7 +16,7 @@ from cds_service.policy.loader import load_policies
 from smart_app import summary
 from smart_app.context import LaunchContext
 from smart_app.worklist import Worklist
-from tests.policy import builders as b
+from tests.support import fhir_builders as b
 
 PROBE = "from datetime import date; from cds_service.clock import today_utc; print(today_utc(), date.today())"
 

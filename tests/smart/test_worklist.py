@@ -1,6 +1,6 @@
 """The app over real HTTP, without a browser: every form renders accessibly, writes are atomic,
 sessions and forms are protected, the card's handle is single-use, and Da Vinci PAS submission
-goes only to a registered payer (issue 5; standards.md §4.1, §5.5; ARCHITECTURE.md)."""
+goes only to a registered payer (standards.md §4.1, §5.5; ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ tokens), paged with absolute ``next`` links. Failure modes are switched at run t
 ``POST /_control`` ``{"fail": [types], "slow": {type: seconds}, "redirect": [types],
 "foreign_next": [types]}``; ``GET /_log`` returns what was asked (path, query, whether the bearer
 token matched) so tests can assert what the service fetched and with which credentials.
+:class:`FhirFixture` is a test's handle on a running one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import requests
 from flask import Flask, Response, jsonify, request
 
 REF_PARAMS = {"patient": ("subject", "patient", "beneficiary"), "subject": ("subject",),
@@ -142,6 +144,24 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
         return Response(json.dumps(bundle), mimetype="application/fhir+json")
 
     return app
+
+
+class FhirFixture:
+    """A running fixture FHIR server, seen from a test: its FHIR base, its failure switches, its log."""
+
+    def __init__(self, base: str) -> None:
+        self.root = base
+        self.base = f"{base}/fhir"
+
+    def control(self, **modes) -> None:
+        requests.post(f"{self.root}/_control", json=modes, timeout=5).raise_for_status()
+
+    def log(self) -> list[dict]:
+        return requests.get(f"{self.root}/_log", timeout=5).json()
+
+    def reset(self) -> None:
+        self.control()
+        requests.delete(f"{self.root}/_log", timeout=5)
 
 
 def main() -> None:

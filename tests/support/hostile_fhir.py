@@ -1,4 +1,4 @@
-"""A hostile FHIR R4 server, run as its own process, for fault-injection tests (issue 6; CRD
+"""A hostile FHIR R4 server, run as its own process, for fault-injection tests (CRD
 foundation "Performance"; standards.md §7, §8.3, §10 CC-56):
 
     python -m tests.support.hostile_fhir --port P [--data FILE.json]
@@ -41,6 +41,7 @@ class State:
         self.log: list[dict] = []
         self.lock = threading.Lock()
         self._huge: bytes | None = None
+        self.huge_lock = threading.Lock()
 
 
 def _bundle(base: str, rtype: str, resources: list[dict], next_url: str | None = None) -> dict:
@@ -169,8 +170,11 @@ class Handler(BaseHTTPRequestHandler):
                                 "entry": [{"resource": other}, {"resource": [1, 2]}, {"resource": "text"}, 7]})
 
     def _mode_huge(self, base, rtype, rid, query, delay) -> None:
-        if self.state._huge is None:
-            self.state._huge = _huge_bundle(base)
+        # Built once, by one thread: every query of a call arrives at once, and each building its own
+        # copy kept this process busy for seconds after the call, starving the next test's queries.
+        with self.state.huge_lock:
+            if self.state._huge is None:
+                self.state._huge = _huge_bundle(base)
         self._send(200, self.state._huge)
 
     def _mode_oversize(self, base, rtype, rid, query, delay) -> None:

@@ -72,9 +72,15 @@ def _resolve(name: str, modules: Mapping[str, Path]) -> str | None:
 
 
 def _commented(lines: list[str], lineno: int) -> bool:
-    here = lines[lineno - 1]
-    above = lines[lineno - 2].strip() if lineno >= 2 else ""
-    return "#" in here or above.startswith("#")
+    """A comment on the import's line, or just above the block of imports it belongs to."""
+    if "#" in lines[lineno - 1]:
+        return True
+    above = lineno - 2
+    while above >= 0 and lines[above].strip().startswith(("from ", "import ")):
+        if "#" in lines[above]:
+            return True
+        above -= 1
+    return above >= 0 and lines[above].strip().startswith("#")
 
 
 def read(root: Path = REPO, packages: Iterable[str] = PACKAGES) -> Graph:

@@ -1,5 +1,5 @@
 """CDS client JWTs for tests (CDS Hooks 2.0 §Trusting CDS Clients): keys generated per test run,
-never committed. Reused by other engineers' tests: make a key, publish its JWKS, sign a token."""
+never committed: make a key, publish its JWKS, sign a token."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The check registry: each requirement in the policy data names a ``check`` and its ``params``; the
 function registered under that name decides met / unmet / unknown from the indexed chart.
 
-Status semantics (issue 3): ``unknown`` only when the resource type the check needs is in
+Status semantics: ``unknown`` only when the resource type the check needs is in
 ``record.incomplete`` (its query failed) and nothing found so far settles the question; evidence
 that was read is evidence even when other pages failed.
 """
@@ -31,7 +31,6 @@ class Ctx:
     chart: Chart
     facts: OrderFacts
     policies: PolicySet
-    program_kind: str
     order: dict
 
     @property

@@ -14,7 +14,8 @@ from flask import Flask
 from cds_service import state
 from cds_service.clock import today_utc
 from sandbox.seed.chart import Chart
-from sandbox.seed.insights import seed_insights
+from sandbox.seed.chronic_pain import cpm_chart
+from sandbox.seed.denials import seed_dashboard
 from sandbox.seed.practice import STATES, practice_bundle
 from sandbox.seed.scenarios import COVERAGE, SCENARIOS, Scenario
 from sandbox.tokens import issue_direct, revoke
@@ -45,14 +46,14 @@ def seed(app: Flask, today: date | None = None) -> int:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
     try:
-        for bundle in [practice_bundle(), *(chart_bundle(s, today) for s in SCENARIOS)]:
+        for bundle in [practice_bundle(), *(chart_bundle(s, today) for s in SCENARIOS), cpm_chart(today)]:
             resp = client.post("/fhir", json=bundle, headers=headers)
             if resp.status_code != 200:
                 raise SeedError(f"seed transaction failed ({resp.status_code}): {resp.get_data(as_text=True)[:800]}")
     finally:
         revoke(db, token)
-    try:  # the chronic pain patient, payer decisions and the dashboard user (sandbox.seed.insights)
-        seed_insights(app, today)
+    try:  # payer decisions and the dashboard user (sandbox.seed.denials)
+        seed_dashboard(app, today)
     except Exception as exc:  # noqa: BLE001 - the dashboard's demo data is optional; the EHR must still start
         print(f"painpa sandbox: warning: dashboard demo data not loaded ({type(exc).__name__}: {exc})",
               file=sys.stderr, flush=True)

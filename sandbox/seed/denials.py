@@ -1,12 +1,11 @@
-"""The denial dashboard's and the chronic pain card's sandbox data, loaded once after the synthetic
-patients (``sandbox.seed.load.seed`` calls ``seed_insights``): a chronic pain patient whose
-G3002/G3003 month is incomplete (so the chart's patient-view card has something to finish in the
-app), payer decisions with specific denial reasons (CMS-0057-F, domain.md §3) imported through the
-same CSV path as the dashboard, payers' public metrics for the scorecard, the PAS decisions already
-in the sandbox FHIR store, and a dashboard user.
+"""The denial dashboard's sandbox data, loaded once after the synthetic patients
+(``sandbox.seed.load.seed`` calls :func:`seed_dashboard`): payer decisions with specific denial
+reasons (CMS-0057-F, domain.md §3) imported through the same CSV path as the dashboard, payers'
+public metrics for the scorecard, the PAS decisions already in the sandbox FHIR store, and a
+dashboard user.
 
-Dates are relative to the seed date so that windows (last 10 decisions, 365-day gold-card window,
-"this month") hold whenever the sandbox is started.
+Dates are relative to the seed date so that windows (last 10 decisions, 365-day gold-card window)
+hold whenever the sandbox is started.
 """
 
 from __future__ import annotations
@@ -28,47 +27,11 @@ from cds_service.denials.programs import program_resolver
 from cds_service.denials.records import ImportReport
 from cds_service.denials.rules import default_data
 from cds_service.denials.store import save_decisions
-from sandbox.seed.chart import Chart
 from sandbox.tokens import issue_direct, revoke
 
-CPM_PATIENT = "cpm-chronic"
-CPM = "http://painpa.org/fhir/CodeSystem/painpa-cpm"
 MEDICARE, EXAMPLE_MA, ACME = "Medicare Part A/B (MAC)", "Example Advantage Plan", "Acme Health PPO"
 LEE, PATEL, KIM = ("1999999984", "Dr. Jordan Lee"), ("1888888881", "Dr. Asha Patel"), ("1777777772", "Dr. Min Kim")
 PT_REASON = "Non-affirmed: fewer than 4 weeks of physical therapy or other conservative care documented"
-
-
-def cpm_chart(today: date) -> dict:
-    """A Medicare patient with chronic low back pain (> 3 months) this month: initial visit done, a
-    pain score this month, 20 minutes recorded, and a care plan that lacks the patient's strengths."""
-    c = Chart(CPM_PATIENT, today)
-    c.patient("Evans", "Dorothy", "female", 71, "TX", "Austin")
-    c.coverage("1", "Medicare", "payer-medicare", "M000777001")
-    cond = c.condition("M54.16", -420)
-    first = today.replace(day=1)
-    since_first = (first - today).days
-    c._add("Encounter", {
-        "status": "finished", "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-        "type": [{"text": "Chronic pain management: initiating visit"}], "subject": c.ref,
-        "period": {"start": f"{c.day(-75)}T09:00:00-06:00", "end": f"{c.day(-75)}T09:45:00-06:00"},
-        "reasonReference": [{"reference": f"Condition/{cond['id']}"}],
-        "participant": [{"individual": {"reference": "Practitioner/sbx-dr-lee"}}],
-    })
-    c.score("72514-3", 6, since_first)
-    goal = c._add("Goal", {"lifecycleStatus": "active", "subject": c.ref, "description": {"text": "Garden again"},
-                           "target": [{"detailString": "Two hours of gardening a week with pain at or below 4/10"}]})
-    c._add("CarePlan", {
-        "status": "active", "intent": "plan", "title": "Chronic pain management care plan", "subject": c.ref,
-        "category": [{"coding": [{"system": CPM, "code": "cpm-care-plan"}]}], "period": {"start": c.day(-75)},
-        "addresses": [{"reference": f"Condition/{cond['id']}"}], "goal": [{"reference": f"Goal/{goal['id']}"}],
-    })
-    c._add("Observation", {
-        "status": "final", "code": {"coding": [{"system": CPM, "code": "cpm-minutes"}]}, "subject": c.ref,
-        "effectiveDateTime": first.isoformat(), "performer": [{"reference": "Practitioner/sbx-dr-lee"}],
-        "valueQuantity": {"value": 20, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"},
-        "note": [{"text": "Medication review and PT coordination by phone"}],
-    })
-    return c.bundle()
 
 
 def _row(i: str, payer: str, code: str, decided: date, outcome: str, who: tuple[str, str], *, program: str = "",
@@ -155,19 +118,9 @@ def _pas(app: Flask, salt: str) -> ImportReport:
     return save_decisions(db, records, default_data(), salt=salt, report=ImportReport(errors=errors))
 
 
-def seed_insights(app: Flask, today: date) -> None:
+def seed_dashboard(app: Flask, today: date) -> None:
     """Called once by the sandbox seed. Prints where the dashboard is and how to sign in."""
     db, settings = state.of(app).db, state.of(app).settings
-    client = app.test_client()
-    token = issue_direct(db, client_id="sandbox-seed", scope="system/*.cruds", context={}, user="system",
-                         expires_in=300)["access_token"]
-    try:
-        resp = client.post("/fhir", json=cpm_chart(today), headers={"Authorization": f"Bearer {token}",
-                                                                   "Content-Type": "application/fhir+json"})
-        if resp.status_code != 200:
-            raise RuntimeError(f"CPM patient seed failed ({resp.status_code}): {resp.get_data(as_text=True)[:400]}")
-    finally:
-        revoke(db, token)
     import_csv(db, "denials", denials_csv(today).encode(), salt=app.secret_key)
     import_csv(db, "metrics", metrics_csv(today).encode(), salt=app.secret_key)
     _pas(app, app.secret_key)

@@ -23,7 +23,7 @@ from cds_service.config import Settings, secret_key
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    admin = sub.add_parser("admin", help="dashboard users and insight imports (denials, payer metrics, PAS)")
+    admin = sub.add_parser("admin", help="dashboard users and the imports behind it (denials, payer metrics, PAS)")
     actions = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
     user = actions.add_parser("create-user", help="create a dashboard admin user (password prompted)")
     user.add_argument("username")
@@ -51,7 +51,7 @@ def _instance():
 
 
 def create_user(args: argparse.Namespace) -> int:
-    from cds_service.admin.auth import UserError, create_user  # see the note on imports above
+    from cds_service.admin import auth  # see the note on imports above
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -62,8 +62,8 @@ def create_user(args: argparse.Namespace) -> int:
             return 2
     app, _ = _instance()
     try:
-        create_user(app.db, args.username, password)
-    except UserError as exc:
+        auth.create_user(app.db, args.username, password)
+    except auth.UserError as exc:
         print(f"painpa: {exc}", file=sys.stderr)
         return 2
     print(f"created admin user {args.username}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 
 from cds_service import health, metrics, state
+from cds_service.admin import sessions as admin_sessions
 from cds_service.admin import views as admin
 from cds_service.chronic_pain import page as chronic_pain_page
 from cds_service.config import Settings, secret_key
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # keep FHIR element order as rendered (readable responses)
+    app.session_interface = admin_sessions.DatabaseSessionInterface()  # the cookie holds an opaque id only
     state.install(app, shared)
     registry.install(app, REGISTRY)
     register_error_handlers(app)

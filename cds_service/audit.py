@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +22,6 @@ from cds_service.store import init_db
 from cds_service.store.base import Database
 from cds_service.store.tables import AuditEvent
 
-log = logging.getLogger(__name__)
 _INSERT = insert(AuditEvent.__table__)  # built once: it runs on every hook call
 
 
@@ -74,7 +72,8 @@ def record(
     status: int,
     incomplete: Iterable[str] = (),
 ) -> None:
-    """Write the audit row; a failure is logged and never breaks the hook answer."""
+    """Write the audit row. A failure propagates: a call whose row cannot be written is answered 503
+    by the HTTP layer (cds_service/http_errors.py), never 200 without its row (docs/security.md §2.7)."""
     cards = (response or {}).get("cards") or []
     row = dict(
         at=datetime.now(UTC),
@@ -90,12 +89,9 @@ def record(
         status=status,
         incomplete=sorted(incomplete),
     )
-    try:
-        # Core insert (Database.begin): one row per hook call, no ORM object needed.
-        with db.begin() as conn:
-            conn.execute(_INSERT, row)
-    except Exception:  # noqa: BLE001 - the clinician's answer matters more than the log row
-        log.exception("audit row not written")
+    # Core insert (Database.begin): one row per hook call, no ORM object needed.
+    with db.begin() as conn:
+        conn.execute(_INSERT, row)
 
 
 def purge(db: Database, retention_days: int, now: datetime | None = None) -> int:

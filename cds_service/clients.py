@@ -18,6 +18,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import Row, bindparam, select
 
 from cds_service.policy.record import TenantDefaults
+from cds_service.security import urls
 from cds_service.store.base import Database
 from cds_service.store.tables import Client
 
@@ -47,34 +48,29 @@ class ClientInfo:
         if candidate is None:
             return None
         for base in self.fhir_bases:
-            if candidate == base or candidate.startswith(base + "/"):
+            if urls.under(candidate, base) is not None:
                 return candidate if candidate.startswith("https://") or allow_insecure else None
         return None
 
 
 def normalize_base(url: str, *, strict: bool = True) -> str | None:
-    """Lower-case scheme and host, drop a trailing slash; refuse credentials, queries and fragments."""
+    """``url`` as a FHIR base in its one normal form (:func:`cds_service.security.urls.canonical`,
+    trailing slash dropped); refuses credentials, queries, fragments and dot segments, plain or
+    percent-encoded (``…/fhir/%2e%2e/admin`` names no base: it would leave one)."""
+    text = url.strip() if isinstance(url, str) else ""
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except (ValueError, AttributeError):
-        port = None
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        parts = urlsplit(text)
+        normal = urls.canonical(text)
+    except (ValueError, urls.UrlRefused) as exc:
         if strict:
-            raise ClientError(f"{url!r} is not an absolute http(s) URL")
+            raise ClientError(f"{url!r} refused: {exc}") from None
         return None
-    if parts.username or parts.password or parts.query or parts.fragment or "\\" in url:
+    if parts.query or parts.fragment or urls.has_dot_segments(parts.path):
         if strict:
-            raise ClientError(f"{url!r} must not carry credentials, a query or a fragment")
+            what = "dot segments" if urls.has_dot_segments(parts.path) else "a query or a fragment"
+            raise ClientError(f"{url!r} must not contain {what}")
         return None
-    netloc = parts.hostname.lower() + (f":{port}" if port else "")
-    path = parts.path.rstrip("/")
-    if "/../" in path + "/" or "/./" in path + "/":
-        if strict:
-            raise ClientError(f"{url!r} must not contain dot segments")
-        return None
-    return f"{parts.scheme.lower()}://{netloc}{path}"
+    return normal.rstrip("/")
 
 
 def public_jwks(raw: dict) -> dict:

@@ -103,6 +103,11 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     sandbox: bool = False
 
+    @property
+    def secure_cookies(self) -> bool:
+        """Every cookie painpa sets carries Secure when it is served over https (docs/security.md §2.8)."""
+        return self.base_url.startswith("https://")
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         env = dict(os.environ if env is None else env)

@@ -8,7 +8,7 @@ Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
 - ``gthread`` workers: a hook call is CPU-bound (JSON, policy, render) except while it waits on the
   EHR's FHIR server; threads cover that wait without an event-loop monkey-patch. One worker process
   per core (``PAINPA_WORKERS``, default 2), ``PAINPA_THREADS`` threads each (default 8).
-- Workers are stateless: everything shared (database, jti replay cache, JWKS, order-select →
+- Workers are stateless: everything shared (database with the jti replay records, JWKS, order-select →
   order-sign warm cache) lives in PostgreSQL / Redis (cds_service/shared), so any worker on any host
   may answer any call and workers can be recycled (``max_requests`` with jitter bounds slow leaks).
 - ``worker_tmp_dir=/dev/shm``: the heartbeat file on tmpfs, so a slow disk (container overlay)

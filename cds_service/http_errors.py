@@ -44,6 +44,9 @@ DB_UNAVAILABLE = "The service's database is busy or unavailable; retry shortly"
 # SQLite primary result codes of a database that cannot be used right now (sqlite.org/rescode.html):
 # BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL. SQLITE_ERROR (no such table, syntax) is a bug: 500.
 _SQLITE_TRANSIENT = {5, 6, 10, 13, 14, 15}
+# PostgreSQL read_only_sql_transaction (an InternalError to psycopg): a server in recovery, or a
+# replica after a fail-over; writes return with the primary, so the call may be retried.
+_PG_READ_ONLY = "25006"
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -53,6 +56,8 @@ def database_unavailable(exc: BaseException) -> bool:
     if not isinstance(exc, sa_exc.DBAPIError):
         return False
     if exc.connection_invalidated:  # SQLAlchemy saw the connection drop
+        return True
+    if getattr(exc.orig, "sqlstate", None) == _PG_READ_ONLY:
         return True
     if not isinstance(exc, sa_exc.OperationalError):
         return False

@@ -11,19 +11,24 @@ from __future__ import annotations
 import requests
 
 from cds_service.fhir.client import new_session, next_link
+from cds_service.security import urls
 
 FHIR_JSON = "application/fhir+json"
 _session = new_session(pool_size=16)
 
 
 class FhirAccessError(Exception):
-    """A FHIR call failed; ``message`` is safe to show (no token, no URL query)."""
+    """A FHIR call failed; ``message`` is safe to show (no token, no URL query). ``status`` is what
+    the app answers; ``upstream_status`` what the EHR answered, if it did: a caller must tell a
+    version conflict (412, FHIR R4 http.html "Managing Resource Contention") from any other refusal."""
 
-    def __init__(self, message: str, status: int = 502, outcome: dict | None = None) -> None:
+    def __init__(self, message: str, status: int = 502, outcome: dict | None = None,
+                 upstream_status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.outcome = outcome
+        self.upstream_status = upstream_status
 
 
 def _outcome_text(body) -> str:
@@ -45,18 +50,18 @@ class AppFhir:
         return self._token
 
     def owns(self, url: str) -> bool:
-        return url.startswith(self.base + "/") or url.startswith(self.base + "?")
+        return urls.under(url, self.base) is not None
 
     def url(self, path: str) -> str:
-        if ".." in path.split("?")[0].split("/"):
+        """The absolute URL to send, in normal form and under ``iss`` (cds_service/security/urls.py)."""
+        if urls.has_dot_segments(path.split("?")[0]):
             raise FhirAccessError("Refused a FHIR path with dot segments.", 400)
-        if path.startswith(("http://", "https://")):
-            if not self.owns(path):
-                raise FhirAccessError("Refused to send the EHR token to a server other than the EHR.", 400)
-            return path
-        if not path:
-            return self.base
-        return f"{self.base}/{path.lstrip('/')}"
+        absolute = path if path.startswith(("http://", "https://")) else \
+            (f"{self.base}/{path.lstrip('/')}" if path else self.base)
+        checked = urls.under(absolute, self.base)
+        if checked is None:
+            raise FhirAccessError("Refused to send the EHR token to a server other than the EHR.", 400)
+        return checked
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
         headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token}"}
@@ -77,6 +82,7 @@ class AppFhir:
                 f"The EHR's FHIR server answered HTTP {resp.status_code}" + (f": {detail}" if detail else "."),
                 502 if resp.status_code >= 500 or resp.status_code in (401, 403) else 422,
                 body if isinstance(body, dict) else None,
+                upstream_status=resp.status_code,
             )
         if not isinstance(body, dict):
             raise FhirAccessError("The EHR's FHIR server did not answer with a FHIR resource.")

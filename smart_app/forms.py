@@ -4,6 +4,12 @@ messages, the QuestionnaireResponse (DTR ``qr-context`` names the order; a patie
 without an order, names the launch encounter, else the patient), and the save: the
 response plus its extracted resources in one FHIR ``transaction`` (FHIR R4 §3.1.0.11.2; SDC
 template extraction, :mod:`smart_app.extract`).
+
+A form that links its result to the order rewrites the whole ServiceRequest in that transaction, so
+two sessions saving against the same order could each overwrite the other's append. The PUT carries
+``Bundle.entry.request.ifMatch`` with the version as read (FHIR R4 http.html §3.1.0.6.1 "Managing
+Resource Contention"); on 412 the order is read again, the append redone and the transaction
+retried a few times, then the clinician is told in words that nothing was saved.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ ATTESTATION = "http://painpa.org/fhir/CodeSystem/painpa-attestation"
 LINK_TO_ORDER = "http://painpa.org/fhir/StructureDefinition/link-to-order"
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CONFLICT_RETRIES = 2
+CONFLICT_MESSAGE = ("Someone else changed this order while you were filling in the form; nothing was saved. "
+                    "Review the order and submit again.")
 
 
 def _ref(value: str | None) -> dict:
@@ -225,9 +234,10 @@ def _duplicate_text(questionnaire: dict, answers: dict, env: dict) -> dict[str, 
     return errors
 
 
-def _order_update(questionnaire: dict, answers: dict, extracted: list, env: dict) -> tuple[str, dict] | None:
+def _order_update(questionnaire: dict, answers: dict, extracted: list, env: dict) -> dict | None:
     """Items carrying ``link-to-order`` append their reference answers, or the resources their
-    template extracted, to the order's element (e.g. ``supportingInfo``), in the same transaction."""
+    template extracted, to the order's element (e.g. ``supportingInfo``): the PUT entry for the same
+    transaction, or None when the order already holds them all."""
     order = env.get("order") or {}
     if not order.get("id"):
         return None
@@ -248,7 +258,14 @@ def _order_update(questionnaire: dict, answers: dict, extracted: list, env: dict
     if not changed:
         return None
     updated.pop("meta", None)
-    return (f"{env.get('iss', '')}/ServiceRequest/{order['id']}".lstrip("/"), updated)
+    request = {"method": "PUT", "url": f"ServiceRequest/{order['id']}"}
+    version = (order.get("meta") or {}).get("versionId")
+    if version:
+        request["ifMatch"] = f'W/"{version}"'
+    # An order read without meta.versionId leaves nothing to make the PUT conditional on: contention
+    # cannot be detected then, and the last writer wins, as with any client of that EHR.
+    return {"fullUrl": f"{env.get('iss', '')}/ServiceRequest/{order['id']}".lstrip("/"), "resource": updated,
+            "request": request}
 
 
 def _extract_targets(item: dict) -> list[str]:
@@ -267,19 +284,32 @@ def save(fhir: AppFhir, questionnaire: dict, answers: dict, env: dict) -> dict[s
         extracted = extract(questionnaire, qr, env)
     except ExtractionError as exc:
         return {"_form": f"This form cannot be saved (its extraction rules are broken: {exc})."}
-    entries = [(f"urn:uuid:{uuid.uuid4()}", qr), *((u, r) for u, r, _ in extracted)]
-    problems = invalid_resources([r for _, r in entries])
+    created = [(f"urn:uuid:{uuid.uuid4()}", qr), *((u, r) for u, r, _ in extracted)]
+    problems = invalid_resources([r for _, r in created])
     if problems:
         return {"_form": "Nothing was saved: " + "; ".join(problems)}
-    requests = [{"method": "POST", "url": res["resourceType"]} for _, res in entries]
-    linked = _order_update(questionnaire, answers, extracted, env)
-    if linked:
-        entries.append(linked)
-        requests.append({"method": "PUT", "url": f"ServiceRequest/{linked[1]['id']}"})
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": url, "resource": res, "request": req} for (url, res), req in zip(entries, requests, strict=True)]}
+    entries = [{"fullUrl": url, "resource": res, "request": {"method": "POST", "url": res["resourceType"]}}
+               for url, res in created]
     try:
-        fhir.transaction(bundle)
+        return _write(fhir, entries, lambda e: _order_update(questionnaire, answers, extracted, e), env)
     except FhirAccessError as exc:
         return {"_form": exc.message + " Nothing was saved."}
-    return {}
+
+
+def _write(fhir: AppFhir, entries: list[dict], link, env: dict) -> dict[str, str]:
+    """The transaction, retried on a version conflict of the order against its fresh version. A 412
+    fails the whole transaction (R4 §3.1.0.11.2), so the retry writes the new resources only once."""
+    attempt = 0
+    while True:
+        linked = link(env)
+        try:
+            fhir.transaction({"resourceType": "Bundle", "type": "transaction",
+                              "entry": [*entries, *([linked] if linked else [])]})
+            return {}
+        except FhirAccessError as exc:
+            if not linked or exc.upstream_status != 412:
+                raise
+            if attempt == CONFLICT_RETRIES:
+                return {"_form": CONFLICT_MESSAGE}
+        attempt += 1
+        env = {**env, "order": fhir.read(f"ServiceRequest/{env['order']['id']}")}

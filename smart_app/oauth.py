@@ -114,8 +114,9 @@ def _auth_method(client, server_methods: tuple[str, ...]) -> str:
     return "private_key_jwt"
 
 
-def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: str) -> str:
-    """Check the issuer, discover its endpoints and return the authorize URL (CC-57)."""
+def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: str) -> tuple[str, str]:
+    """Check the issuer, discover its endpoints and return the authorize URL and the launch's
+    ``state`` (CC-57); the launch is bound to ``browser_id``."""
     client = smart_client_for(db, iss, settings.home)
     if client is None:
         # Refused before any outbound request: the iss is caller-supplied (SSRF, standards.md §8.3).
@@ -141,7 +142,7 @@ def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: s
     }
     if launch is not None:
         params["launch"] = launch
-    return _with_query(config.authorization_endpoint, params)
+    return _with_query(config.authorization_endpoint, params), state
 
 
 def _client_auth(db: Database, settings, pending_or_session, data: dict) -> tuple[dict, tuple[str, str] | None]:
@@ -194,9 +195,10 @@ def _expires_at(body: dict) -> float:
     return time.time() + max(lifetime, 0.0)
 
 
-def complete(db: Database, settings, *, browser_id: str | None, state: str | None, code: str | None,
-             error: str | None = None) -> str:
-    """Validate ``state`` (CC-58), exchange the code (CC-59) and return the new app session id."""
+def complete(db: Database, settings, *, browser_id: str | None, session_browser_id: str, state: str | None,
+             code: str | None, error: str | None = None) -> str:
+    """Validate ``state`` (CC-58) and the browser the launch was bound to, exchange the code
+    (CC-59) and return the new app session id, bound to ``session_browser_id``."""
     if not state:
         raise LaunchError("The authorization answer has no state; relaunch the app from the EHR.", 400)
     with db.session() as s:
@@ -224,7 +226,7 @@ def complete(db: Database, settings, *, browser_id: str | None, state: str | Non
     with db.session() as s:
         s.execute(delete(SmartSession).where(SmartSession.created < now - timedelta(seconds=SESSION_TTL_S)))
         s.add(SmartSession(
-            id_digest=digest(session_id), browser_digest=row.browser_digest, iss=row.iss,
+            id_digest=digest(session_id), browser_digest=digest(session_browser_id), iss=row.iss,
             client_id=row.client_id, token_endpoint=row.token_endpoint, auth_method=row.auth_method,
             access_token=keys.seal(settings.home, body["access_token"]),
             refresh_token=keys.seal(settings.home, body.get("refresh_token")),

@@ -1,9 +1,14 @@
 """The app session behind a page: the browser's opaque cookie plus the session id in the URL
 (SMART App Launch 2.2 "App protection": tokens kept server-side, never in the browser;
-standards.md §5.5, §8.14).
+standards.md §5.5, §8.14; OWASP Session Management cheat sheet "Renew the session ID after any
+privilege level change").
 
-A page is served only when the browser cookie matches the one that started the launch, so a
-leaked URL alone opens nothing. Form posts carry a CSRF token derived from the session id.
+A page is served only when the browser presents the cookie issued with its session, so a leaked URL
+alone opens nothing. No cookie the browser already holds is ever adopted (a planted value would
+let its planter in): the launch issues a fresh one, bound to that launch's ``state`` and sent only to
+the callback; the callback issues another, bound to the new session and sent only to that session's
+pages (its path is ``/smart/app/<sid>``, so sessions in several tabs keep their own cookies). Form
+posts carry a CSRF token derived from the session id.
 """
 
 from __future__ import annotations
@@ -23,22 +28,32 @@ from smart_app.fhir import AppFhir
 from smart_app.tables import SmartSession, digest
 
 BROWSER_COOKIE = "painpa_smart"
-
-
-def browser_id() -> str | None:
-    value = request.cookies.get(BROWSER_COOKIE)
-    return value if value and 20 <= len(value) <= 100 else None
+LAUNCH_COOKIE = "painpa_launch_"   # + a digest of the launch's state: launches in two tabs do not collide
 
 
 def new_browser_id() -> str:
     return secrets.token_urlsafe(32)
 
 
-def cookie_kwargs() -> dict:
+def launch_cookie(state_value: str) -> str:
+    return LAUNCH_COOKIE + digest(state_value)[:16]
+
+
+def launch_browser_id(state_value: str | None) -> str | None:
+    """The id the launch of ``state_value`` gave this browser, if the browser sent it back."""
+    return request.cookies.get(launch_cookie(state_value)) if state_value else None
+
+
+def session_path(sid: str) -> str:
+    return f"/smart/app/{sid}"
+
+
+def cookie_kwargs(path: str) -> dict:
     """HttpOnly always. Inside an EHR iframe over https the cookie is third-party: SameSite=None;
-    Secure. Over plain http (sandbox, loopback) browsers drop SameSite=None without Secure, so Lax."""
-    secure = state.current().settings.base_url.startswith("https://")
-    return {"httponly": True, "secure": secure, "samesite": "None" if secure else "Lax", "path": "/"}
+    Secure (a Lax or Strict cookie would not reach the framed app). Over plain http (sandbox,
+    loopback) browsers drop SameSite=None without Secure, so Lax."""
+    secure = state.current().settings.secure_cookies
+    return {"httponly": True, "secure": secure, "samesite": "None" if secure else "Lax", "path": path}
 
 
 @dataclass
@@ -71,8 +86,9 @@ def load(sid: str) -> AppSession:
         row = s.get(SmartSession, key)
         if row is None:
             raise LaunchError("This app session is unknown or has ended; relaunch the app from the EHR.", 401)
-        bid = browser_id()
-        if not bid or not hmac.compare_digest(row.browser_digest, digest(bid)):
+        # Every value under this name: a cookie planted at path "/" is sent beside the session's own.
+        presented = request.cookies.getlist(BROWSER_COOKIE)
+        if not any(hmac.compare_digest(row.browser_digest, digest(v)) for v in presented if len(v) <= 100):
             raise LaunchError("This app session belongs to another browser; relaunch the app from the EHR.", 401)
         return AppSession(sid=sid, key=key, iss=row.iss, context=LaunchContext.from_dict(row.context or {}),
                           card=row.card, scope=row.scope)

@@ -34,20 +34,28 @@ def launch():
         return render_template("smart/start.html")
     if len(iss) > 1024 or len(request.args.get("launch", "")) > 2048:
         raise LaunchError("The launch parameters are too long.", 400)
-    bid = sess.browser_id() or sess.new_browser_id()
+    bid = sess.new_browser_id()   # never one the browser brings: it may have been planted
     app = state.current()
-    url = oauth.start(app.db, app.settings, iss=iss, launch=request.args.get("launch") or None, browser_id=bid)
+    url, launch_state = oauth.start(app.db, app.settings, iss=iss, launch=request.args.get("launch") or None,
+                                    browser_id=bid)
     resp = redirect(url, code=302)
-    resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=12 * 3600, **sess.cookie_kwargs())
+    resp.set_cookie(sess.launch_cookie(launch_state), bid, max_age=oauth.PENDING_TTL_S,
+                    **sess.cookie_kwargs("/smart/callback"))
     return resp
 
 
 @bp.get("/smart/callback")
 def callback():
     app = state.current()
-    sid = oauth.complete(app.db, app.settings, browser_id=sess.browser_id(), state=request.args.get("state"),
-                         code=request.args.get("code"), error=request.args.get("error"))
-    return redirect(url_for("smart.worklist", sid=sid), code=303)
+    launch_state = request.args.get("state")
+    bid = sess.new_browser_id()   # rotated: the session's cookie is not the launch's
+    sid = oauth.complete(app.db, app.settings, browser_id=sess.launch_browser_id(launch_state),
+                         session_browser_id=bid, state=launch_state, code=request.args.get("code"),
+                         error=request.args.get("error"))
+    resp = redirect(url_for("smart.worklist", sid=sid), code=303)
+    resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=oauth.SESSION_TTL_S, **sess.cookie_kwargs(sess.session_path(sid)))
+    resp.delete_cookie(sess.launch_cookie(launch_state), **sess.cookie_kwargs("/smart/callback"))
+    return resp
 
 
 def _worklist(session: sess.AppSession):

@@ -1,19 +1,22 @@
-"""Dashboard users and sessions: werkzeug password hashes (scrypt), a login stored in the signed
-Flask session (rotated at login), and a per-session CSRF token on every POST (OWASP session
-management and CSRF cheat sheets)."""
+"""Dashboard users and sign-in: werkzeug password hashes (scrypt), the signed-in user kept in the
+server-side session (:mod:`cds_service.admin.sessions`, its id renewed at sign-in), a per-session
+CSRF token on every POST, and a login-CSRF token on the sign-in form itself (OWASP session
+management and CSRF cheat sheets: "signed double-submit cookie")."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
 from datetime import UTC, datetime
 from functools import cache, wraps
 
-from flask import abort, redirect, request, session, url_for
+from flask import abort, current_app, redirect, request, session, url_for
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from cds_service import state
 from cds_service.admin.tables import AdminUser
 from cds_service.store.base import Database
 
@@ -53,9 +56,33 @@ def verify(db: Database, username: str, password: str) -> bool:
 
 
 def log_in(username: str) -> None:
-    session.clear()  # new session content at login: no fixation of a pre-login session
+    session.clear()
+    session.rotate()  # a new id and new content at sign-in: no fixation of a pre-login session
     session["admin_user"] = username
     session["admin_csrf"] = secrets.token_urlsafe(32)
+
+
+def login_cookie() -> dict:
+    """Name and attributes of the sign-in form's nonce cookie. Behind https the ``__Host-`` prefix
+    keeps a sibling subdomain from planting one (RFC 6265bis §4.1.3.2); SameSite=Strict keeps it
+    off every cross-site post."""
+    secure = state.current().settings.secure_cookies
+    return {"key": "__Host-painpa_login" if secure else "painpa_login", "path": "/" if secure else "/admin/login",
+            "httponly": True, "secure": secure, "samesite": "Strict", "max_age": 3600}
+
+
+def login_nonce() -> str:
+    value = request.cookies.get(login_cookie()["key"], "")
+    return value if 20 <= len(value) <= 100 else secrets.token_urlsafe(32)
+
+
+def login_token(nonce: str) -> str:
+    return hmac.new(current_app.secret_key.encode(), b"admin-login|" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def login_csrf_ok() -> bool:
+    nonce, sent = request.cookies.get(login_cookie()["key"], ""), request.form.get("csrf", "")
+    return bool(nonce and sent) and hmac.compare_digest(sent, login_token(nonce))
 
 
 def csrf_token() -> str:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from cds_service import state
@@ -68,9 +79,21 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
         return default
 
 
+def _login_page(error: str | None, status: int, headers: dict | None = None):
+    """The sign-in form with a fresh login-CSRF token bound to the browser's nonce cookie."""
+    nonce = auth.login_nonce()
+    resp = make_response(render_template("admin/login.html", error=error, login_csrf=auth.login_token(nonce)),
+                         status, headers or {})
+    cookie = auth.login_cookie()
+    resp.set_cookie(cookie.pop("key"), nonce, **cookie)
+    return resp
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
+    if request.method == "POST" and not auth.login_csrf_ok():   # before the throttle: it costs nothing
+        return _login_page("The sign-in form expired or did not come from this dashboard; try again.", 400)
     if request.method == "POST":
         app = state.current()
         db, settings, now = app.db, app.settings, app.clock()
@@ -79,8 +102,8 @@ def login():
                                           settings.login_proxy_hops)
         gate = throttle.attempt(db, settings, username, address, salt=current_app.secret_key, now=now)
         if not gate.allowed:  # before the password check: a throttled guess costs no scrypt time
-            return (render_template("admin/login.html", error=throttle.wait_message(gate.retry_after_s, now)),
-                    429, {"Retry-After": str(gate.retry_after_s)})
+            return _login_page(throttle.wait_message(gate.retry_after_s, now), 429,
+                               {"Retry-After": str(gate.retry_after_s)})
         # An over-long name cannot exist (auth.USERNAME_RE): it just fails, without the hash check.
         if not throttle.too_long(username) and auth.verify(db, username, request.form.get("password", "")):
             throttle.succeeded(db, gate)
@@ -89,7 +112,7 @@ def login():
             return redirect(target if target.startswith("/admin") and "//" not in target else url_for("admin.index"))
         throttle.failed(gate)
         error = "Unknown user or wrong password."
-    return render_template("admin/login.html", error=error), (401 if error else 200)
+    return _login_page(error, 401 if error else 200)
 
 
 @bp.post("/logout")

@@ -106,7 +106,6 @@ def authenticate(db: Database, settings: Settings, authorization: str | None, au
     if claims.get("iss") != client.iss:
         raise AuthError("iss changed")
     _claims_ok(claims, client, audience, settings)
-    if not first_use(db, client.iss, claims["jti"], int(claims["exp"]), settings.jwt_leeway_s,
-                     settings.redis_url):
+    if not first_use(db, client.iss, claims["jti"], int(claims["exp"]), settings.jwt_leeway_s):
         raise AuthError("jti replayed")
     return client

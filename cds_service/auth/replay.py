@@ -8,13 +8,11 @@ longer pass the ``exp`` check, then purged opportunistically.
 from __future__ import annotations
 
 import random
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from cds_service import shared
 from cds_service.store.base import Database
 from cds_service.store.tables import SeenJti
 
@@ -23,15 +21,10 @@ _SEEN = SeenJti.__table__
 _INSERT = insert(_SEEN)  # built once: it runs on every hook call
 
 
-def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int, redis_url: str = "") -> bool:
-    """Record ``jti`` for ``iss``; False when it was already recorded (a replay). With
-    ``PAINPA_REDIS_URL`` the record is an atomic ``SET NX`` in Redis (cds_service/shared); when
-    Redis cannot answer, the database records it instead (docs/security.md)."""
-    if redis_url:
-        try:
-            return shared.jti_first_use(shared.cache_for(redis_url), iss, jti, max(1.0, exp + leeway_s - time.time()))
-        except shared.CacheUnavailable:
-            pass
+def first_use(db: Database, iss: str, jti: str, exp: int, leeway_s: int) -> bool:
+    """Record ``jti`` for ``iss``; False when it was already recorded (a replay). Always in the
+    database, also when Redis is configured: a cache forgets on restart and cannot answer while it
+    is down, and a replay must be refused for the token's whole lifetime (docs/security.md §2.1)."""
     expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=leeway_s)
     try:
         # Core insert (Database.begin): this runs on every hook call; the unique (iss, jti)

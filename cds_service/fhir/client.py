@@ -1,7 +1,8 @@
 """Outbound FHIR R4 REST reads for one hook call (CDS Hooks 2.0 §FHIR Resource Access; standards.md §8.3).
 
 The bearer token goes only to URLs under the ``fhirServer`` base the caller was allowed to name:
-redirects are never followed, ``next`` links are followed only when they stay under that base,
+redirects are never followed, ``next`` links are followed only when they stay under that base
+(compared in normal form, :mod:`cds_service.security.urls`),
 and every request is bounded by a connect timeout, a read timeout and the call's overall deadline.
 Nothing here logs a URL with a query (it may hold patient ids) or a header.
 """
@@ -18,7 +19,7 @@ from urllib3 import PoolManager, Timeout
 from urllib3.exceptions import HTTPError
 
 from cds_service import cpu
-from cds_service.security import answers
+from cds_service.security import answers, urls
 from cds_service.security.egress import GuardedAdapter, guarded_pool_manager
 from cds_service.security.limits import BodyRefused, Budget, discard, read_bounded
 
@@ -95,10 +96,13 @@ class FhirClient:
         return f"{self.base}/{ref}"
 
     def owns(self, url: str) -> bool:
-        return url.startswith(self.base + "/") or url.startswith(self.base + "?")
+        return urls.under(url, self.base) is not None
 
     def get(self, url: str) -> dict:
-        if not self.owns(url):
+        # The URL sent is the one checked, in its normal form: urllib3 would otherwise remove dot
+        # segments after the check (a next link "{base}/../../admin" would leave the base).
+        url = urls.under(url, self.base)
+        if url is None:
             raise FhirError("URL outside the registered FHIR base")
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:

@@ -113,8 +113,7 @@ def _call_service(service_id: str):
             log.exception("hook call failed: %s", type(exc).__name__)
             resp = error_response(500, "Internal error; the incident was logged")
     elapsed = time.monotonic() - started
-    metrics.observe(service.id, resp.status_code, elapsed)
-    audit.record(
+    audit.record(   # raises when the row cannot be written: the call is then answered 503, not 200
         db,
         service_id=service.id,
         hook=hook_req.hook if hook_req else None,
@@ -129,6 +128,7 @@ def _call_service(service_id: str):
         status=resp.status_code,
         incomplete=result.record.incomplete if result else (),
     )
+    metrics.observe(service.id, resp.status_code, elapsed)
     return resp
 
 

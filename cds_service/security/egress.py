@@ -45,16 +45,18 @@ from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
+from requests.exceptions import InvalidURL
 from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, LocationValueError, NewConnectionError
 from urllib3.util import connection as u3conn
 from urllib3.util import parse_url
 from urllib3.util.ssl_ import create_urllib3_context
 
 from cds_service import cpu
 from cds_service.errors import Refused
+from cds_service.security import urls
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack 169.254.169.254, AWS ECS task
@@ -339,10 +341,26 @@ class GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, ssl_context=self._tls, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
 
+    def send(self, request, *args, **kwargs):
+        try:
+            urls.sendable(request.url)
+        except urls.UrlRefused as exc:
+            raise InvalidURL(f"egress refused: {exc}") from None
+        return super().send(request, *args, **kwargs)
+
     def cert_verify(self, conn, url: str, verify, cert) -> None:
         super().cert_verify(conn, url, verify, cert)
         if verify is True and url.lower().startswith("https"):
             conn.ca_certs = conn.ca_cert_dir = None    # the shared context already holds the bundle
+
+
+class _GuardedPoolManager(PoolManager):
+    def urlopen(self, method: str, url: str, *args, **kwargs):
+        try:
+            urls.sendable(url)
+        except urls.UrlRefused as exc:
+            raise LocationValueError(f"egress refused: {exc}") from None
+        return super().urlopen(method, url, *args, **kwargs)
 
 
 def guarded_pool_manager(size: int, ca_certs: str) -> PoolManager:
@@ -351,8 +369,8 @@ def guarded_pool_manager(size: int, ca_certs: str) -> PoolManager:
     cookie jar, the response wrapper; bench/RESULTS.md, "the hook's FHIR reads on urllib3 pools").
     Certificates and host names are checked with one shared :func:`tls_context` of ``ca_certs``.
     No proxy, ``.netrc`` or cookie is ever used."""
-    manager = PoolManager(num_pools=size, maxsize=size, block=False, cert_reqs="CERT_REQUIRED",
-                          ssl_context=tls_context(ca_certs))
+    manager = _GuardedPoolManager(num_pools=size, maxsize=size, block=False, cert_reqs="CERT_REQUIRED",
+                                  ssl_context=tls_context(ca_certs))
     manager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
     return manager
 

@@ -5,8 +5,9 @@ same count. Over the limit :func:`check` raises :class:`RateLimited`, which the 
 with 429, ``Retry-After`` and an OperationOutcome of code ``throttled`` (cds_service/http_errors.py).
 
 It runs after the JWT is verified: counting by an unverified ``iss`` would let anyone spend a
-registered client's budget. A broken counter store fails open (logged): answering the clinician
-matters more than throttling.
+registered client's budget. With Redis down the count goes on in the database (a new count for the
+rest of that minute); only when the database cannot count either does the check fail open (logged),
+and then the call's own jti and audit writes answer 503 anyway.
 """
 
 from __future__ import annotations

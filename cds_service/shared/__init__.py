@@ -3,8 +3,9 @@
 
 ``cache_for(redis_url)`` returns the process-wide cache for a configuration: Redis when
 ``PAINPA_REDIS_URL`` is set, the in-process cache otherwise. Users: the JWKS cache
-(cds_service/auth/jwks.py), the order-select → order-sign warm cache (cds_service/fhir/gather.py),
-and a jti replay check (:func:`jti_first_use`) for the security layer.
+(cds_service/auth/jwks.py), the order-select → order-sign warm cache (cds_service/fhir/gather.py)
+and the rate-limit counters (cds_service/security/ratelimit.py). Never the jti replay record: a cache
+forgets it on restart (cds_service/auth/replay.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 from cds_service.shared.cache import CacheUnavailable, LocalCache, RedisCache, SharedCache
 
 __all__ = ["CacheUnavailable", "LocalCache", "RedisCache", "SharedCache", "cache_for", "clear", "digest", "get_json",
-           "jti_first_use", "redis_client", "set_json"]
+           "redis_client", "set_json"]
 
 _caches: dict[str, SharedCache] = {}
 _lock = threading.Lock()
@@ -69,10 +70,3 @@ def get_json(cache: SharedCache, namespace: str, key: str):
 
 def set_json(cache: SharedCache, namespace: str, key: str, value, ttl_s: float) -> None:
     cache.set(namespace, key, json.dumps(value, separators=(",", ":")).encode(), ttl_s)
-
-
-def jti_first_use(cache: SharedCache, iss: str, jti: str, ttl_s: float) -> bool:
-    """True the first time (iss, jti) is seen within ``ttl_s``; False for a replay. Only a
-    ``cache.shared`` backend makes this hold across workers; raises CacheUnavailable when Redis
-    cannot answer (the caller then uses its durable store)."""
-    return cache.add("jti", digest(iss, jti), b"1", ttl_s)

@@ -1,14 +1,15 @@
 """Caches shared by the workers of a deployment (docs/deploy.md "Horizontal scaling"; standards.md §7
 budget: "verify the JWT and read JWKS from cache", "cache per (tenant, patient, ordering
-organization) the results from order-select, for reuse in order-sign"; §8.6 jti replay).
+organization) the results from order-select, for reuse in order-sign").
 
 Two backends with one small interface of byte values with a per-entry TTL:
 
 - :class:`LocalCache` (default): a ``cachetools.TLRUCache`` in this process. Right for one worker,
   and for caches where a per-worker miss only costs time (JWKS, the order-select → order-sign warm
-  cache). Not a replay cache across workers: ``first_use`` on it only sees this process.
+  cache).
 - :class:`RedisCache` (``PAINPA_REDIS_URL`` set): one Redis for every worker on every host. ``add``
-  is ``SET NX PX``, atomic across workers, so it is a correct shared jti replay cache.
+  is ``SET NX PX``, atomic across workers (the JWKS refetch limit). Never the jti replay record: a
+  cache forgets on restart (cds_service/auth/replay.py keeps it in the database).
 
 Values are bytes (callers store JSON); nothing is ever unpickled from Redis. Keys are namespaced
 (``painpa:<namespace>:<key>``) and callers hash anything sensitive into the key (tokens, patient

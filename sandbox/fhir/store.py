@@ -2,6 +2,12 @@
 update, delete; versionId and lastUpdated maintained by the server).
 
 Functions take an SQLAlchemy session so that a transaction Bundle is one unit of work.
+
+A versioned update (``If-Match``, or ``Bundle.entry.request.ifMatch`` in a transaction; FHIR R4
+http.html §3.1.0.6.1 "Managing Resource Contention") compares and swaps in one ``UPDATE … WHERE
+version = …``: the version checked in Python was read before this unit of work held SQLite's write
+lock or PostgreSQL's row lock, so two requests with the same ``If-Match`` could both pass that check;
+only one of them can match the row in the UPDATE, the other answers 412.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sandbox.fhir.outcome import FhirError
@@ -65,14 +71,31 @@ def put(s: Session, resource: dict, *, if_match: str | None = None) -> tuple[dic
     version = 1 if row is None else row.version + 1
     stored = _stamp(dict(resource), version, now)
     body = json.dumps(stored, separators=(",", ":"))
+    values = {"version": version, "last_updated": now, "deleted": False, "body": body,
+              "patient_id": compartment_patient(stored)}
     if row is None:
-        s.add(FhirResource(resource_type=rtype, id=rid, version=version, patient_id=compartment_patient(stored),
-                           last_updated=now, deleted=False, body=body))
+        s.add(FhirResource(resource_type=rtype, id=rid, **values))
+    elif if_match is not None:
+        _swap(s, row, values)
     else:
-        row.version, row.last_updated, row.deleted, row.body = version, now, False, body
-        row.patient_id = compartment_patient(stored)
+        for name, value in values.items():
+            setattr(row, name, value)
     s.flush()
     return stored, created
+
+
+def _swap(s: Session, row: FhirResource, values: dict) -> None:
+    """Replace ``row`` only if it is still at the version this request read (see the module docstring)."""
+    rtype, rid, seen = row.resource_type, row.id, row.version
+    done = s.execute(
+        update(FhirResource)
+        .where(FhirResource.resource_type == rtype, FhirResource.id == rid, FhirResource.version == seen,
+               FhirResource.deleted.is_(False))
+        .values(**values)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise FhirError(412, f"{rtype}/{rid} was changed by another request after version {seen} was read", "conflict")
+    s.expire(row)  # the identity map holds the row as read; a later read in this unit must see the new one
 
 
 def delete(s: Session, rtype: str, rid: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from cds_service import state
 from cds_service.admin.auth import UserError, create_user
 from cds_service.app import create_app
+from tests.support.admin_forms import form_token, sign_in
 from tests.support.denial_data import DATA
 
 PASSWORD = "correct horse battery staple"
@@ -24,13 +25,11 @@ def app(settings):
 
 
 def login(client, next_url: str = "") -> object:
-    return client.post(f"/admin/login{'?next=' + next_url if next_url else ''}",
-                       data={"username": "admin", "password": PASSWORD})
+    return sign_in(client, "admin", PASSWORD, next_url=next_url)
 
 
 def csrf(client) -> str:
-    with client.session_transaction() as s:
-        return s["admin_csrf"]
+    return form_token(client, "/admin/import")
 
 
 def test_pages_need_a_session(app):
@@ -43,8 +42,8 @@ def test_pages_need_a_session(app):
 
 def test_wrong_password_and_unknown_user_look_the_same(app):
     client = app.test_client()
-    a = client.post("/admin/login", data={"username": "admin", "password": "nope"})
-    b = client.post("/admin/login", data={"username": "ghost", "password": "nope"})
+    a = sign_in(client, "admin", "nope")
+    b = sign_in(client, "ghost", "nope")
     assert a.status_code == b.status_code == 401 and a.data == b.data
 
 

@@ -1,5 +1,5 @@
 """The shared-cache abstraction (cds_service/shared): the same behaviour from the in-process cache
-and from Redis, and the one difference that matters (a replay cache shared across processes)."""
+and from Redis, and the one difference that matters (first-writer-wins shared across processes)."""
 
 from __future__ import annotations
 
@@ -46,12 +46,6 @@ def test_add_is_first_writer_wins(cache):
     assert cache.get("t", "once") == b"1"
 
 
-def test_jti_first_use_refuses_a_replay(cache):
-    assert shared.jti_first_use(cache, "https://ehr.example", "abc", 60)
-    assert not shared.jti_first_use(cache, "https://ehr.example", "abc", 60)
-    assert shared.jti_first_use(cache, "https://other.example", "abc", 60)  # per issuer
-
-
 def test_json_helpers_and_clear(cache):
     shared.set_json(cache, "t", "doc", {"a": [1, 2]}, 30)
     assert shared.get_json(cache, "t", "doc") == {"a": [1, 2]}
@@ -73,14 +67,15 @@ def test_digest_hides_its_parts():
     assert "123" not in key and "secret" not in key and len(key) == 64
 
 
-def _claim(url: str, jti: str, out) -> None:
-    out.put(shared.jti_first_use(shared.cache_for(url), "https://ehr.example", jti, 60))
+def _claim(url: str, key: str, out) -> None:
+    out.put(shared.cache_for(url).add("t", key, b"1", 60))
 
 
-def test_redis_replay_cache_holds_across_processes(redis_url):
+def test_redis_add_is_first_writer_wins_across_processes(redis_url):
+    """What the JWKS refetch limit relies on (cds_service/auth/jwks.py): one process of many wins."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_claim, args=(redis_url, "shared-jti", out)) for _ in range(3)]
+    procs = [ctx.Process(target=_claim, args=(redis_url, "shared-key", out)) for _ in range(3)]
     for p in procs:
         p.start()
     for p in procs:

@@ -89,3 +89,22 @@ def test_patient_scoped_token_sees_only_its_patient(client, token):
     assert client.get("/fhir/Condition?patient=b", headers=scoped).get_json(force=True)["total"] == 0
     _outcome(client.post("/fhir/Condition", json={"resourceType": "Condition", "subject": {"reference": "Patient/a"},
                                                   "code": {"text": "y"}}, headers=scoped), 403)  # read-only scope
+
+
+def test_a_patient_scoped_transaction_cannot_overwrite_another_patients_resource(client, token):
+    """A PUT in a transaction is checked against the resource it replaces, as a plain PUT is: a token
+    for patient a cannot rewrite patient b's Condition by putting a's reference into the new body."""
+    admin = token()
+    for pid in ("a", "b"):
+        client.put(f"/fhir/Patient/{pid}", json={**PATIENT, "id": pid}, headers=admin)
+    client.put("/fhir/Condition/of-b", json={"resourceType": "Condition", "id": "of-b",
+                                            "subject": {"reference": "Patient/b"}, "code": {"text": "b's"}},
+               headers=admin)
+    scoped = token("patient/*.cruds", patient="a")
+    hijack = {"resourceType": "Condition", "id": "of-b", "subject": {"reference": "Patient/a"}, "code": {"text": "x"}}
+    _outcome(client.put("/fhir/Condition/of-b", json=hijack, headers=scoped), 403)
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"resource": hijack, "request": {"method": "PUT", "url": "Condition/of-b"}}]}
+    _outcome(client.post("/fhir", json=bundle, headers=scoped), 403)
+    kept = client.get("/fhir/Condition/of-b", headers=admin).get_json(force=True)
+    assert kept["subject"]["reference"] == "Patient/b" and kept["code"]["text"] == "b's"

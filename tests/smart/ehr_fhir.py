@@ -1,10 +1,18 @@
 """The FHIR half of the test EHR (tests/smart/ehr_server.py): an in-memory FHIR R4 server (read,
 search by patient/status/code/use, atomic transaction with urn:uuid references, validated with the
 R4B models) and a Da Vinci PAS ``Claim/$submit`` payer that affirms every item (PAS 2.2.1 §4.1-4.2).
-Shared state (store, tokens, request log) lives here; the authorization half imports it."""
+Shared state (store, tokens, request log) lives here; the authorization half imports it.
+
+Every write stamps ``meta.versionId`` (a resource seeded without one counts as version 0), and a
+transaction entry's ``request.ifMatch`` that does not name the stored version fails the whole
+transaction with 412 (FHIR R4 http.html §3.1.0.6.1 "Managing Resource Contention"). Two switches
+let a test stage contention: ``/_test/hold-writes`` makes the next N transactions wait for each other,
+so that N sessions have all read the chart before any of them writes, and ``/_test/conflict-writes``
+answers 412 to every transaction carrying an ``ifMatch``, as an order that keeps changing."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import secrets
@@ -21,11 +29,13 @@ MODE = os.environ.get("EHR_MODE", "normal")
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 5055
 BASE = f"http://127.0.0.1:{PORT}"
 FHIR = BASE + "/fhir"
-LOG: dict[str, list] = {"discovery": [], "authorize": [], "token": [], "fhir": []}
+LOG: dict[str, list] = {"discovery": [], "authorize": [], "token": [], "fhir": [], "transactions": []}
 LOCK = threading.RLock()
 STORE: dict[str, dict[str, dict]] = {}
 TOKENS: dict[str, dict] = {}      # access token -> record
 FAIL_WRITES = {"on": False}
+CONFLICT_WRITES = {"on": False}
+HOLD: dict = {"left": 0, "barrier": None}
 bp = Blueprint("fhir", __name__)
 
 def _outcome(status: int, text: str):
@@ -98,7 +108,53 @@ def search(rtype):
 @bp.get("/fhir/<rtype>/<rid>")
 def read(rtype, rid):
     res = STORE.get(rtype, {}).get(rid)
-    return jsonify(res) if res else _outcome(404, f"{rtype}/{rid} not found")
+    if not res:
+        return _outcome(404, f"{rtype}/{rid} not found")
+    resp = jsonify(res)
+    if _version(res):
+        resp.headers["ETag"] = f'W/"{_version(res)}"'
+    return resp
+
+
+def _version(res: dict | None) -> int:
+    return int(((res or {}).get("meta") or {}).get("versionId") or 0)
+
+
+@bp.post("/_test/hold-writes")
+def hold_writes():
+    parties = int((request.get_json() or {}).get("parties", 0))
+    with LOCK:
+        HOLD["left"], HOLD["barrier"] = parties, threading.Barrier(parties, timeout=10) if parties else None
+    return jsonify(parties=parties)
+
+
+@bp.post("/_test/conflict-writes")
+def conflict_writes():
+    CONFLICT_WRITES["on"] = bool((request.get_json() or {}).get("on"))
+    return jsonify(CONFLICT_WRITES)
+
+
+def _wait_for_the_others() -> None:
+    with LOCK:
+        if HOLD["left"] <= 0:
+            return
+        HOLD["left"] -= 1
+        barrier = HOLD["barrier"]
+    # A broken barrier means the writes did not overlap after all; the test's own assertions say so.
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()
+
+
+def _stale(entry: dict, store: dict) -> str | None:
+    """Why ``entry``'s ifMatch fails against ``store``, if it does."""
+    wanted = entry["request"].get("ifMatch")
+    if wanted is None:
+        return None
+    rtype, rid = entry["request"]["url"].split("/")[:2]
+    current = store.get(rtype, {}).get(rid)
+    if CONFLICT_WRITES["on"] or current is None or wanted != f'W/"{_version(current)}"':
+        return f"{rtype}/{rid} is at version {_version(current)}, not {wanted}"
+    return None
 
 
 def _invalid(res: dict) -> str | None:
@@ -119,10 +175,15 @@ def transaction():
         return _outcome(503, "the EHR database is read-only for maintenance")
     if not isinstance(bundle, dict) or bundle.get("type") != "transaction":
         return _outcome(400, "expected a transaction Bundle")
-    with LOCK:
+    _wait_for_the_others()
+    with LOCK:  # the ifMatch check and the write are one step: no other transaction runs in between
+        LOG["transactions"].append([{"method": e["request"]["method"], "url": e["request"]["url"],
+                                     "ifMatch": e["request"].get("ifMatch")} for e in bundle.get("entry", [])])
         staged = copy.deepcopy(STORE)
         ids, out = {}, []
         for entry in bundle.get("entry", []):
+            if stale := _stale(entry, staged):
+                return _conflict(stale)
             res = entry["resource"]
             method = entry["request"]["method"]
             rid = entry["request"]["url"].split("/")[1] if method == "PUT" else str(uuid.uuid4())
@@ -130,13 +191,21 @@ def transaction():
         for entry in bundle.get("entry", []):
             res = rewrite_references(entry["resource"], ids)
             res["id"] = ids[entry.get("fullUrl")].split("/")[1]
+            version = _version(staged.get(res["resourceType"], {}).get(res["id"])) + 1
+            res["meta"] = {**(res.get("meta") or {}), "versionId": str(version)}
             if problem := _invalid(res):
                 return _outcome(422, problem)
             staged.setdefault(res["resourceType"], {})[res["id"]] = res
-            out.append({"response": {"status": "201 Created", "location": ids[entry.get("fullUrl")]}})
+            out.append({"response": {"status": "201 Created", "location": ids[entry.get("fullUrl")],
+                                     "etag": f'W/"{version}"'}})
         STORE.clear()
         STORE.update(staged)
     return jsonify(resourceType="Bundle", type="transaction-response", entry=out)
+
+
+def _conflict(text: str):
+    return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "conflict",
+                                                            "diagnostics": text}]), 412
 
 
 @bp.post("/fhir/Claim/$submit")

@@ -101,7 +101,8 @@ def test_cookie_is_samesite_none_and_secure_behind_https(settings, tmp_path):
     with app.test_request_context("/smart/launch"):
         from smart_app.session import cookie_kwargs
 
-        assert cookie_kwargs() == {"httponly": True, "secure": True, "samesite": "None", "path": "/"}
+        assert cookie_kwargs("/smart/app/x") == {"httponly": True, "secure": True, "samesite": "None",
+                                                 "path": "/smart/app/x"}
     client = app.test_client()
     r = client.get("/smart/launch")
     assert "frame-ancestors 'self' https://ehr.example.org" in r.headers["Content-Security-Policy"]

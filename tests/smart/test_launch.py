@@ -184,7 +184,12 @@ def test_session_cookie_is_httponly_and_tokens_never_reach_the_browser(stack):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     callback = s.get(r.headers["Location"], allow_redirects=False)
     done = s.get(callback.headers["Location"], allow_redirects=False)
-    assert "access_token" not in done.text and "Set-Cookie" not in done.headers
+    assert "access_token" not in done.text
+    # The callback sets the session's own cookie (rotated, tests/smart/test_session_fixation.py) and
+    # clears the launch's: opaque ids, HttpOnly, never a token.
+    set_cookies = done.raw.headers.getlist("Set-Cookie")
+    assert [c.split("=", 1)[0] for c in set_cookies if "Max-Age=0" not in c] == ["painpa_smart"]
+    assert all("HttpOnly" in c and "SameSite=Lax" in c for c in set_cookies)
 
 
 def test_jwks_is_public_only_and_the_key_file_is_private(stack):

@@ -23,9 +23,9 @@ def test_cc58_state_is_single_use_and_browser_bound_on_postgres(postgres_url, se
                                  redirect_uri="http://app/smart/callback", token_endpoint="http://127.0.0.1:9/token",
                                  auth_method="private_key_jwt", scope="launch", created=time.time()))
     with pytest.raises(LaunchError, match="another browser"):
-        oauth.complete(db, settings, browser_id="browser-b" * 3, state="st" * 20, code="x")
+        oauth.complete(db, settings, browser_id="browser-b" * 3, session_browser_id="s" * 32, state="st" * 20, code="x")
     with pytest.raises(LaunchError, match="could not be reached"):  # the state is used up here
-        oauth.complete(db, settings, browser_id="browser-a" * 3, state="st" * 20, code="x")
+        oauth.complete(db, settings, browser_id="browser-a" * 3, session_browser_id="s" * 32, state="st" * 20, code="x")
     with pytest.raises(LaunchError, match="reused"):
-        oauth.complete(db, settings, browser_id="browser-a" * 3, state="st" * 20, code="x")
+        oauth.complete(db, settings, browser_id="browser-a" * 3, session_browser_id="s" * 32, state="st" * 20, code="x")
     db.dispose()

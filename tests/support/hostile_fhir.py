@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 MODES = ("ok", "slow", "drip", "status500", "status429", "malformed", "wrong_type", "huge", "oversize",
-         "endless_next", "reset", "redirect", "truncated", "not_json_type", "operation_outcome")
+         "endless_next", "escape_next", "reset", "redirect", "truncated", "not_json_type", "operation_outcome")
 
 
 class State:
@@ -103,13 +103,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"resourceType": "CapabilityStatement", "status": "active", "fhirVersion": "4.0.1",
                                     "kind": "instance"})
         segments = [s for s in parts.path.split("/") if s]
+        with self.state.lock:  # every path, also those outside /fhir: a test asserts none is asked
+            self.state.log.append({"path": parts.path, "query": parts.query,
+                                   "auth": bool(self.headers.get("Authorization"))})
         if len(segments) < 2 or segments[0] != "fhir":
             return self._json(404, {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
                                                                                    "code": "not-found"}]})
         rtype = segments[1]
         with self.state.lock:
-            self.state.log.append({"path": parts.path, "query": parts.query,
-                                   "auth": bool(self.headers.get("Authorization"))})
             mode = self.state.mode if not self.state.types or rtype in self.state.types else "ok"
             delay = self.state.delay
         base = f"http://{self.headers.get('Host')}/fhir"
@@ -196,6 +197,14 @@ class Handler(BaseHTTPRequestHandler):
         page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("_page", "0"))
         found = list(self.state.by_type.get(rtype, {}).values())[:1]
         self._json(200, _bundle(base, rtype, found, next_url=f"{base}/{rtype}?_page={page + 1}"))
+
+    def _mode_escape_next(self, base, rtype, rid, query, delay) -> None:
+        """An honest first page whose ``next`` link is the control's ``target``, ``{base}`` replaced:
+        e.g. ``{base}/../../../admin/X``, which starts with the base and leaves it once resolved."""
+        if rid is not None:
+            return self._mode_ok(base, rtype, rid, query, delay)
+        found = list(self.state.by_type.get(rtype, {}).values())
+        self._json(200, _bundle(base, rtype, found, next_url=self.state.target.replace("{base}", base)))
 
     def _mode_reset(self, base, rtype, rid, query, delay) -> None:
         """Abort the TCP connection (RST) without an answer."""

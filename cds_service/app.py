@@ -18,7 +18,7 @@ from cds_service.config import Settings, secret_key
 from cds_service.hooks import registry
 from cds_service.hooks import views as hooks
 from cds_service.http_errors import register_error_handlers
-from cds_service.security import gate
+from cds_service.security import gate, request_ids
 from cds_service.services import REGISTRY
 from smart_app import views as smart
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False  # keep FHIR element order as rendered (readable responses)
     app.session_interface = admin_sessions.DatabaseSessionInterface()  # the cookie holds an opaque id only
+    request_ids.install(app)  # first: X-Request-Id on every answer and log line (docs/security.md §2.5)
     state.install(app, shared)
     registry.install(app, REGISTRY)
     register_error_handlers(app)

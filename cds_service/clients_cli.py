@@ -1,5 +1,6 @@
-"""``painpa clients add | list | remove`` (ARCHITECTURE.md interface contract; CDS Hooks 2.0
-§Security: the operator's allowlist of clients, their keys and FHIR bases)."""
+"""``painpa clients add | list | remove | set-smart-secret`` (ARCHITECTURE.md interface contract; CDS
+Hooks 2.0 §Security: the operator's allowlist of clients, their keys and FHIR bases; SMART App Launch
+2.2 ``client-confidential-symmetric`` for the app's secret at an EHR that requires one)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm = csub.add_parser("remove", help="remove a client")
     rm.add_argument("iss")
     rm.set_defaults(func=remove)
+    secret = csub.add_parser("set-smart-secret", help="store the SMART app's client secret at an EHR (read from "
+                                                      "standard input, never an argument), sealed in the database")
+    secret.add_argument("--fhir-base", required=True, metavar="URL", help="the EHR's FHIR base (the launch iss)")
+    secret.add_argument("--clear", action="store_true", help="remove the stored secret instead")
+    secret.set_defaults(func=set_smart_secret)
 
 
 def _db():
@@ -41,7 +47,11 @@ def _db():
 
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
-    return init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    try:
+        return init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    except ConfigError as exc:  # a database schema that is not this release's, say: `painpa db upgrade`
+        print(f"painpa clients: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def add(args: argparse.Namespace) -> int:
@@ -92,3 +102,22 @@ def remove(args: argparse.Namespace) -> int:
         return 0
     print(f"painpa clients remove: no client with iss {args.iss!r}", file=sys.stderr)
     return 1
+
+
+def set_smart_secret(args: argparse.Namespace) -> int:
+    from smart_app.registry import store_secret  # see the note on imports above
+
+    value = None if args.clear else sys.stdin.readline().strip()
+    if not args.clear and not value:
+        print("painpa clients set-smart-secret: write the secret on standard input "
+              "(e.g. painpa clients set-smart-secret --fhir-base URL < secret.txt)", file=sys.stderr)
+        return 2
+    from cds_service.clients import ClientError  # see the note on imports above
+
+    try:
+        base = store_secret(_db(), Settings.from_env(), args.fhir_base, value)
+    except ClientError as exc:
+        print(f"painpa clients set-smart-secret: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'removed the' if args.clear else 'stored the sealed'} SMART client secret for {base}")
+    return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +64,26 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# RFC 6750 §2.1 b64token: what an ``Authorization: Bearer`` header can carry.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+METRICS_TOKEN_MIN_LENGTH = 24
+
+
+def _metrics_token(raw: str) -> str:
+    """``PAINPA_METRICS_TOKEN``: empty (unset), or a bearer token long enough not to be guessed. The
+    message never repeats the value."""
+    if not raw:
+        return raw
+    if len(raw) < METRICS_TOKEN_MIN_LENGTH:
+        raise ConfigError(f"PAINPA_METRICS_TOKEN is {len(raw)} characters long, under the {METRICS_TOKEN_MIN_LENGTH} "
+                          "required; generate one with  python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    if not _BEARER_TOKEN.fullmatch(raw):
+        raise ConfigError("PAINPA_METRICS_TOKEN has characters a Bearer header cannot carry (RFC 6750 §2.1: letters, "
+                          "digits and - . _ ~ + /, then = padding); generate one with  python -c \"import secrets; "
+                          "print(secrets.token_urlsafe(32))\"")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app factory needs. Build with :meth:`from_env`; tests use :func:`dataclasses.replace`."""
@@ -101,6 +122,13 @@ class Settings:
     login_window_s: int = 900
     login_proxy_hops: int = 0
     secret_key: str = field(default="", repr=False)
+    # Who may read /metrics (cds_service/metrics.py): with PAINPA_METRICS_TOKEN set (24 characters or
+    # more, else start-up stops), only a request with ``Authorization: Bearer <token>``, from any
+    # address; unset, only a loopback client (127.0.0.0/8, ::1) by the socket's address, never by
+    # X-Forwarded-For, and not a request a proxy relayed (it carries a forwarding header). Set it
+    # whenever Prometheus scrapes from another host or container, or a proxy on the same host
+    # forwards without a forwarding header (every caller would then look like loopback).
+    metrics_token: str = field(default="", repr=False)
     sandbox: bool = False
 
     @property
@@ -127,11 +155,12 @@ class Settings:
             discovery_requires_jwt=_bool(env, "PAINPA_DISCOVERY_REQUIRES_JWT", False),
             audit_retention_days=int(_float(env, "PAINPA_AUDIT_RETENTION_DAYS", 2190, 1, 36500)),
             cors_origins=origins,
-            secret_key=env.get("PAINPA_SECRET_KEY", ""),
+            secret_key=check_secret_key(env.get("PAINPA_SECRET_KEY", "")),
             rate_limit_per_minute=int(_float(env, "PAINPA_RATE_LIMIT", 1200, 0, 1_000_000)),
             max_prefetch_resources=int(_float(env, "PAINPA_MAX_PREFETCH_RESOURCES", 5000, 1, 1_000_000)),
             egress_allow_networks=_networks(env.get("PAINPA_EGRESS_ALLOW_NETWORKS", "")),
             redis_url=env.get("PAINPA_REDIS_URL", ""),
+            metrics_token=_metrics_token(env.get("PAINPA_METRICS_TOKEN", "")),
             # NIST SP 800-63B §5.2.2 caps consecutive failures per account at 100.
             login_max_failures=int(_float(env, "PAINPA_LOGIN_MAX_FAILURES", 5, 1, 100)),
             login_max_failures_per_address=int(_float(env, "PAINPA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 10_000)),
@@ -147,11 +176,43 @@ class Settings:
         return replace(settings, **overrides) if overrides else settings
 
 
+# The rule for a PAINPA_SECRET_KEY that is set (docs/deploy.md): at least this many characters, at
+# least SECRET_KEY_MIN_DISTINCT different ones, and none of these words once lower-cased with
+# everything but letters and digits dropped. The words catch a copied example value ("CHANGE_ME",
+# "replace-me-with-...") that is long enough to pass the length rule; a random key never holds one.
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 8
+SECRET_KEY_PLACEHOLDERS = ("changeme", "changethis", "replaceme", "placeholder", "example", "password",
+                           "secretkey", "yoursecret")
+_GENERATE_ONE = ('generate one with  python -c "import secrets; print(secrets.token_urlsafe(48))"  and set '
+                 "the same value on every instance (on a single host, unset PAINPA_SECRET_KEY instead: "
+                 "painpa then keeps a random key in PAINPA_HOME/secret_key)")
+
+
+def check_secret_key(value: str) -> str:
+    """``value`` if it may sign sessions and salt patient hashes, else :class:`ConfigError`. Empty
+    means unset (:func:`secret_key` makes one). The message never repeats the value."""
+    if not value:
+        return value
+    letters = "".join(c for c in value.lower() if c.isalnum())
+    if len(value) < SECRET_KEY_MIN_LENGTH:
+        problem = f"is {len(value)} characters long, under the {SECRET_KEY_MIN_LENGTH} required"
+    elif marker := next((word for word in SECRET_KEY_PLACEHOLDERS if word in letters), None):
+        problem = f"is a placeholder (it contains {marker!r})"
+    elif len(set(value)) < SECRET_KEY_MIN_DISTINCT:
+        problem = f"uses only {len(set(value))} different characters"
+    else:
+        return value
+    # A session signed with a guessable key can be forged, and the audit log's patient hashes reversed.
+    raise ConfigError(f"PAINPA_SECRET_KEY {problem}: {_GENERATE_ONE}")
+
+
 def secret_key(settings: Settings) -> str:
     """The key that signs sessions and salts patient hashes: ``PAINPA_SECRET_KEY``, else a random
     key made once and kept in ``PAINPA_HOME/secret_key`` (mode 0600)."""
     if settings.secret_key:
-        return settings.secret_key
+        # Checked here too: Settings built without from_env (dataclasses.replace) reach the app this way.
+        return check_secret_key(settings.secret_key)
     settings.home.mkdir(parents=True, exist_ok=True)
     path = settings.home / "secret_key"
     if not path.exists():

@@ -26,6 +26,8 @@ Why these values (measured with ``make bench`` on 2 cores, bench/RESULTS.md):
   request; raising its thresholds only makes the pauses rarer and longer. Collecting between
   requests shortened the tail at 500 and at 5,000 resources, and the median at 5,000, in
   ``bench/profile.py``'s set-up (bench/RESULTS.md, "Garbage collection between requests").
+- No control socket (``gunicornc``): painpa does not use it, and gunicorn's default path is the
+  same for every instance a user runs on a host (:func:`options`).
 - ``timeout`` 30 s sits well above the FHIR deadline (``PAINPA_FHIR_DEADLINE``, 3 s) and below
   typical load-balancer idle timeouts; ``keepalive`` 5 s lets an EHR reuse its connection.
 """
@@ -99,6 +101,10 @@ def options(*, host: str = "127.0.0.1", port: int = 8080, workers: int | None = 
         "limit_request_field_size": 16384,
         "post_worker_init": post_worker_init,
         "post_request": post_request,
+        # gunicorn's control socket (gunicornc) is off: painpa never uses it, and its default path is
+        # one per user ($XDG_RUNTIME_DIR or ~/.gunicorn), so every instance on a host would bind the
+        # same socket, each start taking it over from the last and each stop deleting it for all.
+        "control_socket_disable": True,
     }
 
 

@@ -13,7 +13,13 @@ batches, cds_service/denials/store.py) or a PostgreSQL that refuses connections 
 ``Retry-After`` and an OperationOutcome of code ``transient`` (FHIR R4 IssueType). Nothing is written to
 the database on that path (no audit row: it would wait on the same lock), and the log line names the
 error class and code only: the exception's text carries the statement's parameters (a jti, a hashed
-patient reference). Other database errors (a missing table, a constraint) stay 500s.
+patient reference). Other database errors (a missing table, a constraint) stay 500s. Each such 503
+counts one ``painpa_dependency_errors_total{dependency="database"}`` (cds_service/metrics.py).
+
+A client over its rate limit (:class:`RateLimited`) is answered 429 + ``Retry-After`` here; a hook
+call's 429 was audited and counted by the view first (cds_service/hooks/views.py), and a 429 whose
+audit row could not be written arrives here as that write's error instead (503 or 500, as for any
+call). Every answer, errors included, carries ``X-Request-Id`` (cds_service/security/request_ids.py).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from cds_service import errors
+from cds_service import errors, metrics
 from cds_service.errors import Refused
 from cds_service.security.ratelimit import RateLimited
 
@@ -69,7 +75,7 @@ def database_unavailable(exc: BaseException) -> bool:
     return True
 
 
-def _db_error_name(exc: BaseException) -> str:
+def db_error_name(exc: BaseException) -> str:
     """Error class and code, never the message (it quotes the statement and its parameters)."""
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None) or ""
@@ -100,7 +106,8 @@ def error_response(status: int, message: str, expression: str | None = None, cod
 
 
 def database_unavailable_response(exc: BaseException) -> Response:
-    log.warning("database busy or unavailable (%s); answered 503", _db_error_name(exc))
+    log.warning("database busy or unavailable (%s); answered 503", db_error_name(exc))
+    metrics.dependency_error("database")
     resp = error_response(503, DB_UNAVAILABLE, code="transient")
     resp.headers["Retry-After"] = str(DB_RETRY_AFTER_S)
     return resp

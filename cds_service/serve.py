@@ -1,10 +1,11 @@
 """``painpa serve``: the production service under gunicorn (ARCHITECTURE.md interface contract).
 
-The master builds the app once before forking, so that a bad setting or a broken policy file stops
-start-up with a clear message (and the database tables exist before workers race to create them);
-each worker then builds its own app, with its own database pool. Before anything imports the app,
-the master makes a fresh directory for the workers' ``/metrics`` files (cds_service/metrics.py:
-a scrape reaching any worker reports the whole service), and removes it when gunicorn stops.
+The master builds the app once before forking, so that a bad setting, a broken policy file or a
+database schema that is not this release's stops start-up with a clear message (and a fresh database
+gets its schema before the workers open it); each worker then builds its own app, with its own
+database pool. Before anything imports the app, the master makes a fresh directory for the
+workers' ``/metrics`` files (cds_service/metrics.py: a scrape reaching any worker reports the whole
+service), and removes it when gunicorn stops.
 """
 
 from __future__ import annotations
@@ -42,9 +43,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # Imported only now: the app imports prometheus_client, which reads PROMETHEUS_MULTIPROC_DIR once.
     from cds_service import state
     from cds_service.app import create_app
+    from smart_app import keys
 
-    probe = create_app(settings)  # fail fast, and create tables once
-    state.of(probe).db.dispose()
+    try:
+        # Fail fast; on a fresh database the schema is created here, once, before the workers start.
+        # A database at another schema revision stops here, naming `painpa db upgrade`.
+        probe = create_app(settings)
+    except ConfigError as exc:
+        print(f"painpa serve: {exc}", file=sys.stderr)
+        return 2
+    db = state.of(probe).db
+    unreadable = keys.unreadable(db, settings)
+    db.dispose()
+    if unreadable:   # every instance must share the secret: stop here rather than fail each launch
+        print("painpa serve: the SMART keys in the database were stored by an instance with another "
+              "PAINPA_SECRET_KEY; give every instance the same PAINPA_SECRET_KEY (docs/deploy.md)", file=sys.stderr)
+        return 2
     try:
         gunicorn_options = options(host=args.host, port=args.port, workers=args.workers)
     except ConfigError as exc:

@@ -36,7 +36,9 @@ class AppState:
 
 def build(settings: Settings) -> AppState:
     """Open the instance (its folder, its database) and load the coverage policies, validated once:
-    a broken policy file stops start-up here, naming file and field."""
+    a broken policy file stops start-up here, naming file and field, and so does a database whose
+    schema is not this release's (``SchemaNotReady``, a ``ConfigError`` naming ``painpa db upgrade``;
+    a fresh database gets the schema: cds_service/store/migrate.py)."""
     settings.home.mkdir(parents=True, exist_ok=True)
     return AppState(settings=settings,
                     db=init_db(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms),

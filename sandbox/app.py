@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, redirect, url_for
 
-import sandbox.tables  # noqa: F401 - the sandbox's tables, created below with the product's
+import sandbox.tables  # noqa: F401 - the sandbox's tables, created below beside the product's
 from cds_service import state
 from cds_service.app import create_app
 from cds_service.config import Settings
@@ -36,8 +36,8 @@ def create_sandbox_app(settings: Settings | None = None) -> Flask:
         cds=CdsClient(base, ehr_iss(base), key), answers=Answers()))
     for bp in SURFACES:
         app.register_blueprint(bp)
-    # The product's create_app created the tables of the table modules imported by then; the sandbox's
-    # (sandbox.tables, imported above) are created here as well, whatever the import order was.
+    # The product's create_app opened the database with the product's schema (its migrations); the
+    # sandbox's own tables (sandbox.tables, imported above), which no migration knows, are created here.
     state.of(app).db.create_all()
 
     @app.get("/")

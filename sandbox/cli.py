@@ -48,6 +48,13 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"painpa sandbox: cannot listen on {args.host}:{port}: {problem}; try --port", file=sys.stderr)
         return 2
+    try:
+        upgraded = _upgrade_schema(settings)
+    except ConfigError as exc:
+        print(f"painpa sandbox: {exc}; or start over with --reset", file=sys.stderr)
+        return 2
+    if upgraded:
+        print(f"painpa sandbox: {upgraded}", flush=True)
     app = create_sandbox_app(settings)
     server = make_server(args.host, port, app, threaded=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -63,6 +70,26 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _upgrade_schema(settings: Settings) -> str | None:
+    """The sandbox's database is the developer's own: one an earlier painpa made is brought to this
+    release's schema, as ``painpa db upgrade`` would, where ``painpa serve`` would refuse to start."""
+    from cds_service.store import migrate  # SQLAlchemy and Alembic: loaded when the sandbox runs
+    from cds_service.store.base import Database  # see the note on imports above
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    try:
+        with db.engine.connect() as conn:
+            found = migrate.status(conn)
+        if found.fresh or found.at_head:
+            return None  # a fresh one gets the schema when the app opens it
+        before, after, _ = migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+    return (f"upgraded the database schema from {', '.join(before.revisions) or 'the release before migrations'} "
+            f"to {', '.join(after.revisions)}")
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

@@ -117,7 +117,7 @@ def _auth_method(client, server_methods: tuple[str, ...]) -> str:
 def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: str) -> tuple[str, str]:
     """Check the issuer, discover its endpoints and return the authorize URL and the launch's
     ``state`` (CC-57); the launch is bound to ``browser_id``."""
-    client = smart_client_for(db, iss, settings.home)
+    client = smart_client_for(db, iss, settings)
     if client is None:
         # Refused before any outbound request: the iss is caller-supplied (SSRF, standards.md §8.3).
         raise LaunchError("This EHR (iss) is not registered with painpa; ask the administrator to add it.", 400)
@@ -150,10 +150,10 @@ def _client_auth(db: Database, settings, pending_or_session, data: dict) -> tupl
     if method == "private_key_jwt":
         data = {**data,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": keys.client_assertion(settings.home, pending_or_session.client_id,
+                "client_assertion": keys.client_assertion(db, settings, pending_or_session.client_id,
                                                           pending_or_session.token_endpoint)}
         return data, None
-    client = smart_client_for(db, pending_or_session.iss, settings.home)
+    client = smart_client_for(db, pending_or_session.iss, settings)
     secret = client.client_secret if client else None
     if not secret:
         raise LaunchError("The client secret for this EHR is no longer registered.", 502)
@@ -228,8 +228,8 @@ def complete(db: Database, settings, *, browser_id: str | None, session_browser_
         s.add(SmartSession(
             id_digest=digest(session_id), browser_digest=digest(session_browser_id), iss=row.iss,
             client_id=row.client_id, token_endpoint=row.token_endpoint, auth_method=row.auth_method,
-            access_token=keys.seal(settings.home, body["access_token"]),
-            refresh_token=keys.seal(settings.home, body.get("refresh_token")),
+            access_token=keys.seal(db, settings, body["access_token"]),
+            refresh_token=keys.seal(db, settings, body.get("refresh_token")),
             expires_at=_expires_at(body), scope=str(body.get("scope", "")), context=launch_ctx.as_dict(),
             created=now,
         ))
@@ -249,27 +249,27 @@ def access_token(db: Database, settings, session_key: str) -> str:
             if row is None:
                 raise LaunchError("The app session ended; relaunch the app from the EHR.", 401)
             if row.expires_at - time.time() > REFRESH_SKEW_S:
-                return keys.unseal(settings.home, row.access_token)
+                return keys.unseal(db, settings, row.access_token)
             if not row.refresh_token:
                 if row.expires_at > time.time():
-                    return keys.unseal(settings.home, row.access_token)
+                    return keys.unseal(db, settings, row.access_token)
                 raise LaunchError("The EHR access token expired; relaunch the app from the EHR.", 401)
             snapshot = SmartSession(iss=row.iss, client_id=row.client_id, token_endpoint=row.token_endpoint,
                                     auth_method=row.auth_method)
-            refresh_token = keys.unseal(settings.home, row.refresh_token)
+            refresh_token = keys.unseal(db, settings, row.refresh_token)
         try:
             body = _token_request(db, settings, snapshot, {"grant_type": "refresh_token", "refresh_token": refresh_token})
         except LaunchError:
             with db.session() as s:
                 row = s.get(SmartSession, session_key)
                 if row is not None and row.expires_at > time.time():
-                    return keys.unseal(settings.home, row.access_token)
+                    return keys.unseal(db, settings, row.access_token)
             raise LaunchError("The EHR session could not be renewed; relaunch the app from the EHR.", 401) from None
         with db.session() as s:
             row = s.get(SmartSession, session_key)
-            row.access_token = keys.seal(settings.home, body["access_token"])
+            row.access_token = keys.seal(db, settings, body["access_token"])
             if body.get("refresh_token"):  # SMART 2.2: a new refresh token replaces the old one
-                row.refresh_token = keys.seal(settings.home, body["refresh_token"])
+                row.refresh_token = keys.seal(db, settings, body["refresh_token"])
             row.expires_at = _expires_at(body)
             row.scope = str(body.get("scope") or row.scope)
             row.refreshes = (row.refreshes or 0) + 1

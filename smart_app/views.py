@@ -22,7 +22,16 @@ pages.install(bp)
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    resp = jsonify(keys.public_jwks(state.current().settings.home))
+    app = state.current()
+    try:
+        resp = jsonify(keys.public_jwks(app.db, app.settings))
+    except keys.KeysUnreadable as exc:
+        # The EHR reads this as JSON: the reason, not the app's HTML error page, and nothing cached.
+        resp = jsonify({"error": "keys_unreadable", "error_description": exc.message})
+        resp.status_code = exc.status
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+    # keys.SIGNING_LEAD publishes a new key longer than this before it signs.
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 

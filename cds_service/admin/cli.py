@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from cds_service.config import Settings, secret_key
+from cds_service.config import ConfigError, Settings, secret_key
 
 # Each action imports its stack (the app state, SQLAlchemy, the denial imports) when it runs, so
 # that building the ``painpa`` parser loads none of it and answers at once.
@@ -47,7 +47,11 @@ def _instance():
     from cds_service import state  # see the note on imports above
 
     settings = Settings.from_env()
-    return state.build(settings), secret_key(settings)
+    try:
+        return state.build(settings), secret_key(settings)
+    except ConfigError as exc:  # a database schema that is not this release's, say: `painpa db upgrade`
+        print(f"painpa admin: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def create_user(args: argparse.Namespace) -> int:

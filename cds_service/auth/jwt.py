@@ -80,7 +80,7 @@ def authenticate(db: Database, settings: Settings, authorization: str | None, au
         unverified = jws.extract_compact(token.encode("ascii"))
         header = unverified.headers()
         payload = json.loads(unverified.payload)
-    except (JoseError, ValueError, UnicodeError) as exc:
+    except (JoseError, ValueError, UnicodeError, RecursionError) as exc:  # RecursionError: a nested-array bomb
         raise AuthError(f"malformed token: {type(exc).__name__}") from None
     if header.get("alg") not in ALGORITHMS:
         raise AuthError("algorithm not accepted")

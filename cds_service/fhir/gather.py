@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from urllib3 import PoolManager
 
-from cds_service import cpu, shared
+from cds_service import cpu, metrics, shared
 from cds_service.config import Settings
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
 from cds_service.fhir.queries import QUERIES
@@ -161,6 +161,7 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     for key, _query in queue:
         log.info("FHIR query %s not started before the deadline", key)
         failed.add(key)
+    metrics.dependency_error("fhir", len(failed))   # each of these leaves its type incomplete
     return results, failed
 
 

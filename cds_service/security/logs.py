@@ -5,6 +5,16 @@ to a log store: redacted at the record, one JSON object per line, no tokens, no 
 gives gunicorn the same formatter for its own lines. The redacting record factory of
 :mod:`.redaction` is installed by both, so a line is scrubbed before any handler sees it, and the
 formatter scrubs its final output once more (exception text included).
+
+Every line written while a request is answered also carries the fields bound to it
+(:func:`begin_context`, by :mod:`.request_ids`): its id and, once known, the client's verified
+``iss`` and the call's ``hookInstance``, so that one search finds every line of a call; the final
+scrub covers them too. A record's own ``extra`` wins over them (the "JWT refused" line names the
+``iss`` the token claimed, marked unverified). The fields live in a
+:class:`~contextvars.ContextVar`: gunicorn's ``gthread`` worker answers a request on one thread and
+the formatter runs on the thread that logs, so a line from another thread (the FHIR query pool's
+urllib3 debug lines) carries none. This module imports no web framework: the CLI configures
+logging without loading Flask.
 """
 
 from __future__ import annotations
@@ -12,16 +22,41 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from cds_service.security import redaction
 
 _STANDARD = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime",
                                                                                  "_painpa_redacted"}
+_fields: ContextVar[dict[str, str] | None] = ContextVar("painpa_log_fields", default=None)
+
+
+def begin_context(**fields: str) -> None:
+    """Every line written from now on in this context (a request's thread) carries ``fields``."""
+    _fields.set(dict(fields))
+
+
+def add_to_context(**fields: str) -> None:
+    """Add ``fields`` to the open context; outside one (a CLI command, start-up) nothing happens."""
+    bound = _fields.get()
+    if bound is not None:
+        bound.update(fields)
+
+
+def context_fields() -> dict[str, str]:
+    """What a line written now, on this thread, carries: {} outside a context."""
+    return dict(_fields.get() or {})
+
+
+def end_context() -> None:
+    # gthread reuses its threads: the next request on this one must not inherit these fields.
+    _fields.set(None)
 
 
 class JsonFormatter(logging.Formatter):
-    """``{"ts", "level", "logger", "msg", ...extra, "exc"}`` on one line."""
+    """``{"ts", "level", "logger", "msg", "pid", "request_id", "iss", "hookInstance", ...extra, "exc"}``
+    on one line (the request's fields only inside a request, ``iss`` and ``hookInstance`` once known)."""
 
     def format(self, record: logging.LogRecord) -> str:
         redaction.scrub_record(record)
@@ -32,6 +67,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "pid": record.process,
         }
+        out.update(context_fields())   # formatted on the logging thread: that request's fields
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)

@@ -26,6 +26,8 @@ from typing import Protocol
 
 from cachetools import TLRUCache
 
+from cds_service import metrics
+
 PREFIX = "painpa"
 
 
@@ -124,6 +126,7 @@ class RedisCache:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any client error means "unavailable"
+            metrics.dependency_error("redis")
             self._down_until = time.monotonic() + self._backoff_s
             raise CacheUnavailable(type(exc).__name__) from None
 

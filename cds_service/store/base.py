@@ -38,6 +38,8 @@ from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from cds_service.store import migrate
+
 
 class Base(DeclarativeBase):
     pass
@@ -118,15 +120,26 @@ class Database:
         return self.engine.begin()
 
     def create_all(self) -> None:
-        """Create every table declared so far that the database lacks: a surface's table module is
-        imported with the surface (the app factory imports every surface before it opens the database)."""
-        Base.metadata.create_all(self.engine)
+        """The product's schema as :func:`init_db` makes it (at head on a fresh database), then the
+        tables declared outside the product's migrations that the database lacks: the sandbox's
+        (``sbx_*``), which share the sandbox's database. Product tables are never made here."""
+        migrate.prepare(self.engine)
+        Base.metadata.create_all(self.engine, tables=[
+            t for t in Base.metadata.sorted_tables if not migrate.is_product_table(t.name)])
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 def init_db(url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Database:
+    """Open the database with this release's schema (:func:`cds_service.store.migrate.prepare`): a
+    fresh database gets it, created at head under a lock; a database at another revision, or with
+    the tables of the release before migrations, stops here with
+    :class:`~cds_service.store.migrate.SchemaNotReady` naming ``painpa db upgrade``."""
     db = Database(url, busy_timeout_ms=busy_timeout_ms)
-    db.create_all()
+    try:
+        migrate.prepare(db.engine)
+    except BaseException:
+        db.dispose()
+        raise
     return db

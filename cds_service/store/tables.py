@@ -91,3 +91,5 @@ class AuditEvent(Base):
     latency_ms: Mapped[int] = mapped_column(Integer)
     status: Mapped[int] = mapped_column(Integer)
     incomplete: Mapped[list] = mapped_column(JSON, default=list)
+    # The call's X-Request-Id (cds_service/security/request_ids.py): the key to its log lines.
+    request_id: Mapped[str | None] = mapped_column(String(128))

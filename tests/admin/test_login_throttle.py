@@ -180,7 +180,8 @@ def test_two_app_instances_on_one_database_share_the_count(backend, settings, cl
     """The multi-worker case: gunicorn workers (or hosts) are separate app instances on one database."""
     user, address = f"u{uuid.uuid4().hex[:12]}", f"203.0.113.{uuid.uuid4().int % 250 + 1}"
     if backend == "postgres":  # one server per session: a fresh user name keeps tests apart
-        settings = replace(settings, database_url=request.getfixturevalue("postgres_url"), secret_key="shared")
+        settings = replace(settings, database_url=request.getfixturevalue("postgres_url"),
+                           secret_key="shared-q7Vx2mR9tK4wZ8pL3nB6sW1yH5cJ0dF")
     first = make_app(settings, clock, user)
     second = make_app(replace(settings, home=tmp_path / "second"), clock, user="")
     one, two = client_from(first, address), client_from(second, address)

@@ -11,9 +11,11 @@ import pytest
 
 from tests.support.procs import ROOT, VENV_BIN
 
-COMMANDS = ("serve", "sandbox", "clients", "clients add", "clients list", "clients remove", "admin",
+COMMANDS = ("serve", "sandbox", "clients", "clients add", "clients list", "clients remove", "clients set-smart-secret",
+            "admin",
             "admin create-user", "admin import-denials", "admin import-metrics", "admin import-pas", "admin remap",
-            "evaluate", "audit", "audit purge")
+            "evaluate", "audit", "audit purge", "db", "db current", "db upgrade", "db downgrade", "keys",
+            "keys rotate", "keys list")
 
 
 def _painpa(*args: str) -> subprocess.CompletedProcess:

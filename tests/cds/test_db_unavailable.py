@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
@@ -27,24 +23,11 @@ from cds_service.store.tables import AuditEvent, SeenJti
 from tests.support import jwt as tjwt
 from tests.support.cds_caller import Caller
 from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body
+from tests.support.sqlite_lock import sqlite_path, write_lock
 
 BUSY_MS = 150
 
 
-def _sqlite_path(app) -> Path:
-    return Path(make_url(state.of(app).db.url).database)
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Hold SQLite's write lock from another connection, as an import's open transaction does."""
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
-        yield
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
 
 
 def _app(settings, es_key, **overrides):
@@ -105,7 +88,7 @@ def test_hook_call_behind_sqlite_write_lock_answers_503_not_500(app, es_key, cap
     body = _body()
     caplog.set_level(logging.INFO)
     served_503 = _served_503(app)
-    with write_lock(_sqlite_path(app)):
+    with write_lock(sqlite_path(app)):
         resp = _post(app, _token(app, es_key, jti=jti), body)
     _assert_503(resp)
     # One warning line naming the condition; neither the jti nor anything of the request in the log.
@@ -125,7 +108,7 @@ def test_hook_call_behind_sqlite_write_lock_answers_503_not_500(app, es_key, cap
 def test_feedback_behind_sqlite_write_lock_answers_503(app, es_key):
     item = {"card": "9f0a7e6c-5d4b-4a3c-8b2a-1c0d9e8f7a6b", "outcome": "overridden",
             "outcomeTimestamp": "2026-11-20T15:04:05Z"}
-    with write_lock(_sqlite_path(app)):
+    with write_lock(sqlite_path(app)):
         resp = _post(app, _token(app, es_key, "/feedback"), {"feedback": [item]}, "/feedback")
     _assert_503(resp)
     assert _post(app, _token(app, es_key, "/feedback"), {"feedback": [item]}, "/feedback").status_code == 200
@@ -137,7 +120,7 @@ def test_replayed_token_refused_after_the_database_recovers(app, es_key):
     used = _token(app, es_key)
     assert _post(app, used).status_code == 200
     during = _token(app, es_key)
-    with write_lock(_sqlite_path(app)):
+    with write_lock(sqlite_path(app)):
         replay_during = _post(app, used)
         fresh_during = _post(app, during)
     _assert_503(replay_during)
@@ -159,7 +142,7 @@ def test_database_write_failing_inside_the_handler_is_503_too(settings, es_key, 
             ok = _post(app, _token(app, es_key))
             assert ok.status_code == 200
             assert "smart" in json.dumps(ok.get_json())  # the card carries a SMART link: a handle is written
-            with write_lock(_sqlite_path(app)):
+            with write_lock(sqlite_path(app)):
                 resp = _post(app, _token(app, es_key))
             _assert_503(resp)
         finally:

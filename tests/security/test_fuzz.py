@@ -192,6 +192,10 @@ def _schema():
     clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key),
                        fhir_bases=["https://ehr.example.org/fhir"])
     app.extensions["fuzz.key"] = key
+    # A WSGI server always sets REMOTE_ADDR; werkzeug's bare Client (schemathesis's) does not, and
+    # /metrics answers a loopback client only while no PAINPA_METRICS_TOKEN is set.
+    served = app.wsgi_app
+    app.wsgi_app = lambda environ, start_response: served({"REMOTE_ADDR": "127.0.0.1", **environ}, start_response)
     return schemathesis.openapi.from_wsgi("/openapi.json", app), app
 
 

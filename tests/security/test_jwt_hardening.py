@@ -6,6 +6,7 @@ Redis, with ``painpa serve`` running 2 gunicorn workers)."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -66,7 +67,8 @@ def test_clock_skew_leeway(caller, claim, offset, accepted):
         _bare_401(resp)
 
 
-@pytest.mark.parametrize("case", ["jti-not-string", "aud-list-without-us", "kid-of-nobody", "garbage", "typ-jwe", "iss-int"])
+@pytest.mark.parametrize("case", ["jti-not-string", "aud-list-without-us", "kid-of-nobody", "garbage", "typ-jwe", "iss-int",
+                                  "nested-payload"])
 def test_every_refusal_is_a_bare_401(caller, settings, case):
     aud = f"{settings.base_url}/cds-services/{SIGN}"
     tokens = {
@@ -76,6 +78,9 @@ def test_every_refusal_is_a_bare_401(caller, settings, case):
         "garbage": lambda: "not.a.jwt",
         "typ-jwe": lambda: tjwt.sign(caller.key, ISS, aud, header={"typ": "JWE"}),
         "iss-int": lambda: tjwt.sign(caller.key, 42, aud),
+        # ~8 kB, under the size limit: a payload of nested arrays deeper than the JSON parser recurses
+        "nested-payload": lambda: "eyJhbGciOiJFUzM4NCJ9." + base64.urlsafe_b64encode(b"[" * 6000).decode().rstrip("=")
+                                  + ".c2ln",
     }
     _bare_401(caller.post(SIGN, {}, token=tokens[case]()))
 

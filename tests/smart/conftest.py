@@ -41,7 +41,9 @@ def stack(tmp_path_factory):
         subprocess.run([bin_, "clients", "add", "--iss", f"http://127.0.0.1:{ports[mode]}/cds-client",
                         "--jwks-file", str(jwks_file), "--fhir-base", f"http://127.0.0.1:{ports[mode]}/fhir",
                         "--smart-client-id", CLIENT_ID], env=proc_env, check=True, cwd=ROOT, capture_output=True)
-    (home / "smart_client_secrets.json").write_text(json.dumps({f"http://127.0.0.1:{ports['secret']}/fhir": SECRET}))
+    # The secret goes in on standard input and is kept sealed in the database (smart_app/registry.py).
+    subprocess.run([bin_, "clients", "set-smart-secret", "--fhir-base", f"http://127.0.0.1:{ports['secret']}/fhir"],
+                   input=SECRET + "\n", text=True, env=proc_env, check=True, cwd=ROOT, capture_output=True)
     logs = home.parent
 
     with ExitStack() as stack_:

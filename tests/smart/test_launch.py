@@ -8,15 +8,17 @@ import hashlib
 import re
 import secrets
 import time
+from functools import partial
 from urllib.parse import urlsplit
 
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from cds_service.config import Settings
 from cds_service.store.base import Database
 from smart_app import keys, oauth
-from smart_app.tables import SmartSession, digest
+from smart_app.tables import SmartKey, SmartSession, digest
 from tests.support.smart_stack import CLIENT_ID
 
 B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -156,15 +158,16 @@ def test_cc63_refresh_before_expiry_replaces_the_refresh_token(stack):
     _, _, resp, _ = stack.launch(ehr)
     sid = resp.headers["Location"].rsplit("/", 1)[1]
     db = Database(f"sqlite:///{stack.home / 'painpa.db'}")
-    settings = type("S", (), {"home": stack.home})()
+    settings = Settings.from_env(env={}, home=stack.home, base_url=stack.base)  # the instance's, as the process reads it
     with db.session() as s:
         row = s.get(SmartSession, digest(sid))
         first_access, first_refresh = row.access_token, row.refresh_token
     token = oauth.access_token(db, settings, digest(sid))  # 30 s left < 60 s skew: refresh now
+    unseal = partial(keys.unseal, db, settings)
     with db.session() as s:
         row = s.get(SmartSession, digest(sid))
-        assert token == keys.unseal(stack.home, row.access_token) != keys.unseal(stack.home, first_access)
-        assert row.refresh_token and keys.unseal(stack.home, row.refresh_token) != keys.unseal(stack.home, first_refresh)
+        assert token == unseal(row.access_token) != unseal(first_access)
+        assert row.refresh_token and unseal(row.refresh_token) != unseal(first_refresh)
         assert token not in row.access_token  # sealed at rest
         row.expires_at = time.time() + 5
     oauth.access_token(db, settings, digest(sid))  # works only with the new refresh token
@@ -192,10 +195,18 @@ def test_session_cookie_is_httponly_and_tokens_never_reach_the_browser(stack):
     assert all("HttpOnly" in c and "SameSite=Lax" in c for c in set_cookies)
 
 
-def test_jwks_is_public_only_and_the_key_file_is_private(stack):
-    keys = requests.get(stack.base + "/.well-known/jwks.json", timeout=5).json()["keys"]
-    assert keys and all("d" not in k for k in keys) and keys[0]["alg"] == "ES384"
-    assert (stack.home / "smart_client_key.json").stat().st_mode & 0o077 == 0
+def test_jwks_is_public_only_and_the_private_key_is_stored_encrypted(stack):
+    published = requests.get(stack.base + "/.well-known/jwks.json", timeout=5).json()["keys"]
+    assert published and all("d" not in k for k in published) and published[0]["alg"] == "ES384"
+    assert not [p.name for p in stack.home.iterdir() if p.name.startswith("smart_") and "key" in p.name]
+    db = Database(f"sqlite:///{stack.home / 'painpa.db'}")
+    try:
+        with db.session() as s:
+            row = s.get(SmartKey, published[0]["kid"])
+            assert row.public_jwk == published[0]
+            assert row.private_jwe.count(".") == 4 and '"d"' not in row.private_jwe   # compact JWE only
+    finally:
+        db.dispose()
 
 
 def test_frame_ancestors_allow_registered_ehrs_and_no_frame_denial(stack):

@@ -4,8 +4,11 @@ first grant and after every refresh — a copy of the database file alone does n
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import text
 
+from cds_service.config import Settings
 from cds_service.store.base import Database
 from smart_app import keys, oauth
 from smart_app.tables import digest
@@ -29,16 +32,17 @@ def test_access_and_refresh_tokens_are_never_stored_in_clear(stack):
     _, _, resp, _ = stack.launch(ehr)
     key = digest(resp.headers["Location"].rsplit("/", 1)[1])
     db = Database(f"sqlite:///{stack.home / 'painpa.db'}")
-    settings = type("S", (), {"home": stack.home})()
+    settings = Settings.from_env(env={}, home=stack.home, base_url=stack.base)  # the instance's, as the process reads it
+    unseal = partial(keys.unseal, db, settings)
     try:
         raw_access, raw_refresh = _raw_row(db, key)
-        first_access, first_refresh = keys.unseal(stack.home, raw_access), keys.unseal(stack.home, raw_refresh)
+        first_access, first_refresh = unseal(raw_access), unseal(raw_refresh)
         token = oauth.access_token(db, settings, key)          # 30 s left < 60 s skew: refreshes now
         sent = [t for t in ehr.log()["token"] if t["grant_type"] == "refresh_token"][-1]["refresh_token"]
         assert sent == first_refresh                            # what was stored is the EHR's real token
         new_raw_access, new_raw_refresh = _raw_row(db, key)
-        assert keys.unseal(stack.home, new_raw_access) == token != first_access
-        secrets_ = {first_access, first_refresh, token, keys.unseal(stack.home, new_raw_refresh)}
+        assert unseal(new_raw_access) == token != first_access
+        secrets_ = {first_access, first_refresh, token, unseal(new_raw_refresh)}
         for raw in (raw_access, raw_refresh, new_raw_access, new_raw_refresh):
             assert raw.count(".") == 4 and not any(t in raw for t in secrets_)   # compact JWE, nothing clear
         on_disk = _file_bytes(stack)

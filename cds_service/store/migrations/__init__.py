@@ -1,0 +1,1 @@
+"""painpa's Alembic revisions (README.md here); run through cds_service.store.migrate."""

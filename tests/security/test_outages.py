@@ -163,8 +163,18 @@ class Load:
         return min(ends) if ends else None
 
 
-def _workers(svc) -> set[int]:
-    return {p.pid for p in psutil.Process(svc.pid).children()}
+WORKERS = 2   # painpa_service's default
+
+
+def _workers(svc, timeout: float = 30.0) -> set[int]:
+    """The gunicorn workers' pids, once all of them are up: /healthz answers as soon as the first
+    one is, and a snapshot taken then would miss the second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = {p.pid for p in psutil.Process(svc.pid).children()}
+        if len(pids) >= WORKERS or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
 
 
 def _row_counts(url: str, column, idents: set[str]) -> Counter:

@@ -56,8 +56,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     unreadable = keys.unreadable(db, settings)
     db.dispose()
     if unreadable:   # every instance must share the secret: stop here rather than fail each launch
-        print("painpa serve: the SMART keys in the database were stored by an instance with another "
-              "PAINPA_SECRET_KEY; give every instance the same PAINPA_SECRET_KEY (docs/deploy.md)", file=sys.stderr)
+        print(f"painpa serve: {keys.KeysUnreadable().message} (docs/deploy.md §9)", file=sys.stderr)
         return 2
     try:
         gunicorn_options = options(host=args.host, port=args.port, workers=args.workers)

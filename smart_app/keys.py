@@ -102,25 +102,37 @@ def wrapping_key(secret: str, purpose: bytes = b"painpa smart_keys private parts
     return OctKey.import_key(raw)
 
 
+def bind(wrap: OctKey, kid: str, data: bytes, cty: str | None = None) -> str:
+    """``data`` encrypted under ``wrap`` (JWE ``dir`` + A256GCM) with ``kid`` in the authenticated
+    header: a ciphertext copied into another row (another kid) will not open as that row's."""
+    header = {**_JWE, "kid": kid, **({"cty": cty} if cty else {})}
+    return jwe.encrypt_compact(header, data, wrap, algorithms=_JWE_ALGS)
+
+
+def unbind(wrap: OctKey, kid: str, compact: str) -> bytes | None:
+    """What :func:`bind` sealed for ``kid``; None when it does not open under ``wrap`` (another
+    secret key) or was sealed for another kid."""
+    try:
+        opened = jwe.decrypt_compact(compact, wrap, algorithms=_JWE_ALGS)
+    except JoseError:
+        return None
+    return opened.plaintext if opened.headers().get("kid") == kid else None
+
+
 def _wrap(wrap: OctKey, kid: str, key: ECKey | OctKey) -> str:
-    # The kid rides in the authenticated header: a row's ciphertext copied into another row will not open.
-    header = {**_JWE, "kid": kid, "cty": "jwk+json"}
-    return jwe.encrypt_compact(header, json.dumps(key.as_dict(private=True)).encode(), wrap, algorithms=_JWE_ALGS)
+    return bind(wrap, kid, json.dumps(key.as_dict(private=True)).encode(), cty="jwk+json")
 
 
 def _unwrap(wrap: OctKey, info: SmartKey) -> ECKey | OctKey:
     if info.private_jwe is None:
         raise LaunchError(SESSION_UNREADABLE, 401)   # retired and erased
-    try:
-        opened = jwe.decrypt_compact(info.private_jwe, wrap, algorithms=_JWE_ALGS)
-    except JoseError:
+    plaintext = unbind(wrap, info.kid, info.private_jwe)
+    if plaintext is None:
         if info.kid not in _unopened:   # said once per process: every request would repeat it
             _unopened.add(info.kid)
             log.error("the smart_keys row %s does not open with this instance's PAINPA_SECRET_KEY", info.kid)
-        raise KeysUnreadable() from None
-    if opened.headers().get("kid") != info.kid:
         raise KeysUnreadable()
-    data = json.loads(opened.plaintext)
+    data = json.loads(plaintext)
     return ECKey.import_key(data) if info.key_use == SIG else OctKey.import_key(data)
 
 
@@ -280,7 +292,7 @@ def seal(db: Database, settings, value: str | None) -> str | None:
         return None
     ring = keyring(db, settings)
     info = ring.current(ENC)
-    return jwe.encrypt_compact({**_JWE, "kid": info.kid}, value.encode(), ring.open(info), algorithms=_JWE_ALGS)
+    return bind(ring.open(info), info.kid, value.encode())
 
 
 def _header(value: str) -> dict:

@@ -23,9 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from joserfc import jwe
-from joserfc.errors import JoseError
-
 from cds_service.clients import list_clients, normalize_base
 from cds_service.config import Settings, secret_key
 from cds_service.store.base import Database
@@ -35,7 +32,6 @@ from smart_app.tables import SmartClientSecret
 
 SECRETS_FILE = "smart_client_secrets.json"   # the previous release's place; read, never written
 _PURPOSE = b"painpa smart client secrets v1"
-_JWE = {"alg": "dir", "enc": "A256GCM"}
 
 
 class SecretUnreadable(LaunchError):
@@ -64,9 +60,7 @@ def store_secret(db: Database, settings: Settings, fhir_base: str, secret: str |
             if row is not None:
                 s.delete(row)
             return base
-        header = {**_JWE, "kid": base}
-        sealed = jwe.encrypt_compact(header, secret.encode(), keys.wrapping_key(secret_key(settings), _PURPOSE),
-                                     algorithms=list(_JWE.values()))
+        sealed = keys.bind(keys.wrapping_key(secret_key(settings), _PURPOSE), base, secret.encode())
         now = datetime.now(UTC).replace(tzinfo=None)
         if row is None:
             s.add(SmartClientSecret(fhir_base=base, sealed=sealed, updated=now))
@@ -81,14 +75,11 @@ def _stored_secret(db: Database, settings: Settings, base: str) -> str | None:
         sealed = row.sealed if row is not None else None
     if sealed is None:
         return None
-    try:
-        opened = jwe.decrypt_compact(sealed, keys.wrapping_key(secret_key(settings), _PURPOSE),
-                                     algorithms=list(_JWE.values()))
-    except JoseError:
-        raise SecretUnreadable(base) from None
-    if opened.headers().get("kid") != base:   # a row's ciphertext copied to another base
+    # None: another PAINPA_SECRET_KEY, or a row's ciphertext copied to another base
+    plaintext = keys.unbind(keys.wrapping_key(secret_key(settings), _PURPOSE), base, sealed)
+    if plaintext is None:
         raise SecretUnreadable(base)
-    return opened.plaintext.decode()
+    return plaintext.decode()
 
 
 def _file_secret(home: Path | None, iss: str) -> str | None:

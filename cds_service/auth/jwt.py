@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class AuthError(Exception):
-    """Authentication failed. ``str(exc)`` is a reason safe to log (never the token)."""
+    """Authentication failed. ``str(exc)`` is a reason safe to log (never the token);
+    ``claimed_iss`` is the ``iss`` the token claimed, unverified (a forger writes what it likes),
+    when its payload could be read: for the log line only, cut to 256 characters."""
+
+    claimed_iss: str | None = None
 
 
 def _instant(value: object) -> bool:
@@ -71,6 +75,17 @@ def _claims_ok(claims: dict, client: ClientInfo, audience: str, settings: Settin
 
 def authenticate(db: Database, settings: Settings, authorization: str | None, audience: str) -> ClientInfo:
     """Verify ``Authorization: Bearer <JWT>`` for ``audience`` and return the calling client."""
+    token, header, payload = _parse(authorization)
+    try:
+        return _verify(db, settings, token, header, payload, audience)
+    except AuthError as exc:
+        iss = payload.get("iss")
+        exc.claimed_iss = iss[:256] if isinstance(iss, str) and iss else None
+        raise
+
+
+def _parse(authorization: str | None) -> tuple[str, dict, dict]:
+    """The token, its header and its payload, unverified; the payload is a JSON object."""
     if not authorization or not authorization.startswith("Bearer "):
         raise AuthError("no bearer token")
     token = authorization[len("Bearer "):].strip()
@@ -82,11 +97,17 @@ def authenticate(db: Database, settings: Settings, authorization: str | None, au
         payload = json.loads(unverified.payload)
     except (JoseError, ValueError, UnicodeError, RecursionError) as exc:  # RecursionError: a nested-array bomb
         raise AuthError(f"malformed token: {type(exc).__name__}") from None
+    if not isinstance(payload, dict):
+        raise AuthError("iss missing")
+    return token, header, payload
+
+
+def _verify(db: Database, settings: Settings, token: str, header: dict, payload: dict, audience: str) -> ClientInfo:
     if header.get("alg") not in ALGORITHMS:
         raise AuthError("algorithm not accepted")
     if header.get("typ") is not None and str(header["typ"]).upper() != "JWT":
         raise AuthError("typ is not JWT")
-    if not isinstance(payload, dict) or not isinstance(payload.get("iss"), str):
+    if not isinstance(payload.get("iss"), str):
         raise AuthError("iss missing")
     client = get_client(db, payload["iss"])
     if client is None:

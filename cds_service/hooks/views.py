@@ -10,9 +10,6 @@ limit exceeded, egress refused) name the ``iss`` too, never a token or a patient
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import time
 from dataclasses import replace
@@ -23,7 +20,6 @@ from werkzeug.exceptions import HTTPException
 
 from cds_service import audit, cpu, metrics, state
 from cds_service.auth import AuthError, authenticate
-from cds_service.auth.jwt import MAX_TOKEN_BYTES
 from cds_service.clients import ClientInfo
 from cds_service.clock import today_utc
 from cds_service.errors import Refused
@@ -44,21 +40,6 @@ bp = Blueprint("cds", __name__)
 log = logging.getLogger(__name__)
 
 
-def _claimed_iss(authorization: str | None) -> str | None:
-    """The ``iss`` a refused JWT claims, for its log line only: unverified (a forger writes what it
-    likes), so it is logged as such, and cut to 256 characters."""
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    parts = token.split(".")
-    if len(parts) != 3 or len(token) > MAX_TOKEN_BYTES:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error, RecursionError):
-        return None
-    iss = claims.get("iss") if isinstance(claims, dict) else None
-    return iss[:256] if isinstance(iss, str) and iss else None
-
-
 def _verify(audience_path: str) -> ClientInfo | None:
     """The calling client, or None (answered 401). Its ``iss`` is named on every later log line."""
     app = state.current()
@@ -66,9 +47,9 @@ def _verify(audience_path: str) -> ClientInfo | None:
     try:
         client = authenticate(app.db, app.settings, authorization, app.settings.base_url + audience_path)
     except AuthError as exc:
-        iss = _claimed_iss(authorization)
         # The reason and the claimed iss; never the token.
-        log.info("JWT refused: %s", exc, extra={"iss": iss, "iss_verified": False} if iss else None)
+        log.info("JWT refused: %s", exc,
+                 extra={"iss": exc.claimed_iss, "iss_verified": False} if exc.claimed_iss else None)
         return None
     request_ids.annotate(iss=client.iss)
     return client

@@ -17,29 +17,17 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from cds_service import clients, state
-from cds_service.app import create_app
+from cds_service import state
 from cds_service.store.tables import AuditEvent, SeenJti
 from tests.support import jwt as tjwt
+from tests.support.busy_database import BUSY_MS, busy_app, sqlite_path, write_lock
 from tests.support.cds_caller import Caller
 from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body
-from tests.support.sqlite_lock import sqlite_path, write_lock
-
-BUSY_MS = 150
-
-
-
-
-def _app(settings, es_key, **overrides):
-    app = create_app(replace(settings, db_busy_timeout_ms=BUSY_MS, **overrides))
-    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key),
-                       fhir_bases=["https://ehr.example.org/fhir"], default_state="TX", default_pos="24")
-    return app
 
 
 @pytest.fixture
 def app(settings, es_key):
-    app = _app(settings, es_key)
+    app = busy_app(settings, es_key)
     yield app
     state.of(app).db.dispose()
 
@@ -137,7 +125,7 @@ def test_database_write_failing_inside_the_handler_is_503_too(settings, es_key, 
     from tests.support.redis_server import redis_server
 
     with redis_server(tmp_path / "redis") as redis_url:
-        app = _app(settings, es_key, redis_url=redis_url)
+        app = busy_app(settings, es_key, redis_url=redis_url)
         try:
             ok = _post(app, _token(app, es_key))
             assert ok.status_code == 200
@@ -167,7 +155,7 @@ def test_postgresql_down_answers_503_and_replay_still_refused(settings, es_key, 
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    app = _app(settings, es_key, database_url=url)
+    app = busy_app(settings, es_key, database_url=url)
     try:
         used = _token(app, es_key)
         assert _post(app, used).status_code == 200
@@ -194,7 +182,7 @@ def test_postgresql_unreachable_port_answers_503(settings, es_key):
     from cds_service.store.base import Database
     from tests.support.procs import free_port
 
-    app = _app(settings, es_key)
+    app = busy_app(settings, es_key)
     try:
         # The app started on SQLite; its database is then swapped for one whose server is gone
         # (create_app itself needs a database to create tables in).

@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
-from cds_service import audit, clients, state
-from cds_service.app import create_app
+from cds_service import audit, state
 from cds_service.security import request_ids
 from cds_service.store.tables import AuditEvent
 from tests.support import jwt as tjwt
+from tests.support.busy_database import busy_app, sqlite_path, write_lock
 from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body
 from tests.support.procs import free_port
-from tests.support.sqlite_lock import sqlite_path, write_lock
-
-BUSY_MS = 150
 
 
 def _samples(app) -> dict[tuple, float]:
@@ -44,16 +40,10 @@ def _delta(before: dict, after: dict, key: tuple) -> float:
     return after.get(key, 0) - before.get(key, 0)
 
 
-def _make_app(settings, es_key, **overrides):
-    app = create_app(replace(settings, db_busy_timeout_ms=BUSY_MS, **overrides))
-    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key),
-                       fhir_bases=["https://ehr.example.org/fhir"], default_state="TX", default_pos="24")
-    return app
-
 
 @pytest.fixture
 def limited(settings, es_key):
-    app = _make_app(settings, es_key, rate_limit_per_minute=1)
+    app = busy_app(settings, es_key, rate_limit_per_minute=1)
     yield app
     state.of(app).db.dispose()
 
@@ -132,7 +122,7 @@ def test_a_429_whose_row_is_refused_by_a_defect_is_500(limited, es_key):
 
 
 def test_database_unavailable_is_counted(settings, es_key):
-    app = _make_app(settings, es_key)
+    app = busy_app(settings, es_key)
     try:
         before = _samples(app)
         with write_lock(sqlite_path(app)):
@@ -157,7 +147,7 @@ def test_fhir_failures_are_counted(app, es_key, fhir):
 
 def test_redis_unavailable_is_counted_and_the_call_still_answers(settings, es_key):
     # Nothing listens there: the connection is refused, the rate limit counts in the database.
-    app = _make_app(settings, es_key, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    app = busy_app(settings, es_key, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     try:
         before = _samples(app)
         assert _post(app, es_key).status_code == 200
@@ -172,7 +162,7 @@ def test_every_dependency_series_exists_from_the_start(app):
 
 
 def test_a_413_is_audited_and_counted(settings, es_key):
-    app = _make_app(settings, es_key, max_request_bytes=2048)
+    app = busy_app(settings, es_key, max_request_bytes=2048)
     try:
         before = _samples(app)
         resp = _post(app, es_key, hook_body(prefetch=full_prefetch()), request_id="too-big-1")

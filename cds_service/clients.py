@@ -18,6 +18,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import Row, bindparam, select
 
 from cds_service.policy.record import TenantDefaults
+from cds_service.render.versions import UnsupportedVersion, answered_version
 from cds_service.security import urls
 from cds_service.store.base import Database
 from cds_service.store.tables import Client
@@ -36,6 +37,7 @@ class ClientInfo:
     fhir_bases: tuple[str, ...]
     smart_client_id: str | None
     defaults: TenantDefaults
+    crd_version: str | None = None      # the CRD version answered when a request names none
 
     def allows_fhir_server(self, fhir_server: str, *, allow_insecure: bool) -> bool:
         """True when ``fhir_server`` is a registered base or a path beneath one (no prefix tricks)."""
@@ -95,6 +97,7 @@ def _info(row: Client | Row) -> ClientInfo:
         fhir_bases=tuple(row.fhir_bases or ()),
         smart_client_id=row.smart_client_id,
         defaults=TenantDefaults(state=row.default_state, place_of_service=row.default_pos),
+        crd_version=row.crd_version,
     )
 
 
@@ -109,6 +112,7 @@ def add_client(
     smart_client_id: str | None = None,
     default_state: str | None = None,
     default_pos: str | None = None,
+    crd_version: str | None = None,
 ) -> ClientInfo:
     """Register (or replace) the client with this ``iss``."""
     if not iss or not iss.strip():
@@ -124,6 +128,11 @@ def add_client(
         raise ClientError(f"--default-state {default_state!r} must be a two-letter US state code")
     if default_pos is not None and not (default_pos.isdigit() and len(default_pos) == 2):
         raise ClientError(f"--default-pos {default_pos!r} must be a two-digit CMS place-of-service code")
+    if crd_version is not None:
+        try:
+            crd_version = answered_version(crd_version)
+        except UnsupportedVersion as exc:
+            raise ClientError(f"--crd-version: {exc}") from None
     stored = public_jwks(jwks) if jwks is not None else None
     with db.session() as s:
         row = s.scalar(select(Client).where(Client.iss == iss))
@@ -134,6 +143,7 @@ def add_client(
         row.smart_client_id = smart_client_id
         row.default_state = default_state.upper() if default_state else None
         row.default_pos = default_pos
+        row.crd_version = crd_version
         s.flush()
         return _info(row)
 
@@ -142,7 +152,7 @@ _CLIENTS = Client.__table__
 # Built once: every hook call looks its client up, and a prebuilt Core statement skips both the ORM
 # session and the per-call statement construction (Database.begin).
 _GET_CLIENT = select(*(_CLIENTS.c[name] for name in (
-    "iss", "tenant", "jwks_url", "jwks", "fhir_bases", "smart_client_id", "default_state", "default_pos",
+    "iss", "tenant", "jwks_url", "jwks", "fhir_bases", "smart_client_id", "default_state", "default_pos", "crd_version",
 ))).where(_CLIENTS.c.iss == bindparam("iss"))
 
 

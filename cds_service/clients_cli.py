@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_cmd.add_argument("--smart-client-id", help="the SMART app's client id at this EHR")
     add_cmd.add_argument("--default-state", help="two-letter state used when an order names no location")
     add_cmd.add_argument("--default-pos", help="CMS place-of-service code used when an order names none")
+    add_cmd.add_argument("--crd-version", help="CRD version answered when a request names none "
+                                               "(2.0.1, 2.1 or 2.2; default 2.0.1)")
     add_cmd.set_defaults(func=add)
     lst = csub.add_parser("list", help="list registered clients")
     lst.add_argument("--json", action="store_true")
@@ -62,7 +64,7 @@ def add(args: argparse.Namespace) -> int:
         info = add_client(
             _db(), iss=args.iss, fhir_bases=args.fhir_bases, jwks_url=args.jwks_url, jwks=jwks,
             tenant=args.tenant, smart_client_id=args.smart_client_id,
-            default_state=args.default_state, default_pos=args.default_pos,
+            default_state=args.default_state, default_pos=args.default_pos, crd_version=args.crd_version,
         )
     except (ClientError, ConfigError) as exc:
         print(f"painpa clients add: {exc}", file=sys.stderr)
@@ -84,6 +86,7 @@ def list_(args: argparse.Namespace) -> int:
             "iss": c.iss, "tenant": c.tenant, "jwks_url": c.jwks_url, "jwks_stored": c.jwks is not None,
             "fhir_bases": list(c.fhir_bases), "smart_client_id": c.smart_client_id,
             "default_state": c.defaults.state, "default_pos": c.defaults.place_of_service,
+            "crd_version": c.crd_version,
         } for c in rows], indent=2))
         return 0
     if not rows:

@@ -1,9 +1,11 @@
 """Parse and validate a hook call (CDS Hooks 2.0 §Calling a CDS Service; hook library order-select /
-order-sign 1.0; CRD 2.0.1 deviations; checks CC-20..23 of standards.md §10).
+order-sign / appointment-book 1.0; CRD 2.0.1 deviations; checks CC-20..23 of standards.md §10).
 
 Structure that CDS Hooks requires is checked (400 naming the element); CRD-level constraints that
-valid JSON breaks (selections that name no draft order, draft orders without ids) answer 422.
-Unknown context fields and unknown extensions are ignored (CRD hook-23).
+valid JSON breaks (selections that name no draft order, draft orders or appointments without ids)
+answer 422. Unknown context fields and unknown extensions are ignored (CRD hook-23). A
+``davinci-crd.requestedVersion`` painpa does not answer is a 400 naming the versions it does
+(CRD 2.2 dev-3; :mod:`cds_service.render.versions`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from cds_service.errors import INCOMPLETE, PROCESSING, Refused
+from cds_service.render.versions import UnsupportedVersion, answered_version
 
 # A JSON ``\uD800``-``\uDFFF`` escape: legal JSON, but a lone one is not Unicode text (RFC 8259 §8.2)
 # and breaks every later ``.encode()`` (hashing, logging, SQL) with a 500. The standard library
@@ -36,6 +39,7 @@ REQUIRED_CONTEXT = {
     "order-select": ("userId", "patientId", "selections", "draftOrders"),
     "order-sign": ("userId", "patientId", "draftOrders"),
     "patient-view": ("userId", "patientId"),
+    "appointment-book": ("userId", "patientId", "appointments"),
 }
 
 
@@ -65,10 +69,10 @@ class HookRequest:
     selections: tuple[str, ...] = ()
     configuration: dict = field(default_factory=dict)
     requested_version: str | None = None
-
-    @property
-    def crd_version(self) -> str:
-        return "2.2" if self.requested_version == "2.2" else "2.0.1"
+    # The CRD version the answer is shaped to (render/versions.py): the requested one, else the
+    # registered client's (set by the view once the client is known), else 2.0.1.
+    crd_version: str = "2.0.1"
+    appointments: tuple[dict, ...] = ()     # appointment-book: context.appointments, in order
 
     @property
     def selected_orders(self) -> list[dict]:
@@ -124,23 +128,24 @@ def _string(obj: dict, key: str, where: str, *, required: bool = True) -> str | 
     return value
 
 
-def _draft_orders(bundle: object) -> tuple[dict, ...]:
+def _bundled(bundle: object, name: str) -> tuple[dict, ...]:
+    """The resources of ``context.<name>`` (draftOrders, appointments: a Bundle whose entries need ids)."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise InvalidRequest("context.draftOrders must be a FHIR Bundle", "context.draftOrders")
+        raise InvalidRequest(f"context.{name} must be a FHIR Bundle", f"context.{name}")
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
-        raise InvalidRequest("context.draftOrders.entry must be an array", "context.draftOrders.entry")
-    orders: list[dict] = []
+        raise InvalidRequest(f"context.{name}.entry must be an array", f"context.{name}.entry")
+    resources: list[dict] = []
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        where = f"context.draftOrders.entry[{i}].resource"
+        where = f"context.{name}.entry[{i}].resource"
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise InvalidRequest(f"{where} must be a FHIR resource", where)
         if not isinstance(resource.get("id"), str) or not resource["id"]:
-            raise InvalidRequest(f"{where} has no id; draft orders need ids to be referenced", f"{where}.id",
+            raise InvalidRequest(f"{where} has no id; it needs one to be referenced", f"{where}.id",
                                  issue=PROCESSING)
-        orders.append(resource)
-    return tuple(orders)
+        resources.append(resource)
+    return tuple(resources)
 
 
 def _extension(body: dict) -> tuple[dict, str | None]:
@@ -179,7 +184,8 @@ def parse_request(body: dict, service_hook: str) -> HookRequest:
     if encounter_id is not None and not ID_RE.match(encounter_id):
         raise InvalidRequest("context.encounterId must be a FHIR id", "context.encounterId")
 
-    orders = _draft_orders(context["draftOrders"]) if "draftOrders" in context else ()
+    orders = _bundled(context["draftOrders"], "draftOrders") if "draftOrders" in context else ()
+    appointments = _bundled(context["appointments"], "appointments") if hook == "appointment-book" else ()
     selections: tuple[str, ...] = ()
     if hook == "order-select":
         raw = context["selections"]
@@ -211,6 +217,10 @@ def parse_request(body: dict, service_hook: str) -> HookRequest:
     if prefetch is not None and not isinstance(prefetch, dict):
         raise InvalidRequest("prefetch must be an object", "prefetch")
     config, version = _extension(body)
+    try:
+        answered = answered_version(version)
+    except UnsupportedVersion as exc:
+        raise InvalidRequest(str(exc), "extension.davinci-crd.requestedVersion") from None
     return HookRequest(
         hook=hook,
         hook_instance=hook_instance,
@@ -225,4 +235,6 @@ def parse_request(body: dict, service_hook: str) -> HookRequest:
         selections=selections,
         configuration=config,
         requested_version=version,
+        crd_version=answered,
+        appointments=appointments,
     )

@@ -174,6 +174,9 @@ def _call_service(service_id: str):
             hook_req = parse_request(limits.bounded_hook(parse_json(raw), settings.max_prefetch_resources, raw),
                                      service.hook)
             request_ids.annotate(hook_instance=hook_req.hook_instance)
+            if hook_req.requested_version is None and client.crd_version:
+                # No version asked for: the one this client was registered for (render/versions.py).
+                hook_req = replace(hook_req, crd_version=client.crd_version)
             if hook_req.fhir_server:
                 checked = client.checked_fhir_server(hook_req.fhir_server,
                                                      allow_insecure=settings.allow_insecure_registered)

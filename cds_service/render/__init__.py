@@ -1,12 +1,14 @@
-"""Pure rendering of determinations into a CDS Hooks response: cards plus, on order-sign, CRD
-coverage-information systemActions (CDS Hooks 2.0 §CDS Service Response; Da Vinci CRD 2.0.1 / 2.2
-cards.md and coverage-information; standards.md §2.3-§2.6; CC-31, CC-33..CC-49).
+"""Pure rendering of determinations into a CDS Hooks response: cards plus, on a primary hook
+(order-sign, appointment-book), CRD coverage-information systemActions (CDS Hooks 2.0 §CDS Service
+Response; Da Vinci CRD 2.0.1 / 2.2 cards.md and coverage-information; standards.md §2.3-§2.6; CC-31,
+CC-33..CC-49).
 
 ``render_response(determinations, draft_orders, *, hook, crd_version, config, today, smart_link)``:
 - ``config`` is the parsed ``davinci-crd.configuration``: a topic code set to ``false`` suppresses
   those cards (``coverage-info: false`` also suppresses the coverage-information systemActions);
   ``max-cards`` caps the cards after sorting worst first; unknown keys are ignored (CC-31).
-- card ``source.topic.system`` follows CC-41: CRD 2.0.1/2.1 ``.../CodeSystem/temp``; 2.2
+- card ``source.topic.system`` follows CC-41, from the answered version's data
+  (:mod:`cds_service.render.versions`): CRD 2.0.1/2.1 ``.../CodeSystem/temp``; 2.2
   ``http://terminology.hl7.org/CodeSystem/cdshooks-card-type``.
 """
 
@@ -18,19 +20,18 @@ from datetime import date
 
 from cds_service.policy.model import Determination
 from cds_service.render.cards import CARD_TOPICS, DEFAULT_MAX_CARDS, SmartLink, drafts
-from cds_service.render.coverage import COVERAGE_INFO_URL, coverage_extension, system_action
+from cds_service.render.coverage import COVERAGE_INFO_URL, PRIMARY_HOOKS, coverage_extension, system_action
+from cds_service.render.versions import vocabulary
 
 __all__ = ["CARD_TOPICS", "COVERAGE_INFO_URL", "DEFAULT_MAX_CARDS", "TOPIC_CODES", "coverage_extension",
            "render_response", "topic_system"]
 
 TOPIC_CODES: tuple[str, ...] = tuple(code for code, _, _ in CARD_TOPICS)
-TOPIC_SYSTEM_201 = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
-TOPIC_SYSTEM_22 = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 _DISPLAY = {code: display for code, display, _ in CARD_TOPICS}
 
 
 def topic_system(crd_version: str) -> str:
-    return TOPIC_SYSTEM_22 if crd_version.startswith("2.2") else TOPIC_SYSTEM_201
+    return vocabulary(crd_version).topic_system
 
 
 def _max_cards(config: dict) -> int:
@@ -70,7 +71,7 @@ def render_response(determinations: Sequence[Determination], draft_orders: Seque
         cards.append(card)
     cards = cards[: _max_cards(config)]
     response: dict = {"cards": cards}
-    if hook == "order-sign" and "coverage-info" in enabled:
+    if hook in PRIMARY_HOOKS and "coverage-info" in enabled:
         actions = []
         for det, order in zip(determinations, draft_orders, strict=False):
             action = system_action(det, order, hook=hook, crd_version=crd_version, today=today)

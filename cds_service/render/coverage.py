@@ -1,20 +1,22 @@
-"""Determination → Da Vinci CRD coverage-information extension and its order-sign systemAction
-(standards.md §2.3; CC-42..CC-49).
+"""Determination → Da Vinci CRD coverage-information extension and its systemAction on a primary
+hook (standards.md §2.3; CC-42..CC-49), shaped to the answered CRD version's vocabulary
+(:mod:`cds_service.render.versions`: CRD 2.0.1 / 2.1.0 / 2.2.1 ext-coverage-information).
 
-Rules that keep one payload valid under both CRD 2.0.1 and 2.2 (standards.md §2.3 "Rules that satisfy
-both versions"): ``pa-needed`` always present unless ``covered = not-covered``; ``info-needed`` iff some
-element is ``conditional``; ``reason`` (text) whenever ``doc-purpose`` or ``info-needed`` is present;
-a single ``doc-needed`` ∈ {clinical, admin}; ``expiry-date`` only for 2.2; ``satisfied-pa-id`` iff
-``pa-needed = satisfied``.
+Rules that keep one payload valid under every answered version (standards.md §2.3 "Rules that
+satisfy both versions"): ``pa-needed`` always present unless ``covered = not-covered``; ``info-needed``
+iff some element is ``conditional``; ``reason`` (text) whenever ``doc-purpose`` or ``info-needed`` is
+present; a single ``doc-needed`` ∈ {clinical, admin}; ``expiry-date`` only where the version defines
+it (2.1+); ``satisfied-pa-id`` iff ``pa-needed = satisfied``.
 
 Decisions:
-- order-select (a secondary hook, CRD hook-19 / CC-48): never ``doc-needed`` clinical/admin, so the
-  builder drops doc-needed and doc-purpose there. render_response sends systemActions only for
-  order-sign; order-select answers with cards (CRD treats it as cache warming).
-- Orders outside the three families (Inferno's NutritionOrder / MedicationRequest fixtures): painpa
-  makes no determination but still returns one update per order (CC-42). 2.0.1 has no
-  ``indeterminate``, so ``covered = conditional``, ``pa-needed = conditional``, ``info-needed = OTH``
-  with the reason text; 2.2 uses ``indeterminate`` for both, with the reason (2.2 q9).
+- Primary hooks (CRD hooks.md "Hook categories": order-sign, appointment-book, order-dispatch) get a
+  coverage-information systemAction; secondary ones (order-select, CRD hook-19 / CC-48) never
+  ``doc-needed`` clinical/admin, so the builder drops doc-needed and doc-purpose there.
+- Orders painpa has no rules for (a NutritionOrder, a MedicationRequest, a DeviceRequest, a physical
+  therapy ServiceRequest) still get one update per order (CC-42: never silence, never a claim of
+  coverage): the version's "no determination" from its data — 2.0.1 / 2.1 have no
+  ``indeterminate``, so ``covered = conditional``, ``pa-needed = conditional``, ``info-needed = OTH``;
+  2.2 ``indeterminate`` for both — always with the reason text (2.2 q6, q9).
 - ``coverage-assertion-id`` is a stable hash of order, coverage, date and the assertion, so order-select
   and order-sign for the same facts give the same id (CC-47: one id per coverage).
 """
@@ -26,9 +28,11 @@ import hashlib
 from datetime import date
 
 from cds_service.policy.model import Determination, ProgramKind
+from cds_service.render.versions import vocabulary
 
 COVERAGE_INFO_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 MAX_REASON = 1000
+PRIMARY_HOOKS = ("order-sign", "appointment-book", "order-dispatch")
 
 
 def _code(url: str, value: str) -> dict:
@@ -46,19 +50,21 @@ def coverage_extension(det: Determination, *, hook: str, crd_version: str, today
     (2.2: "If no coverage instance is available, the coverage-information extension cannot be returned")."""
     if not det.coverage_ref:
         return None
-    v22 = crd_version.startswith("2.2")
+    vocab = vocabulary(crd_version)
     covered, pa = det.covered, det.pa_needed
     info = list(det.info_needed)
     reason = det.reason
-    if det.program.kind is ProgramKind.OUT_OF_SCOPE and v22:
-        covered, pa, info = "indeterminate", "indeterminate", []
+    if det.program.kind is ProgramKind.OUT_OF_SCOPE:
+        nd = vocab.no_determination
+        covered, pa = nd["covered"], nd["pa-needed"]
+        info = [nd["info-needed"]] if "info-needed" in nd else []
     if pa == "satisfied" and not det.prior_auth.utn:
         pa = "auth-needed"          # q5: satisfied-pa-id exists iff pa-needed = satisfied
     if covered == "not-covered":
         pa = None
     elif pa is None:
         pa = "conditional"
-    doc_needed = det.doc_needed if hook == "order-sign" and det.doc_needed in ("clinical", "admin") else None
+    doc_needed = det.doc_needed if hook in PRIMARY_HOOKS and det.doc_needed in ("clinical", "admin") else None
     conditional = "conditional" in (covered, pa, doc_needed)
     if conditional and not info:
         info = ["OTH"]
@@ -77,7 +83,7 @@ def coverage_extension(det: Determination, *, hook: str, crd_version: str, today
         subs.append({"url": "reason", "valueCodeableConcept": {"text": reason[:MAX_REASON]}})
     if pa == "satisfied" and det.prior_auth.utn:
         subs.append({"url": "satisfied-pa-id", "valueString": det.prior_auth.utn})
-        if v22 and det.prior_auth.expires:
+        if vocab.allows("expiry-date") and det.prior_auth.expires:
             subs.append({"url": "expiry-date", "valueDate": det.prior_auth.expires.isoformat()})
     subs.append({"url": "date", "valueDate": today.isoformat()})
     subs.append({"url": "coverage-assertion-id", "valueString": assertion_id(det, today, covered, pa)})

@@ -28,6 +28,7 @@ class Client(Base):
     smart_client_id: Mapped[str | None] = mapped_column(String(256))
     default_state: Mapped[str | None] = mapped_column(String(2))
     default_pos: Mapped[str | None] = mapped_column(String(4))
+    crd_version: Mapped[str | None] = mapped_column(String(8))   # answered when a request names none
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

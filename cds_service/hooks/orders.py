@@ -13,11 +13,12 @@ from cds_service.hooks.links import smart_link
 from cds_service.hooks.request import PrefetchIncomplete
 from cds_service.hooks.service import HookCall, HookResult, ServiceDef, configuration
 from cds_service.policy.model import Determination, RequirementResult
-from cds_service.readiness import Assessment
+from cds_service.readiness import Assessment, ChartAccess
 from cds_service.render import SmartLink, render_response
+from cds_service.render.versions import conform_cards
 
 
-def _links(call: HookCall, assessment: Assessment) -> SmartLink:
+def smart_links(call: HookCall, assessment: Assessment) -> SmartLink:
     """``smart_link(det, requirement)`` for the renderer: a link into the SMART app, to the
     requirement's fix when there is one, else to the order's worklist."""
 
@@ -31,14 +32,20 @@ def _links(call: HookCall, assessment: Assessment) -> SmartLink:
     return link
 
 
+def require_chart(call: HookCall, access: ChartAccess, assessment: Assessment) -> None:
+    """CDS Hooks 2.0 §Prefetch: a 2.0.1 call that cannot reach the FHIR server and whose prefetch
+    lacks the patient or the coverage is refused (412); CRD 2.2 found-32 forbids that answer."""
+    if (not access.can_query and call.request.crd_version == "2.0.1"
+            and {"Patient", "Coverage"} & assessment.record.incomplete):
+        raise PrefetchIncomplete("Prefetch lacks patient or coverage and no fhirAuthorization was given to query them",
+                                 "prefetch")
+
+
 def run(call: HookCall) -> HookResult:
     req = call.request
     access = call.chart_access()
     assessment = call.assess(call.question(req.selected_orders), access)
-    if not access.can_query and req.crd_version == "2.0.1" and {"Patient", "Coverage"} & assessment.record.incomplete:
-        # CDS Hooks 2.0 §Prefetch: cannot reach the FHIR server and the prefetch lacks required data.
-        raise PrefetchIncomplete("Prefetch lacks patient or coverage and no fhirAuthorization was given to query them",
-                                 "prefetch")
+    require_chart(call, access, assessment)
     response = render_response(
         assessment.determinations,
         list(assessment.question.orders),  # paired with the determinations, one to one
@@ -46,9 +53,10 @@ def run(call: HookCall) -> HookResult:
         crd_version=req.crd_version,
         config=configuration(req.configuration),
         today=call.today,
-        smart_link=_links(call, assessment),
+        smart_link=smart_links(call, assessment),
     )
-    return HookResult(response=response, determinations=assessment.determinations, record=assessment.record)
+    return HookResult(response=conform_cards(response, req.crd_version), determinations=assessment.determinations,
+                      record=assessment.record)
 
 
 SERVICES: tuple[ServiceDef, ...] = (

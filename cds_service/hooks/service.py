@@ -62,9 +62,10 @@ class HookCall:
                            cache_scope=(client.iss, client.tenant) if client else None)
 
     def question(self, orders: Sequence[dict] = ()) -> Question:
-        """The readiness question of this call, about ``orders`` (every draft order's references are read)."""
+        """The readiness question of this call, about ``orders`` (every draft order's references are
+        read; without draft orders, as on appointment-book, those of ``orders``)."""
         req = self.request
-        return Question(req.patient_id, tuple(orders), context_orders=req.draft_orders, user_id=req.user_id,
+        return Question(req.patient_id, tuple(orders), context_orders=req.draft_orders or None, user_id=req.user_id,
                         encounter_id=req.encounter_id, hook_instance=req.hook_instance, client=self.client)
 
     def assess(self, question: Question, access: ChartAccess, queries: Sequence[Query] = QUERIES) -> Assessment:

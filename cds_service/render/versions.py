@@ -93,3 +93,19 @@ def answered_version(requested: str | None, registered: str | None = None) -> st
         if candidate is not None:
             return vocabulary(candidate).version
     return _data()["default"]
+
+
+def conform_cards(response: dict, crd_version: str) -> dict:
+    """``response`` with each card's ``source.topic`` in the answered version's terms: its system,
+    and a code it defines (a topic split off in a later version becomes its parent). Applied after
+    the cards are built, so the card wording stays the renderer's concern."""
+    vocab = vocabulary(crd_version)
+    for card in response.get("cards") or ():
+        topic = (card.get("source") or {}).get("topic")
+        if isinstance(topic, dict) and isinstance(topic.get("code"), str):
+            topic["system"] = vocab.topic_system
+            code = vocab.topic(topic["code"])
+            if code != topic["code"]:
+                topic["code"] = code
+                topic.pop("display", None)   # the child's display would mislabel the parent
+    return response

@@ -2,9 +2,10 @@
 standards.md §2.2).
 
 One path for both hooks: the readiness assessment of the orders in scope (order-select: only the
-``selections``), rendered as cards and coverage-information. order-select is a secondary hook, so
-the renderer never puts doc-needed clinical/admin on it; order-sign is primary and gets a
-coverage-information systemAction per in-scope order.
+``selections``), rendered as cards and coverage-information: a systemAction per order, whether
+painpa has rules for it or not (those get the answered version's "no determination"). order-select
+is a secondary hook, so the renderer never puts doc-needed clinical/admin on it; cards and topics
+are in the answered CRD version's terms (:mod:`cds_service.render.versions`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Pure rendering of determinations into a CDS Hooks response: cards plus, on a primary hook
-(order-sign, appointment-book), CRD coverage-information systemActions (CDS Hooks 2.0 §CDS Service
-Response; Da Vinci CRD 2.0.1 / 2.2 cards.md and coverage-information; standards.md §2.3-§2.6; CC-31,
+"""Pure rendering of determinations into a CDS Hooks response: cards plus CRD coverage-information
+systemActions (order-sign, appointment-book; order-select for its selections; CDS Hooks 2.0 §CDS
+Service Response; Da Vinci CRD 2.0.1 / 2.2 cards.md and coverage-information; standards.md §2.3-§2.6; CC-31,
 CC-33..CC-49).
 
 ``render_response(determinations, draft_orders, *, hook, crd_version, config, today, smart_link)``:
@@ -20,7 +20,7 @@ from datetime import date
 
 from cds_service.policy.model import Determination
 from cds_service.render.cards import CARD_TOPICS, DEFAULT_MAX_CARDS, SmartLink, drafts
-from cds_service.render.coverage import COVERAGE_INFO_URL, PRIMARY_HOOKS, coverage_extension, system_action
+from cds_service.render.coverage import COVERAGE_HOOKS, COVERAGE_INFO_URL, coverage_extension, system_action
 from cds_service.render.versions import vocabulary
 
 __all__ = ["CARD_TOPICS", "COVERAGE_INFO_URL", "DEFAULT_MAX_CARDS", "TOPIC_CODES", "coverage_extension",
@@ -71,7 +71,7 @@ def render_response(determinations: Sequence[Determination], draft_orders: Seque
         cards.append(card)
     cards = cards[: _max_cards(config)]
     response: dict = {"cards": cards}
-    if hook in PRIMARY_HOOKS and "coverage-info" in enabled:
+    if hook in COVERAGE_HOOKS and "coverage-info" in enabled:
         actions = []
         for det, order in zip(determinations, draft_orders, strict=False):
             action = system_action(det, order, hook=hook, crd_version=crd_version, today=today)

@@ -10,8 +10,10 @@ it (2.1+); ``satisfied-pa-id`` iff ``pa-needed = satisfied``.
 
 Decisions:
 - Primary hooks (CRD hooks.md "Hook categories": order-sign, appointment-book, order-dispatch) get a
-  coverage-information systemAction; secondary ones (order-select, CRD hook-19 / CC-48) never
-  ``doc-needed`` clinical/admin, so the builder drops doc-needed and doc-purpose there.
+  coverage-information systemAction; so does order-select for its selections, so that every order
+  of an order-select (Inferno's preset included) is answered too. A secondary hook (order-select,
+  CRD hook-19 / CC-48) never carries ``doc-needed`` clinical/admin, so the builder drops doc-needed
+  and doc-purpose there.
 - Orders painpa has no rules for (a NutritionOrder, a MedicationRequest, a DeviceRequest, a physical
   therapy ServiceRequest) still get one update per order (CC-42: never silence, never a claim of
   coverage): the version's "no determination" from its data — 2.0.1 / 2.1 have no
@@ -33,6 +35,9 @@ from cds_service.render.versions import vocabulary
 COVERAGE_INFO_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 MAX_REASON = 1000
 PRIMARY_HOOKS = ("order-sign", "appointment-book", "order-dispatch")
+# Hooks answered with coverage-information: the primary ones (SHALL, hook-16 / hook-26) and
+# order-select (a secondary hook MAY, hook-19), for its selections only.
+COVERAGE_HOOKS = ("order-select", *PRIMARY_HOOKS)
 
 
 def _code(url: str, value: str) -> dict:

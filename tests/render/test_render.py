@@ -117,9 +117,15 @@ def test_out_of_scope_orders_get_an_honest_answer_per_version(policies):
         assert [c for c in resp["cards"] if c["extension"]["davinci-crd.associated-resource"] == ["NutritionOrder/diet-1"]] == []
 
 
-def test_order_select_has_cards_but_no_system_actions(policies):                          # CC-48 by construction
-    _, _, resp = _render(policies, hook="order-select", version="2.0.1")
-    assert resp["cards"] and "systemActions" not in resp
+def test_order_select_answers_its_selections_without_doc_needed(policies):                # CC-48 by construction
+    orders, _, resp = _render(policies, hook="order-select", version="2.0.1")
+    assert resp["cards"]
+    actions = resp["systemActions"]
+    assert [a["resource"]["id"] for a in actions] == [o["id"] for o in orders]
+    for action in actions:
+        ext = next(e for e in action["resource"]["extension"] if e["url"] == COVERAGE_INFO_URL)
+        assert not {s["url"] for s in ext["extension"]} & {"doc-needed", "doc-purpose"}
+        assert violations(ext, "2.0.1") == []
 
 
 def test_assertion_ids_are_stable_per_coverage(policies):                                 # CC-47

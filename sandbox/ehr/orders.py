@@ -1,5 +1,7 @@
 """Draft orders as the EHR sends them in ``context.draftOrders`` (CDS Hooks order-select /
-order-sign 1.0; CRD 2.x §"What CRD clients send": a billing coding on the order). One
+order-sign 1.0; CRD 2.x §"What CRD clients send": a billing coding on the order), and the
+Appointment that schedules a signed order (appointment-book 1.0 ``context.appointments``; CRD
+profile-appointment-with-order: ``basedOn`` the ServiceRequest). One
 ServiceRequest per procedure: the primary CPT in ``code``; add-on levels and modifiers (LT, RT,
 50) as CPT/HCPCS codings in ``orderDetail``; the service site as a contained Location carrying
 the state and the CMS place of service, so a CDS service needs no extra query to route it.
@@ -7,7 +9,7 @@ the state and the CMS place of service, so a CDS service needs no extra query to
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sandbox.codes import CPT, HCPCS, POS
 from sandbox.fhir.outcome import FhirError
@@ -94,3 +96,22 @@ def draft_service_request(form: dict, *, patient: str, encounter: str | None, co
         "insurance": [{"reference": f"Coverage/{coverage}"}] if coverage else None,
     }
     return validate({k: v for k, v in resource.items() if v is not None}, "ServiceRequest")
+
+
+def appointment(order: dict, start: str, *, patient: str, user: str, appointment_id: str) -> dict:
+    """A proposed Appointment for ``order`` on the day ``start`` (YYYY-MM-DD), 9:00-9:30 UTC."""
+    try:
+        begins = datetime.fromisoformat(f"{start}T09:00:00+00:00")
+    except ValueError:
+        raise FhirError(400, "The appointment date must be an ISO date (YYYY-MM-DD)", "value") from None
+    label = (order.get("code") or {}).get("text") or "Procedure"
+    resource = {
+        "resourceType": "Appointment", "id": appointment_id, "status": "proposed",
+        "basedOn": [{"reference": f"ServiceRequest/{order['id']}"}],
+        "serviceType": [{"text": label}], "description": label,
+        "start": begins.isoformat().replace("+00:00", "Z"),
+        "end": (begins + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+        "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"},
+                        {"actor": {"reference": user}, "status": "accepted"}],
+    }
+    return validate(resource, "Appointment")

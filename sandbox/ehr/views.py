@@ -1,8 +1,9 @@
 """The EHR screens under ``/ehr`` (server-rendered HTML, a little vanilla JS, no external assets)
 and the JSON endpoints the order screen calls. Thin: the work is in ``workflow``.
 
-CDS Hooks 2.0 client behaviour: order-select on selection, order-sign on sign, cards with
-indicator/detail/links/suggestions, feedback on accept and override, SMART links via EHR launch.
+CDS Hooks 2.0 client behaviour: order-select on selection, order-sign on sign, appointment-book on
+schedule, cards with indicator/detail/links/suggestions, feedback on accept and override, SMART
+links via EHR launch.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ def api_sign():
     d = _json()
     return jsonify(workflow.sign(str(d.get("patient")), d.get("encounter"), d.get("order") or {},
                                  prefetch=bool(d.get("prefetch"))))
+
+
+@bp.post("/api/schedule")
+def api_schedule():
+    d = _json()
+    return jsonify(workflow.schedule(str(d.get("patient")), d.get("encounter"), str(d.get("order")),
+                                     str(d.get("date") or ""), prefetch=bool(d.get("prefetch"))))
 
 
 @bp.post("/api/override")

@@ -1,11 +1,12 @@
-"""What the order screen does, end to end: fire order-select / order-sign at painpa, keep the
-answer for the card actions, send feedback (CDS Hooks 2.0 §Feedback), apply accepted suggestions
+"""What the order screen does, end to end: fire order-select / order-sign at painpa, schedule a
+signed order (appointment-book before the slot is booked), keep the answer for the card actions, send feedback (CDS Hooks 2.0 §Feedback), apply accepted suggestions
 (§"Suggestion": actions processed like a transaction), launch SMART links (§"Link"; SMART App
 Launch 2.2 EHR launch with the card's appContext) and sign the order.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from sandbox import state as sandbox_state
 from sandbox.auth import launch
 from sandbox.ehr import cards as card_view
 from sandbox.ehr import hookreq
-from sandbox.ehr.orders import draft_service_request
+from sandbox.ehr.orders import appointment, draft_service_request
 from sandbox.fhir import store
 from sandbox.fhir.outcome import FhirError
 from sandbox.fhir.validate import validate
@@ -156,3 +157,39 @@ def sign(pid: str, encounter: str | None, form: dict, *, prefetch: bool) -> dict
         stored, _ = store.put(s, validate(signed, "ServiceRequest"))
     result.update(signed=True, order=f"ServiceRequest/{stored['id']}")
     return result
+
+
+def schedule(pid: str, encounter: str | None, draft_id: str, start: str, *, prefetch: bool) -> dict:
+    """appointment-book for an Appointment based on the signed order; with no critical card the
+    slot is booked (the Appointment stored, status booked)."""
+    db, fhir_base = state.current().db, f"{state.current().settings.base_url}/fhir"
+    with db.session() as s:
+        try:
+            order = store.read(s, "ServiceRequest", str(draft_id))
+        except FhirError:
+            raise FhirError(409, "Sign the order before scheduling it", "conflict") from None
+    appt = appointment(order, start, patient=pid, user=SANDBOX_USER, appointment_id=store.new_id())
+    cds = sandbox_state.current().cds
+    service = cds.service_for("appointment-book")
+    context = {"userId": SANDBOX_USER, "patientId": pid,
+               "appointments": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": appt}]}}
+    if encounter:
+        context["encounterId"] = encounter
+    auth = hookreq.fhir_authorization(db, pid, SANDBOX_USER)
+    body = {"hook": "appointment-book", "hookInstance": str(uuid.uuid4()), "fhirServer": fhir_base,
+            "context": context, "fhirAuthorization": auth}
+    if prefetch:
+        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, context, fhir_base)
+    try:
+        answer = cds.call(service["id"], body)
+    finally:
+        revoke(db, auth["access_token"])
+    cards = card_view.prepare(answer.get("cards") or [])
+    remember(body["hookInstance"], service["id"], cards, patient=pid, encounter=encounter, draft=order)
+    critical = card_view.has_critical(cards)
+    if not critical:
+        with db.session() as s:
+            store.put(s, validate({**appt, "status": "booked"}, "Appointment"))
+    return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards,
+            "coverage": hookreq.coverage_info(answer.get("systemActions") or []), "critical": critical,
+            "booked": not critical, "appointment": f"Appointment/{appt['id']}", "request": _redacted(body)}

@@ -21,7 +21,7 @@ R4_TYPES = frozenset({
     "Condition", "Procedure", "Observation", "DiagnosticReport", "ImagingStudy", "DocumentReference",
     "MedicationRequest", "MedicationStatement", "Medication", "ServiceRequest", "DeviceRequest",
     "CarePlan", "Goal", "Claim", "ClaimResponse", "Questionnaire", "QuestionnaireResponse", "Task",
-    "Provenance", "AllergyIntolerance", "Binary", "Communication", "Endpoint",
+    "Provenance", "AllergyIntolerance", "Binary", "Communication", "Endpoint", "Appointment",
 })
 
 

@@ -1,5 +1,5 @@
-// Order entry of the painpa sandbox EHR: fires order-select on selection and order-sign on sign
-// (CDS Hooks 2.0), shows the cards, sends feedback, opens SMART links. No framework, no CDN.
+// Order entry of the painpa sandbox EHR: fires order-select on selection, order-sign on sign and
+// appointment-book on schedule (CDS Hooks 2.0), shows the cards, sends feedback, opens SMART links. No framework, no CDN.
 (function () {
   "use strict";
   const form = document.getElementById("order-form");
@@ -168,6 +168,22 @@
         : "Not signed: resolve or override the critical card first.";
       signStatus.dataset.signed = result.signed ? "true" : "false";
     } catch (e) { signStatus.textContent = "Signing failed: " + e.message; }
+  });
+
+  const scheduleStatus = document.getElementById("schedule-status");
+  document.getElementById("schedule").addEventListener("click", async () => {
+    scheduleStatus.textContent = "Scheduling: appointment-book…";
+    delete scheduleStatus.dataset.booked;
+    try {
+      const result = await post("/ehr/api/schedule", {patient, encounter, order: form.dataset.draftId,
+                                                      date: document.getElementById("appointment-date").value,
+                                                      prefetch: document.getElementById("prefetch").checked});
+      renderCards(result);
+      statusEl.textContent = "(appointment-book: " + result.cards.length + " card(s))";
+      scheduleStatus.textContent = result.booked ? "Booked: " + document.getElementById("appointment-date").value
+        : "Not booked: resolve or override the critical card first.";
+      scheduleStatus.dataset.booked = result.booked ? "true" : "false";
+    } catch (e) { scheduleStatus.textContent = "Scheduling failed: " + e.message; }
   });
 
   familySel.addEventListener("change", () => { fillCodes(); schedule(); });

@@ -152,7 +152,8 @@ _CLIENTS = Client.__table__
 # Built once: every hook call looks its client up, and a prebuilt Core statement skips both the ORM
 # session and the per-call statement construction (Database.begin).
 _GET_CLIENT = select(*(_CLIENTS.c[name] for name in (
-    "iss", "tenant", "jwks_url", "jwks", "fhir_bases", "smart_client_id", "default_state", "default_pos", "crd_version",
+    "iss", "tenant", "jwks_url", "jwks", "fhir_bases", "smart_client_id", "default_state", "default_pos",
+    "crd_version",
 ))).where(_CLIENTS.c.iss == bindparam("iss"))
 
 

@@ -19,6 +19,7 @@ import time
 
 from cds_service.fhir.client import FhirClient, FhirError, new_pool
 from cds_service.hooks.orders import require_chart, smart_links
+from cds_service.hooks.request import ID_RE
 from cds_service.hooks.service import HookCall, HookResult, ServiceDef, configuration
 from cds_service.policy.chart import to_date
 from cds_service.policy.record import PatientRecord
@@ -30,11 +31,12 @@ _OCCURRENCE = ("occurrenceDateTime", "occurrencePeriod", "occurrenceTiming")
 
 
 def _based_on(appointment: dict) -> str | None:
-    """The first ``ServiceRequest/id`` the appointment is based on (relative, or absolute's tail)."""
+    """The first ``ServiceRequest/id`` the appointment is based on (relative, or an absolute one's
+    tail: it is read under the call's registered FHIR base only, never where the reference points)."""
     for ref in appointment.get("basedOn") or ():
         text = ref.get("reference") if isinstance(ref, dict) else None
         parts = text.rstrip("/").split("/") if isinstance(text, str) else []
-        if len(parts) >= 2 and parts[-2] == "ServiceRequest" and parts[-1]:
+        if len(parts) >= 2 and parts[-2] == "ServiceRequest" and ID_RE.match(parts[-1]):
             return f"ServiceRequest/{parts[-1]}"
     return None
 

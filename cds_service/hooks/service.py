@@ -13,6 +13,7 @@ missing prefetch never drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,13 +30,16 @@ from cds_service.policy.record import PatientRecord
 from cds_service.readiness import Assessment, ChartAccess, Question
 from cds_service.render import CARD_TOPICS as RENDER_TOPICS
 from cds_service.render import DEFAULT_MAX_CARDS
+from cds_service.render.versions import requestable
 from cds_service.store.base import Database
 
 # Card topics (CRD card-type codes) come from the renderer, the one place that emits them; each gets
 # a boolean configuration option (CRD 2.0.1 deviations: "SHALL, at minimum, offer a boolean option
 # for each card type").
 CARD_TOPICS: dict[str, tuple[str, str]] = {code: (name, desc) for code, name, desc in RENDER_TOPICS}
-CRD_VERSIONS = ("2.1", "2.2")
+# davinci-crd.version (CRD 2.2 dev-1/2): every requestable version its StructureDefinition's
+# ``^[1-9]\d*\.[1-9]\d*$`` admits ("2.0" does not: 2.0.1 clients send no version and get 2.0.1).
+CRD_VERSIONS = tuple(v for v in requestable() if re.fullmatch(r"[1-9]\d*\.[1-9]\d*", v))
 USAGE = ("Requires a JWT from a registered client; fhirServer must be a FHIR base registered for that "
          "client. Grant read access to the prefetch resource types or send them as prefetch.")
 

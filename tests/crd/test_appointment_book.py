@@ -145,3 +145,48 @@ def test_public_appointment_book_examples_are_answered(caller, path):
     assert resp.status_code < 500, resp.get_data(as_text=True)
     if resp.status_code != 200:
         assert resp.get_json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.fixture(scope="module")
+def chart_with_signed_order(tmp_path_factory):
+    """The fixture FHIR server with the bundled example chart (pt-esi-1) and its ESI order, signed."""
+    import sys
+
+    from tests.support.fhir_server import FhirFixture
+    from tests.support.hook_requests import load, record_resources
+    from tests.support.procs import free_port, running
+
+    data = tmp_path_factory.mktemp("appt") / "chart.json"
+    data.write_text(json.dumps([*record_resources(), {**load("orders.json")["esi"], "status": "active"}]))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "tests.support.fhir_server", "--port", str(port), "--data", str(data),
+           "--token", "appt-token"]
+    with running(cmd, ready_url=f"{base}/fhir/metadata"):
+        yield FhirFixture(base)
+
+
+def test_the_order_is_read_from_the_ehr_with_the_calls_token(app, caller, es_key, rs_key, chart_with_signed_order):
+    from cds_service import clients, state
+    from tests.support import jwt as tjwt
+    from tests.support.hook_requests import ISS
+
+    fhir = chart_with_signed_order
+    clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(es_key, rs_key), fhir_bases=[fhir.base],
+                       default_state="TX", default_pos="24")
+    appointment = {"resourceType": "Appointment", "id": "appt-9", "status": "proposed", "start": "2026-12-22",
+                   "basedOn": [{"reference": f"{fhir.base}/ServiceRequest/sr-esi-1"}],
+                   "participant": [{"actor": {"reference": "Patient/pt-esi-1"}, "status": "accepted"}]}
+    body = {"hook": "appointment-book", "hookInstance": str(uuid.uuid4()), "fhirServer": fhir.base,
+            "fhirAuthorization": {"access_token": "appt-token", "token_type": "Bearer", "expires_in": 30,
+                                  "scope": "patient/*.rs", "subject": "painpa"},
+            "context": {"userId": "PractitionerRole/role-pain-1", "patientId": "pt-esi-1",
+                        "appointments": {"resourceType": "Bundle", "type": "collection",
+                                         "entry": [{"resource": appointment}]}}}
+    resp = caller.post(SERVICE, body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    reads = [e for e in fhir.log() if e["path"].endswith("/ServiceRequest/sr-esi-1")]
+    assert reads and all(e["token_ok"] for e in reads)
+    action, ci = _ci(resp.get_json())
+    assert (action["resource"]["resourceType"], action["resource"]["id"]) == ("ServiceRequest", "sr-esi-1")
+    assert ci["coverage"] == {"reference": "Coverage/cov-mcr-1"} and ci["pa-needed"] == "auth-needed"   # no PA on file

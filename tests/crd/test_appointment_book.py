@@ -21,6 +21,7 @@ from cds_service.hooks.request import parse_request
 from cds_service.hooks.service import HookCall
 from cds_service.render.invariants import violations
 from cds_service.services import REGISTRY
+from tests.crd.version_walk import problems
 from tests.policy.scenarios import Scenario
 from tests.support import fhir_builders as b
 from tests.support.hook_requests import EXTERNAL
@@ -63,11 +64,14 @@ def _body(order: dict, resources: list[dict], start: str, *, version: str | None
 
 
 def _call(body: dict, policies, today: date = b.TODAY) -> dict:
+    """The handler's answer, checked to hold only the answered CRD version's vocabulary."""
     service = REGISTRY.by_id(SERVICE)
     req = parse_request(json.loads(json.dumps(body)), service.hook)
     call = HookCall(service=service, request=req, settings=Settings.from_env(env={}), db=None, policies=policies,
                     today=today)
-    return service.handler(call).response
+    response = service.handler(call).response
+    assert problems(response, req.crd_version) == []
+    return response
 
 
 def _satisfied_chart():

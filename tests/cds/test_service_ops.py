@@ -128,8 +128,8 @@ def test_evaluate_prints_the_response(tmp_path):
 def test_evaluate_explain_and_bad_input(tmp_path):
     out = _evaluate(tmp_path, hook_body(prefetch=full_prefetch()), "--explain", "--today", "2026-11-25")
     assert out.returncode == 0 and "sr-esi-1" in out.stdout
-    bad = _evaluate(tmp_path, {"hook": "appointment-book"})
-    assert bad.returncode == 1 and "appointment-book" in bad.stderr
+    bad = _evaluate(tmp_path, {"hook": "order-dispatch"})
+    assert bad.returncode == 1 and "order-dispatch" in bad.stderr
     assert _evaluate(tmp_path, {}, "--today", "tomorrow").returncode == 2
 
 

@@ -71,7 +71,7 @@ class HookRequest:
     requested_version: str | None = None
     # The CRD version the answer is shaped to (render/versions.py): the requested one, else the
     # registered client's (set by the view once the client is known), else 2.0.1.
-    crd_version: str = "2.0.1"
+    crd_version: str = field(default_factory=lambda: answered_version(None))
     appointments: tuple[dict, ...] = ()     # appointment-book: context.appointments, in order
 
     @property

@@ -233,3 +233,24 @@ def test_clients_add_refuses_an_unanswered_version(app):
     with pytest.raises(clients.ClientError, match="2.0.1"):
         clients.add_client(state.of(app).db, iss="https://x.example", jwks_url="https://x.example/jwks",
                            fhir_bases=["https://x.example/fhir"], crd_version="1.0")
+
+
+def test_painpa_clients_add_crd_version(tmp_path):
+    import os
+    import subprocess
+
+    from tests.support.procs import ROOT, VENV_BIN
+
+    env = {**os.environ, "PAINPA_HOME": str(tmp_path)}
+
+    def painpa(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(VENV_BIN / "painpa"), "clients", *args], capture_output=True, text=True, cwd=ROOT,
+                              env=env, timeout=60)
+
+    base = ["add", "--iss", "https://ehr.example.org/crd", "--jwks-url", "https://ehr.example.org/jwks.json",
+            "--fhir-base", "https://ehr.example.org/fhir"]
+    assert painpa(*base, "--crd-version", "2.2").returncode == 0
+    listed = json.loads(painpa("list", "--json").stdout)
+    assert [c["crd_version"] for c in listed] == ["2.2"]
+    bad = painpa(*base, "--crd-version", "2.3")
+    assert bad.returncode == 2 and "2.0.1, 2.1, 2.2" in bad.stderr

@@ -1,7 +1,8 @@
-"""What the order screen does, end to end: fire order-select / order-sign at painpa, schedule a
-signed order (appointment-book before the slot is booked), keep the answer for the card actions, send feedback (CDS Hooks 2.0 §Feedback), apply accepted suggestions
+"""What the order screen does, end to end: fire order-select / order-sign at painpa, keep the
+answer for the card actions, send feedback (CDS Hooks 2.0 §Feedback), apply accepted suggestions
 (§"Suggestion": actions processed like a transaction), launch SMART links (§"Link"; SMART App
-Launch 2.2 EHR launch with the card's appContext) and sign the order.
+Launch 2.2 EHR launch with the card's appContext), sign the order and schedule it (appointment-book
+before the slot is booked).
 """
 
 from __future__ import annotations
@@ -49,18 +50,25 @@ def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bo
         context["encounterId"] = encounter
     auth = hookreq.fhir_authorization(db, pid, SANDBOX_USER)
     body = hookreq.build(hook, fhir_base=fhir_base, context=context, draft=draft, auth=auth)
-    if prefetch:
-        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, context, fhir_base)
-    try:
-        answer = cds.call(service["id"], body)
-    finally:
-        revoke(db, auth["access_token"])  # CDS Hooks 2.0: revoke once the call completes
+    answer = _send(service, body, prefetch=prefetch)
     cards = card_view.prepare(answer.get("cards") or [])
     remember(body["hookInstance"], service["id"], cards, patient=pid, encounter=encounter, draft=draft)
     return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards,
             "coverage": hookreq.coverage_info(answer.get("systemActions") or []),
             "critical": card_view.has_critical(cards), "draft": draft, "prefetchKeys": sorted(body.get("prefetch", {})),
             "request": _redacted(body)}
+
+
+def _send(service: dict, body: dict, *, prefetch: bool) -> dict:
+    """Call ``service`` with ``body`` (its prefetch filled first when asked); the body's
+    fhirAuthorization token is revoked once the call completes (CDS Hooks 2.0)."""
+    db, fhir_base = state.current().db, body["fhirServer"]
+    if prefetch:
+        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, body["context"], fhir_base)
+    try:
+        return sandbox_state.current().cds.call(service["id"], body)
+    finally:
+        revoke(db, body["fhirAuthorization"]["access_token"])
 
 
 def _redacted(body: dict) -> dict:
@@ -169,21 +177,14 @@ def schedule(pid: str, encounter: str | None, draft_id: str, start: str, *, pref
         except FhirError:
             raise FhirError(409, "Sign the order before scheduling it", "conflict") from None
     appt = appointment(order, start, patient=pid, user=SANDBOX_USER, appointment_id=store.new_id())
-    cds = sandbox_state.current().cds
-    service = cds.service_for("appointment-book")
+    service = sandbox_state.current().cds.service_for("appointment-book")
     context = {"userId": SANDBOX_USER, "patientId": pid,
                "appointments": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": appt}]}}
     if encounter:
         context["encounterId"] = encounter
-    auth = hookreq.fhir_authorization(db, pid, SANDBOX_USER)
     body = {"hook": "appointment-book", "hookInstance": str(uuid.uuid4()), "fhirServer": fhir_base,
-            "context": context, "fhirAuthorization": auth}
-    if prefetch:
-        body["prefetch"] = hookreq.fill_prefetch(db, service.get("prefetch") or {}, context, fhir_base)
-    try:
-        answer = cds.call(service["id"], body)
-    finally:
-        revoke(db, auth["access_token"])
+            "context": context, "fhirAuthorization": hookreq.fhir_authorization(db, pid, SANDBOX_USER)}
+    answer = _send(service, body, prefetch=prefetch)
     cards = card_view.prepare(answer.get("cards") or [])
     remember(body["hookInstance"], service["id"], cards, patient=pid, encounter=encounter, draft=order)
     critical = card_view.has_critical(cards)

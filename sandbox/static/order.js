@@ -1,5 +1,6 @@
 // Order entry of the painpa sandbox EHR: fires order-select on selection, order-sign on sign and
-// appointment-book on schedule (CDS Hooks 2.0), shows the cards, sends feedback, opens SMART links. No framework, no CDN.
+// appointment-book on schedule (CDS Hooks 2.0), shows the cards, sends feedback, opens SMART links.
+// No framework, no CDN.
 (function () {
   "use strict";
   const form = document.getElementById("order-form");

@@ -1,7 +1,8 @@
 """The appointment-book service (CDS Hooks appointment-book 1.0; CRD 2.0.1 / 2.2.1 hooks.md
-"appointment-book", a primary hook: hook-26 coverage information on every invocation; cards.md
-"Coverage Information": an Appointment ``basedOn`` a ServiceRequest is annotated on the
-ServiceRequest, not the Appointment).
+"appointment-book", a primary hook: coverage information on every invocation, 2.2 hook-26; CRD
+2.2.1 cards.md "Coverage Information" (FHIR-50318): an Appointment ``basedOn`` a ServiceRequest is
+annotated on the ServiceRequest, not the Appointment — in 2.0.1, whose extension context omits
+Appointment, the ServiceRequest is the only valid place anyway).
 
 Booking the procedure is checked before the slot is taken: each Appointment's ServiceRequest is read
 (from the prefetch, else from the EHR's FHIR server with the call's token) and put to the same

@@ -66,8 +66,12 @@ def stored_forms() -> dict[str, dict]:
 
 
 @lru_cache(maxsize=1)
+def _dtr_data() -> dict:
+    return json.loads((QDIR / "dtr" / "population.json").read_text())
+
+
 def population() -> dict[str, dict]:
-    return json.loads((QDIR / "dtr" / "population.json").read_text())["forms"]
+    return _dtr_data()["forms"]
 
 
 @lru_cache(maxsize=1)
@@ -169,8 +173,9 @@ def dtr_view(form: dict) -> dict:
 
 
 def catalogue() -> dict[str, dict]:
-    """Every DTR Questionnaire painpa serves, by id."""
-    return {qid: dtr_view(form) for qid, form in stored_forms().items()}
+    """Every DTR Questionnaire painpa serves, by id (``not_served`` in population.json says which
+    forms stay with painpa's own app, and why)."""
+    return {qid: dtr_view(form) for qid, form in stored_forms().items() if qid not in _dtr_data()["not_served"]}
 
 
 def by_canonical(canonical: str) -> dict:

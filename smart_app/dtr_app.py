@@ -85,11 +85,11 @@ def _in_progress(fhir: AppFhir, start: dict) -> dict | None:
     return None
 
 
-def _save(fhir: AppFhir, qr: dict, extra: list[dict] = ()) -> None:
+def _entry(qr: dict) -> dict:
+    """The QuestionnaireResponse's transaction entry: an update of the in-progress one, else a create."""
     method = {"method": "PUT", "url": f"QuestionnaireResponse/{qr['id']}"} if qr.get("id") else \
         {"method": "POST", "url": "QuestionnaireResponse"}
-    entries = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": qr, "request": method}, *extra]
-    fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    return {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": qr, "request": method}
 
 
 def install(bp: Blueprint) -> None:
@@ -135,7 +135,8 @@ def dtr_form(sid: str, qid: str):
             return redirect(url_for("smart.worklist", sid=sid, saved=stored["title"]), code=303)
     elif auto and draft is None:       # saved for review before anything is typed (in-progress)
         origins = mark_origins(dtr_q, auto, auto, author=author)
-        _save(fhir, questionnaire_response(dtr_q, auto, origins, status="in-progress", **common))
+        draft_qr = questionnaire_response(dtr_q, auto, origins, status="in-progress", **common)
+        fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [_entry(draft_qr)]})
     labels = {i["linkId"]: i.get("text", i["linkId"]) for i in questionnaires.walk(stored["item"])}
     prepopulated = [(link, labels.get(link, link), ", ".join(questionnaires.answer_label(a) for a in vals))
                     for link, vals in auto.items()]
@@ -146,19 +147,19 @@ def dtr_form(sid: str, qid: str):
 
 
 def _complete(fhir: AppFhir, stored: dict, qr: dict, answers: dict, env: dict) -> dict[str, str]:
-    """The completed QuestionnaireResponse and the resources the form extracts, in one transaction;
-    errors as {linkId|_form: text} (nothing is written then)."""
+    """The completed QuestionnaireResponse, the resources the form extracts and the order's links to
+    them, in one transaction through the app's one writer (retried on a version conflict of the
+    order, :func:`smart_app.forms._write`); errors as {linkId|_form: text}, nothing written then."""
     try:
-        extracted = extract(stored, {**qr, "item": forms.response(stored, answers, env)["item"]}, env)
+        extracted = extract(stored, qr, env)
     except ExtractionError as exc:
         return {"_form": f"This form cannot be saved (its extraction rules are broken: {exc})."}
     problems = invalid_resources([qr, *(r for _, r, _ in extracted)])
     if problems:
         return {"_form": "Nothing was saved: " + "; ".join(problems)}
-    entries = [{"fullUrl": url, "resource": res, "request": {"method": "POST", "url": res["resourceType"]}}
-               for url, res, _ in extracted]
+    entries = [_entry(qr), *({"fullUrl": url, "resource": res, "request": {"method": "POST", "url": res["resourceType"]}}
+                             for url, res, _ in extracted)]
     try:
-        _save(fhir, qr, entries)
+        return forms._write(fhir, entries, lambda e: forms._order_update(stored, answers, extracted, e), env)
     except FhirAccessError as exc:
         return {"_form": exc.message + " Nothing was saved."}
-    return {}

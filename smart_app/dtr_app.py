@@ -63,12 +63,15 @@ def _package(qid: str, det, session) -> tuple[dict, dict]:
     q = dtr_forms.catalogue().get(qid)
     if q is None:
         raise LaunchError("There is no such DTR form; go back to the worklist.", 404)
-    coverage = next(iter(session.context.references_of("Coverage")), None) or (det.coverage_ref if det else None)
-    pin = PackageInput(coverage={"resourceType": "Coverage", "id": (coverage or "Coverage/unknown").split("/")[-1]},
-                       patient_id=session.context.patient, orders=({"resourceType": det.order_ref.split("/")[0],
-                                                                     "id": det.order_ref.split("/")[-1]},) if det else (),
+    coverage = next(iter(session.context.references_of("Coverage")), None) or det.coverage_ref
+    if not coverage:
+        raise LaunchError("The EHR gave no coverage for this order, and DTR documents for a payer; "
+                          "record the patient's coverage and relaunch.", 400)
+    rtype, _, rid = det.order_ref.partition("/")
+    pin = PackageInput(coverage={"resourceType": "Coverage", "id": coverage.split("/")[-1]},
+                       patient_id=session.context.patient, orders=({"resourceType": rtype, "id": rid},),
                        canonicals=(q["url"],), context=None, changed_since=None, others=())
-    intended = "withpa" if det and det.pa_needed in ("auth-needed", "conditional") else "retain-doc"
+    intended = "withpa" if det.pa_needed in ("auth-needed", "conditional") else "retain-doc"
     start = bundle(q, pin, state.current().settings.base_url + "/dtr", intended)["entry"][-1]["resource"]
     start.pop("id", None)
     return q, start

@@ -106,6 +106,8 @@ def parse(body: object) -> PackageInput:
             others.append(p["resource"])
     if coverage is None:
         raise PackageRefused("parameter 'coverage' (a Coverage resource) is required", "Parameters.parameter")
+    if not isinstance(coverage.get("id"), str) or not coverage["id"]:
+        raise PackageRefused("the Coverage needs its id (the QuestionnaireResponse's qr-coverage names it)", "Coverage.id")
     if not orders and not canonicals and context is None:
         raise PackageRefused("dtr-1: at least one of 'order', 'questionnaire' and 'context' must be present",
                              "Parameters.parameter")

@@ -31,7 +31,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from cds_service import state
 from cds_service.clock import today_utc
 from cds_service.dtr import forms as dtr_forms
-from cds_service.dtr.package import PackageInput, bundle
+from cds_service.dtr.package import PackageInput, bundle, intended_use
 from smart_app import forms, questionnaires
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
@@ -71,8 +71,7 @@ def _package(qid: str, det, session) -> tuple[dict, dict]:
     pin = PackageInput(coverage={"resourceType": "Coverage", "id": coverage.split("/")[-1]},
                        patient_id=session.context.patient, orders=({"resourceType": rtype, "id": rid},),
                        canonicals=(q["url"],), context=None, changed_since=None, others=())
-    intended = "withpa" if det.pa_needed in ("auth-needed", "conditional") else "retain-doc"
-    start = bundle(q, pin, state.current().settings.base_url + "/dtr", intended)["entry"][-1]["resource"]
+    start = bundle(q, pin, state.current().settings.base_url + "/dtr", intended_use([det]))["entry"][-1]["resource"]
     start.pop("id", None)
     return q, start
 

@@ -136,6 +136,12 @@ def forms_for(determinations: list[Determination], *, strict: bool = True) -> tu
     return list(wanted), skipped
 
 
+def intended_use(determinations: list[Determination]) -> str:
+    """DTR ``intendedUse`` (CRD doc-purpose codes): with the prior authorization request when one is
+    needed, else kept on file; the reading coverage-information ``doc-purpose`` has."""
+    return "withpa" if any(d.pa_needed == "auth-needed" for d in determinations) else "retain-doc"
+
+
 def _origin_free_response(q: dict, pin: PackageInput, intended: str) -> dict:
     """The starting QuestionnaireResponse (DTR 2.2.0 spec-122: ``questionnaire`` = the package's
     canonical); no answers: pre-population is the client's, from the EHR."""
@@ -172,7 +178,7 @@ def answer(pin: PackageInput, determinations: list[Determination], base: str) ->
         raise PackageRefused("a context alone cannot be resolved here: send the order(s) or questionnaire "
                              "canonical(s) of the CRD answer with it", "Parameters.parameter.where(name='context')",
                              issue=errors.PROCESSING)
-    intended = "withpa" if any(d.pa_needed in ("auth-needed", "conditional") for d in determinations) else "retain-doc"
+    intended = intended_use(determinations)
     catalogue = forms.catalogue()
     params: list[dict] = []
     for form in wanted:

@@ -5,23 +5,26 @@ Views are thin: authenticate, parse, assess, answer. ``$questionnaire-package`` 
 (the Coverage and the orders), so it takes the JWT of a registered client, as painpa's CRD
 service does (DTR asks for SMART Backend Services between DTR client and payer, DTR 2.2.0
 "Authentication"; painpa's CRD clients already hold a key painpa trusts, see docs/dtr.md). The
-forms and value sets hold no patient data and are public. Every refusal is an OperationOutcome
+forms and value sets hold no patient data and are public. Each operation call past authentication
+leaves an audit row (service ``dtr-questionnaire-package``), as a hook call does. Every refusal is an OperationOutcome
 (cds_service/http_errors.py), never a 500; nothing here logs a patient id.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from cds_service import __version__, state
+from cds_service import __version__, audit, state
 from cds_service.auth import AuthError, authenticate
 from cds_service.clock import today_utc
 from cds_service.dtr import forms
 from cds_service.dtr.capability import capability_statement
 from cds_service.dtr.package import PackageRefused, answer, parse
-from cds_service.http_errors import error_response, unauthorized
+from cds_service.errors import Refused
+from cds_service.http_errors import error_response, status_of, unauthorized
 from cds_service.readiness import ChartAccess, Question, assess
 from cds_service.security import gate, request_ids
 
@@ -29,6 +32,7 @@ bp = Blueprint("dtr", __name__, url_prefix="/dtr")
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 PACKAGE_PATH = "/dtr/Questionnaire/$questionnaire-package"
+SERVICE_ID = "dtr-questionnaire-package"   # its audit rows' service
 
 
 def _fhir(body: dict, status: int = 200) -> Response:
@@ -49,6 +53,7 @@ def metadata():
 
 @bp.post("/Questionnaire/$questionnaire-package")
 def questionnaire_package():
+    started = time.monotonic()
     app = state.current()
     try:
         client = authenticate(app.db, app.settings, request.headers.get("Authorization"), app.settings.base_url + PACKAGE_PATH)
@@ -58,19 +63,35 @@ def questionnaire_package():
         return unauthorized()
     request_ids.annotate(iss=client.iss)
     gate.enforce_rate_limit(app.db, app.settings, client.iss)
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise PackageRefused("the body is not JSON: send a FHIR Parameters resource (dtr-qpackage-input-parameters)")
-    pin = parse(body)
-    determinations = []
-    if pin.orders:
-        chart = {"resourceType": "Bundle", "type": "collection",
-                 "entry": [{"resource": r} for r in (pin.coverage, *pin.others)]}
-        assessment = assess(Question(patient_id=pin.patient_id, orders=pin.orders, client=client),
-                            ChartAccess(prefetch={"dtr-input": chart}), settings=app.settings,
-                            policies=app.policies, today=today_utc(), db=app.db, queries=())
-        determinations = assessment.determinations
-    return _fhir(answer(pin, determinations, _base()))
+    pin, determinations = None, []
+    try:
+        body = request.get_json(silent=True, force=True)
+        if body is None:
+            raise PackageRefused("the body is not JSON: send a FHIR Parameters resource (dtr-qpackage-input-parameters)")
+        pin = parse(body)
+        if pin.orders:
+            chart = {"resourceType": "Bundle", "type": "collection",
+                     "entry": [{"resource": r} for r in (pin.coverage, *pin.others)]}
+            assessment = assess(Question(patient_id=pin.patient_id, orders=pin.orders, client=client),
+                                ChartAccess(prefetch={"dtr-input": chart}), settings=app.settings,
+                                policies=app.policies, today=today_utc(), db=app.db, queries=())
+            determinations = assessment.determinations
+        resp = _fhir(answer(pin, determinations, _base()))
+    except Refused as exc:
+        _audit(client, pin, determinations, status_of(exc), started)
+        raise
+    _audit(client, pin, determinations, 200, started)
+    return resp
+
+
+def _audit(client, pin, determinations, status: int, started: float) -> None:
+    """One audit row per call that got past authentication, as for a hook call (the patient hashed,
+    never named; docs/security.md §2.7): a call whose row cannot be written is not answered 200."""
+    audit.record(state.current().db, service_id=SERVICE_ID, hook=None, hook_instance=None, iss=client.iss,
+                 patient_ref_hash=audit.patient_hash(current_app.secret_key, None, pin.patient_id) if pin else None,
+                 orders=pin.orders if pin else (), determinations=determinations, response=None,
+                 latency_ms=int((time.monotonic() - started) * 1000), status=status,
+                 request_id=request_ids.current())
 
 
 def _searchset(resources: list[dict], kind: str) -> dict:

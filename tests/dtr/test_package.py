@@ -10,9 +10,11 @@ import json
 
 import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from sqlalchemy import select
 
 from cds_service import state
 from cds_service.fhir.queries import QUERIES
+from cds_service.store.tables import AuditEvent
 from tests.dtr.profiles import check_input, check_output, check_questionnaire
 from tests.policy.scenarios import PROGRAMS
 from tests.support import fhir_builders as b
@@ -213,3 +215,25 @@ def test_metadata_and_reads(client):
     listing = client.get("/dtr/Questionnaire").get_json()
     assert {e["resource"]["id"] for e in listing["entry"]} >= {"conservative-therapy", "pain-function-scores", "imaging",
                                                                  "scs-readiness", "pva-readiness", "cpm-careplan", "cpm-time"}
+
+
+def test_each_call_is_audited_without_the_patient_id(app, es_key):
+    coverage, location, order = scenario("esi", "wiser")
+    post(app, es_key, package_input(coverage, [order], others=[location]))
+    post(app, es_key, package_input(b.coverage("5", "ACME-123"), [order], others=[location]))
+    with state.of(app).db.session() as s:
+        rows = list(s.scalars(select(AuditEvent).where(AuditEvent.service_id == "dtr-questionnaire-package")
+                              .order_by(AuditEvent.id)))
+    assert [(r.status, r.order_codes, r.iss) for r in rows] == [(200, [f"{b.CPT}|62323"], ISS), (422, [f"{b.CPT}|62323"], ISS)]
+    assert rows[0].patient_hash and "pt-1" not in json.dumps([r.patient_hash for r in rows])
+
+
+def test_changedsince_leaves_out_forms_not_changed_since(app, es_key):
+    coverage, location, order = scenario("esi", "wiser")
+    body = package_input(coverage, [order], others=[location])
+    body["parameter"].append({"name": "changedsince", "valueInstant": "2099-01-01T00:00:00Z"})
+    out = post(app, es_key, body).get_json()
+    assert [p["name"] for p in out["parameter"]] == ["outcome"]
+    assert "none changed since" in out["parameter"][0]["resource"]["issue"][0]["diagnostics"]
+    body["parameter"][-1]["valueInstant"] = "2000-01-01T00:00:00Z"
+    assert len(check_output(post(app, es_key, body).get_json())) == 4

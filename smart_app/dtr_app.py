@@ -112,7 +112,7 @@ def dtr_form(sid: str, qid: str):
     env = forms.environment(wl, det, session.context, state.current().policies, session.iss, "")
     launch = {"patient": wl.patient or {"resourceType": "Patient", "id": session.context.patient}}
     try:
-        auto, _ = populate(dtr_q, launch, _fetch(fhir))
+        auto = populate(dtr_q, launch, _fetch(fhir))
     except PopulationError as exc:
         auto, note = {}, f"Pre-population failed ({exc}); answer the questions yourself."
     else:

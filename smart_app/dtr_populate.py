@@ -127,10 +127,9 @@ def response_items(items: list[dict], answers: dict[str, list[dict]], origins: d
     return out
 
 
-def populate(questionnaire: dict, launch: dict[str, dict], fetch: Callable[[str], dict]) -> tuple[dict[str, list[dict]], dict]:
-    """(pre-populated answers by linkId, the FHIRPath environment used)."""
-    env = variables(questionnaire, launch, fetch)
-    return initial_values(questionnaire, env), env
+def populate(questionnaire: dict, launch: dict[str, dict], fetch: Callable[[str], dict]) -> dict[str, list[dict]]:
+    """Pre-populated answers by linkId."""
+    return initial_values(questionnaire, variables(questionnaire, launch, fetch))
 
 
 def mark_origins(questionnaire: dict, submitted: dict[str, list[dict]], prepopulated: dict[str, list[dict]],

@@ -172,9 +172,10 @@ def dtr_view(form: dict) -> dict:
     return q
 
 
+@lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict]:
     """Every DTR Questionnaire painpa serves, by id (``not_served`` in population.json says which
-    forms stay with painpa's own app, and why)."""
+    forms stay with painpa's own app, and why). Built once; callers never modify what it returns."""
     return {qid: dtr_view(form) for qid, form in stored_forms().items() if qid not in _dtr_data()["not_served"]}
 
 

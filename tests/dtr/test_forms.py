@@ -127,24 +127,24 @@ def _fetch(fhir):
 def test_prepopulation_from_the_ehr(fhir):
     patient = requests.get(f"{fhir.base}/Patient/pt-esi-1", timeout=5).json()
     launch = {"patient": patient}
-    dx, _ = populate(forms.catalogue()["diagnosis"], launch, _fetch(fhir))
+    dx = populate(forms.catalogue()["diagnosis"], launch, _fetch(fhir))
     assert [(a["valueCoding"]["system"], a["valueCoding"]["code"]) for a in dx["code"]] == [
         ("http://hl7.org/fhir/sid/icd-10-cm", "M54.16")]
     assert dx["onset"] == [{"valueDate": "2026-05-02"}]
-    ct, _ = populate(forms.catalogue()["conservative-therapy"], launch, _fetch(fhir))
+    ct = populate(forms.catalogue()["conservative-therapy"], launch, _fetch(fhir))
     assert ct["kind"][0]["valueCoding"]["code"] == "therapy"          # enables the therapy group…
     assert ct["therapy-code"][0]["valueCoding"]["code"] == "97110"     # …whose items then fill (spec-66)
     assert ct["start"] == [{"valueDate": "2026-07-01"}]
     queries = [e["query"] for e in fhir.log()]
     assert any("code=" in q and "97110" in q for q in queries), "codes_from became the code parameter"
-    scs, _ = populate(forms.catalogue()["scs-readiness"], launch, _fetch(fhir))
+    scs = populate(forms.catalogue()["scs-readiness"], launch, _fetch(fhir))
     assert scs == {}                                                   # no psych evaluation in this chart
 
 
 def test_origins_and_the_response(fhir):
     q = forms.catalogue()["diagnosis"]
     patient = requests.get(f"{fhir.base}/Patient/pt-esi-1", timeout=5).json()
-    auto, _ = populate(q, {"patient": patient}, _fetch(fhir))
+    auto = populate(q, {"patient": patient}, _fetch(fhir))
     submitted = {**auto, "onset": [{"valueDate": "2026-04-01"}], "note": [{"valueString": "worse on standing"}]}
     origins = mark_origins(q, submitted, auto, author="Practitioner/dr-pain-1")
     source = {k: v["extension"][0]["valueCode"] for k, v in origins.items()}

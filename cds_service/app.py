@@ -2,7 +2,7 @@
 ordinary imports.
 
 Surfaces: ``health`` and ``metrics`` (always), ``cds`` (CDS Hooks 2.0 discovery, services,
-feedback), ``admin`` (the denial dashboard), ``smart`` (SMART App Launch 2.2 documentation app) and
+feedback), ``dtr`` (the Da Vinci DTR payer service), ``admin`` (the denial dashboard), ``smart`` (SMART App Launch 2.2 documentation app) and
 ``cpm_app`` (its chronic pain management page); the sandbox adds its own EHR surfaces on top.
 """
 
@@ -15,6 +15,7 @@ from cds_service.admin import sessions as admin_sessions
 from cds_service.admin import views as admin
 from cds_service.chronic_pain import page as chronic_pain_page
 from cds_service.config import Settings, secret_key
+from cds_service.dtr import views as dtr
 from cds_service.hooks import registry
 from cds_service.hooks import views as hooks
 from cds_service.http_errors import register_error_handlers
@@ -22,7 +23,7 @@ from cds_service.security import gate, request_ids
 from cds_service.services import REGISTRY
 from smart_app import views as smart
 
-BLUEPRINTS = (health.bp, metrics.bp, hooks.bp, admin.bp, chronic_pain_page.bp, smart.bp)
+BLUEPRINTS = (health.bp, metrics.bp, hooks.bp, dtr.bp, admin.bp, chronic_pain_page.bp, smart.bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -3,7 +3,8 @@ subset: groups, choice with ``answerOption`` / ``answerValueSet``, date, integer
 text, boolean, ``enableWhen``, ``initialExpression`` and ``answerExpression`` for pre-population,
 ``minValue`` / ``maxValue``; standards.md §3.3).
 
-This module loads them and answers the questions the renderer and the parser share: the options of
+The forms are read once by :mod:`cds_service.dtr.forms` (the DTR payer service serves the same
+files); this module answers the questions the renderer and the parser share: the options of
 a choice item and whether an item is enabled by the answers given.
 """
 
@@ -11,15 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
-from pathlib import Path
 
 from fhirpathpy import evaluate
 
+from cds_service.dtr.forms import stored_forms, terminology
 from smart_app.extract import R4, _json
 
-ROOT = Path(__file__).resolve().parents[1] / "fhir_profiles"
-QDIR = ROOT / "questionnaires"
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
 INITIAL_EXPR = SDC + "sdc-questionnaire-initialExpression"
 ANSWER_EXPR = SDC + "sdc-questionnaire-answerExpression"
@@ -35,14 +33,8 @@ class UnknownForm(LookupError):
     pass
 
 
-@lru_cache(maxsize=1)
 def _all() -> dict[str, dict]:
-    forms = {}
-    for path in sorted(QDIR.glob("*.json")):
-        q = json.loads(path.read_text())
-        if q.get("resourceType") == "Questionnaire" and q.get("status") == "active":
-            forms[q["id"]] = q
-    return forms
+    return stored_forms()     # read once, shared with the DTR payer service's view of the same forms
 
 
 def get(qid: str) -> dict:
@@ -80,14 +72,8 @@ def form_for(requirement_id: str, named: str | None) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
 def _valuesets() -> dict[str, dict]:
-    out = {}
-    for path in (ROOT / "valuesets").glob("*.json"):
-        vs = json.loads(path.read_text())
-        if isinstance(vs, dict) and vs.get("url"):
-            out[vs["url"]] = vs
-    return out
+    return terminology()
 
 
 def ext_value(node: dict, url: str):

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from cds_service import state
 from cds_service.clock import today_utc
-from smart_app import forms, keys, oauth, packet, pages, pas, questionnaires
+from smart_app import dtr_app, forms, keys, oauth, packet, pages, pas, questionnaires
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
 from smart_app.worklist import build
@@ -18,6 +18,7 @@ from smart_app.worklist import build
 bp = Blueprint("smart", __name__, template_folder="templates", static_folder="static",
                static_url_path="/smart/static")
 pages.install(bp)
+dtr_app.install(bp)   # the same app as a DTR SMART app (smart_app/dtr_app.py)
 
 
 @bp.get("/.well-known/jwks.json")

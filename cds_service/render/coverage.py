@@ -29,7 +29,7 @@ import copy
 import hashlib
 from datetime import date
 
-from cds_service.policy.model import Determination, ProgramKind
+from cds_service.policy.model import Determination, ProgramKind, Status
 from cds_service.render.versions import vocabulary
 
 COVERAGE_INFO_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
@@ -42,6 +42,23 @@ COVERAGE_HOOKS = ("order-select", *PRIMARY_HOOKS)
 
 def _code(url: str, value: str) -> dict:
     return {"url": url, "valueCode": value}
+
+
+QUESTIONNAIRE_BASE = "http://painpa.org/fhir/Questionnaire/"
+
+
+def documentation_forms(det: Determination) -> tuple[str, ...]:
+    """The forms (Questionnaire ids) that document the determination's open clinical/admin
+    requirements, in the policy's order: what CRD points DTR at and what ``$questionnaire-package``
+    returns for the same order (one answer whichever door)."""
+    return tuple(dict.fromkeys(r.form for r in det.requirements
+                               if r.form and r.kind in ("clinical", "admin") and r.status is not Status.MET))
+
+
+def questionnaire_subextensions(det: Determination) -> list[dict]:
+    """CRD ``questionnaire`` sub-extensions (0..*, canonical; CRD 2.0.1 / 2.2 resp-38: with
+    doc-needed, the Questionnaires to complete) naming the forms painpa's DTR service resolves."""
+    return [{"url": "questionnaire", "valueCanonical": QUESTIONNAIRE_BASE + form} for form in documentation_forms(det)]
 
 
 def assertion_id(det: Determination, today: date, covered: str, pa: str | None) -> str:
@@ -83,6 +100,7 @@ def coverage_extension(det: Determination, *, hook: str, crd_version: str, today
     if doc_needed:
         subs.append(_code("doc-needed", doc_needed))
         subs.append(_code("doc-purpose", "withpa" if pa == "auth-needed" else "retain-doc"))
+        subs += questionnaire_subextensions(det)
     subs += [_code("info-needed", code) for code in dict.fromkeys(info)]
     if reason and (info or doc_needed or covered in ("not-covered", "indeterminate") or pa == "indeterminate"):
         subs.append({"url": "reason", "valueCodeableConcept": {"text": reason[:MAX_REASON]}})

@@ -77,7 +77,7 @@ def test_the_wording_check_catches_what_it_should():
 
 def _evidence() -> DenialEvidence:
     return DenialEvidence(payer="Medicare", plan="Gold", group_label="lumbar ESIs", considered=10, denied=4,
-                          by_requirement=(RequirementCount("esi.baseline-score", 4, "missing baseline scores"),),
+                          by_requirement=(RequirementCount("esi.baseline-scale", 4, "missing baseline scores"),),
                           first=date(2026, 1, 5), last=date(2026, 10, 1))
 
 
@@ -112,3 +112,15 @@ def test_a_long_checklist_stays_short(policies):
                             smart_link=fake_smart_link)["cards"]
     assert "\n6. " not in card["detail"] and "more on the painpa worklist" in card["detail"]
     check_wording(card)
+
+
+def test_the_denial_history_is_said_once_on_a_card(policies):
+    p = b.Patient().add(b.coverage("121", name="Medicare"), b.location("TX", "11"), b.condition("M54.16", b.days(200)),
+                        b.procedure("97110", b.days(60)), b.procedure("97110", b.days(6)), b.imaging("MR", b.days(30)))
+    orders = [b.order("64483")]
+    det = evaluate(orders, p.record(), policies, b.TODAY)[0]
+    assert "esi.baseline-scale" in {r.id for r in det.unmet}
+    det, = apply_evidence([det], {det.order_ref: _evidence()})
+    card, = render_response([det], orders, hook="order-select", crd_version="2.2", config={}, today=b.TODAY,
+                            smart_link=fake_smart_link)["cards"]
+    assert len(STATISTIC.findall(card["detail"])) == 1 and "for missing baseline scores" in card["detail"]

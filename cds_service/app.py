@@ -1,7 +1,7 @@
 """Flask application factory (Flask tutorial style): one blueprint per surface, wired here with
 ordinary imports.
 
-Surfaces: ``health`` and ``metrics`` (always), ``cds`` (CDS Hooks 2.0 discovery, services,
+Surfaces: ``health``, ``favicon`` and ``metrics`` (always), ``cds`` (CDS Hooks 2.0 discovery, services,
 feedback), ``admin`` (the denial dashboard), ``smart`` (SMART App Launch 2.2 documentation app) and
 ``cpm_app`` (its chronic pain management page); the sandbox adds its own EHR surfaces on top.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cds_service import health, metrics, state
+from cds_service import favicon, health, metrics, state
 from cds_service.admin import sessions as admin_sessions
 from cds_service.admin import views as admin
 from cds_service.chronic_pain import page as chronic_pain_page
@@ -22,7 +22,7 @@ from cds_service.security import gate, request_ids
 from cds_service.services import REGISTRY
 from smart_app import views as smart
 
-BLUEPRINTS = (health.bp, metrics.bp, hooks.bp, admin.bp, chronic_pain_page.bp, smart.bp)
+BLUEPRINTS = (health.bp, favicon.bp, metrics.bp, hooks.bp, admin.bp, chronic_pain_page.bp, smart.bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

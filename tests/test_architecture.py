@@ -28,7 +28,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("payer history", frozenset({"cds_service.denials"})),
     ("readiness", frozenset({"cds_service.readiness"})),
     ("surfaces", frozenset({
-        "cds_service.http_errors", "cds_service.hooks", "cds_service.admin", "cds_service.health", "smart_app"})),
+        "cds_service.http_errors", "cds_service.hooks", "cds_service.admin", "cds_service.health",
+        "cds_service.favicon", "smart_app"})),
     ("features above the surfaces", frozenset({"cds_service.chronic_pain"})),
     ("assembly", frozenset({
         "cds_service.services", "cds_service.app", "cds_service.evaluate", "cds_service.serve",

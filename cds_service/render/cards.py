@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cds_service.policy.model import Citation, Determination, PAState, ProgramKind, RequirementResult, Status
-from cds_service.render.words import MAX_LABEL, MAX_SUMMARY, describe, fit, phrases
+from cds_service.render.words import MAX_LABEL, MAX_SUMMARY, OrderWords, describe, fit, phrases
 
 SmartLink = Callable[[Determination, RequirementResult | None], dict | None]
 
@@ -172,7 +172,7 @@ def _sources(items: Sequence[Item]) -> str:
     return f"Sources: {'; '.join(seen)}." if seen else ""
 
 
-def _summary(words, checklist: list[Item], state: Item | None) -> str:
+def _summary(words: OrderWords, checklist: list[Item], state: Item | None) -> str:
     """The order in words, then its worst missing item and the PA state, in the longest wording that fits."""
     statuses = []
     if checklist:
@@ -194,7 +194,7 @@ def _link(det: Determination, checklist: list[Item], state: Item | None, smart_l
         label = fit([f"Fix in painpa: {p}" for p in phrases(reqs[0].title)] + ["Fix in painpa"], MAX_LABEL)
     elif checklist or (state is not None and state.linked):
         link = smart_link(det, None)
-        label = (f"Fix {_count(len(checklist), 'item')} in painpa" if checklist else
+        label = (f"Fix {_count(len(checklist), 'item')} in painpa" if reqs else
                  "Request prior authorization in painpa" if det.prior_auth.state in _REQUEST_PA else
                  "Open painpa worklist")
     else:
@@ -219,7 +219,8 @@ def order_card(det: Determination, order: dict | None, seq: int, enabled: set[st
     if checklist:
         shown = "\n".join(f"{n}. {i.text}" for n, i in enumerate(checklist[:CHECKLIST_SHOWN], 1))
         hidden = len(checklist) - CHECKLIST_SHOWN
-        parts.append(f"Missing, worst first:\n\n{shown}" + (f"\n\n…and {hidden} more on the painpa worklist." if hidden > 0 else ""))
+        heading = "Missing, worst first:" if len(checklist) > 1 else "Missing:"
+        parts.append(f"{heading}\n\n{shown}" + (f"\n\n…and {hidden} more on the painpa worklist." if hidden > 0 else ""))
     if state is not None:
         parts.append(state.text)
     if ready is not None:

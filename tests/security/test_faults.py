@@ -78,7 +78,8 @@ def test_fault_on_one_type_leaves_the_rest_usable(stack):
     check_shape(out, body)
     summaries = [c["summary"] for c in out["cards"]]
     assert not any(": Could not verify coverage" in s for s in summaries)
-    assert any("prior authorization" in s.lower() for s in summaries), summaries
+    assert any("Prior authorization:" in c["detail"] and (" PA " in c["summary"] or "prior authorization" in c["summary"])
+               for c in out["cards"]), summaries
 
 
 def test_cc28_redirect_is_not_followed_and_the_target_sees_no_connection(stack):

@@ -1,8 +1,9 @@
 """Flask application factory (Flask tutorial style): one blueprint per surface, wired here with
 ordinary imports.
 
-Surfaces: ``health`` and ``metrics`` (always), ``cds`` (CDS Hooks 2.0 discovery, services,
-feedback), ``dtr`` (the Da Vinci DTR payer service), ``admin`` (the denial dashboard), ``smart`` (SMART App Launch 2.2 documentation app) and
+Surfaces: ``health``, ``favicon`` and ``metrics`` (always), ``cds`` (CDS Hooks 2.0 discovery, services,
+feedback), ``dtr`` (the Da Vinci DTR payer service), ``admin`` (the denial dashboard), ``smart`` (SMART App
+Launch 2.2 documentation app) and
 ``cpm_app`` (its chronic pain management page); the sandbox adds its own EHR surfaces on top.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cds_service import health, metrics, state
+from cds_service import favicon, health, metrics, state
 from cds_service.admin import sessions as admin_sessions
 from cds_service.admin import views as admin
 from cds_service.chronic_pain import page as chronic_pain_page
@@ -23,7 +24,7 @@ from cds_service.security import gate, request_ids
 from cds_service.services import REGISTRY
 from smart_app import views as smart
 
-BLUEPRINTS = (health.bp, metrics.bp, hooks.bp, dtr.bp, admin.bp, chronic_pain_page.bp, smart.bp)
+BLUEPRINTS = (health.bp, favicon.bp, metrics.bp, hooks.bp, dtr.bp, admin.bp, chronic_pain_page.bp, smart.bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

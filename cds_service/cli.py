@@ -22,10 +22,20 @@ from cds_service.config import ConfigError
 
 # Entry points of this group are functions ``register(subparsers)`` that add a subcommand.
 PLUGINS = "painpa.commands"
+DESCRIPTION = ("Prior-authorization readiness for interventional pain orders: a CDS Hooks / Da Vinci CRD "
+               "service and a SMART on FHIR app.")
+# Files of the source repository only (a test checks each path exists).
+EPILOG = """documentation (in the source repository):
+  README.md             what painpa does, a first run
+  docs/registering.md   connect an EHR: painpa clients add, SMART registration
+  docs/deploy.md        production: PostgreSQL, several hosts, upgrades, keys
+  docs/security.md      threat model and the controls behind it
+  docs/crd-testing.md   testing with Inferno's CRD test kit and other CDS clients"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="painpa", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="painpa", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve_cmd = sub.add_parser("serve", help="run the production service (CDS Hooks + SMART app + health)")

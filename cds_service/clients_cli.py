@@ -5,8 +5,11 @@ Hooks 2.0 §Security: the operator's allowlist of clients, their keys and FHIR b
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
+from dataclasses import asdict
+from urllib.parse import urlsplit
 
 from cds_service.config import ConfigError, Settings
 
@@ -17,8 +20,13 @@ from cds_service.config import ConfigError, Settings
 def register(sub: argparse._SubParsersAction) -> None:
     clients = sub.add_parser("clients", help="register the EHRs allowed to call the service")
     csub = clients.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
-    add_cmd = csub.add_parser("add", help="register (or replace) a client")
+    add_cmd = csub.add_parser("add", help="register a client (--replace to change a registered one)")
     add_cmd.add_argument("--iss", required=True, help="the iss of the client's JWTs")
+    add_cmd.add_argument("--replace", action="store_true",
+                         help="replace the settings of an iss already registered (prints what changed)")
+    add_cmd.add_argument("--allow-http-jwks", action="store_true",
+                         help="accept a plain-http --jwks-url on a host other than this machine (testing only: "
+                              "anyone on the path could swap the keys)")
     keys = add_cmd.add_mutually_exclusive_group(required=True)
     keys.add_argument("--jwks-url", help="URL of the client's JWK Set (also the only jku accepted)")
     keys.add_argument("--jwks-file", help="file holding the client's public JWK Set (stored now)")
@@ -56,21 +64,62 @@ def _db():
         raise SystemExit(2) from None
 
 
-def add(args: argparse.Namespace) -> int:
-    from cds_service.clients import ClientError, add_client, load_jwks_file  # see the note on imports above
+def _loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
+
+def _settings(info) -> dict:
+    """A client's settings as the operator gave them (the stored JWKS summarised, not printed)."""
+    out = asdict(info)
+    out["jwks"] = "stored JWK Set" if info.jwks else None
+    out["fhir_bases"] = list(info.fhir_bases)
+    defaults = out.pop("defaults")
+    out["default_state"], out["default_pos"] = defaults["state"], defaults["place_of_service"]
+    return out
+
+
+def add(args: argparse.Namespace) -> int:
+    # see the note on imports above
+    from cds_service.clients import ClientError, add_client, get_client, load_jwks_file
+
+    if args.jwks_url and urlsplit(args.jwks_url).scheme == "http" and not args.allow_http_jwks \
+            and not _loopback(urlsplit(args.jwks_url).hostname):
+        print(f"painpa clients add: --jwks-url {args.jwks_url} is plain http on another host: anyone on the path "
+              "could replace the EHR's keys. Use its https URL, --jwks-file, or --allow-http-jwks for a test EHR.",
+              file=sys.stderr)
+        return 2
     try:
         jwks = load_jwks_file(args.jwks_file) if args.jwks_file else None
+        db = _db()
+        before = get_client(db, args.iss)
+        if before is not None and not args.replace:
+            print(f"painpa clients add: {args.iss} is already registered; run again with --replace to change its "
+                  "settings (painpa clients list --json shows them)", file=sys.stderr)
+            return 2
         info = add_client(
-            _db(), iss=args.iss, fhir_bases=args.fhir_bases, jwks_url=args.jwks_url, jwks=jwks,
+            db, iss=args.iss, fhir_bases=args.fhir_bases, jwks_url=args.jwks_url, jwks=jwks,
             tenant=args.tenant, smart_client_id=args.smart_client_id,
             default_state=args.default_state, default_pos=args.default_pos, crd_version=args.crd_version,
         )
     except (ClientError, ConfigError) as exc:
         print(f"painpa clients add: {exc}", file=sys.stderr)
         return 2
+    if before is None:
+        print(f"registered {info.iss} with FHIR bases {', '.join(info.fhir_bases)}")
+    else:
+        old, new = _settings(before), _settings(info)
+        changed = [f"  {key}: {old[key]!r} -> {new[key]!r}" for key in new if old[key] != new[key]]
+        if before.jwks and info.jwks and before.jwks != info.jwks:
+            changed.append("  jwks: a different stored JWK Set")
+        print(f"replaced the settings of {info.iss}: " + ("\n" + "\n".join(changed) if changed else "nothing changed"))
     insecure = [b for b in info.fhir_bases if b.startswith("http://")]
-    print(f"registered {info.iss} with FHIR bases {', '.join(info.fhir_bases)}")
     if insecure:
         print(f"warning: plain-http FHIR bases registered ({', '.join(insecure)}): use only for local testing",
               file=sys.stderr)

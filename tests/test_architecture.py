@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("readiness", frozenset({"cds_service.readiness"})),
     ("surfaces", frozenset({
         "cds_service.http_errors", "cds_service.hooks", "cds_service.dtr", "cds_service.admin", "cds_service.health",
-        "smart_app"})),
+        "cds_service.favicon", "smart_app"})),
     ("features above the surfaces", frozenset({"cds_service.chronic_pain"})),
     ("assembly", frozenset({
         "cds_service.services", "cds_service.app", "cds_service.evaluate", "cds_service.serve",

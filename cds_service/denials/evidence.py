@@ -81,9 +81,9 @@ def summarize(decisions: Iterable[PastDecision], *, window: int, payer: str, pla
 
 def apply_evidence(determinations: list, evidence: Mapping[str, DenialEvidence]) -> list:
     """Return the determinations with the plan's denial history added: to the fix of each
-    requirement it concerns that is not yet met (the detail stays the card's summary), and as a
-    note on the determination. A determination without evidence (or with no denials in the
-    window) is returned unchanged."""
+    requirement it concerns that is not yet met (the detail stays the card's summary), or, when
+    none of them is, once as a note on the determination (the same numbers are not said twice).
+    A determination without evidence (or with no denials in the window) is returned unchanged."""
     out = []
     for det in determinations:
         ev = evidence.get(det.order_ref)
@@ -94,5 +94,6 @@ def apply_evidence(determinations: list, evidence: Mapping[str, DenialEvidence])
         for req in det.requirements:
             line = ev.sentence(req.id) if str(req.status) != "met" else ""
             reqs.append(replace(req, fix=f"{req.fix} {line}".strip()) if line else req)
-        out.append(replace(det, requirements=tuple(reqs), notes=(*det.notes, ev.sentence())))
+        said = any(after is not before for after, before in zip(reqs, det.requirements, strict=True))
+        out.append(replace(det, requirements=tuple(reqs), notes=det.notes if said else (*det.notes, ev.sentence())))
     return out

@@ -21,14 +21,14 @@ from cds_service.render.versions import conform_cards
 
 def smart_links(call: HookCall, assessment: Assessment) -> SmartLink:
     """``smart_link(det, requirement)`` for the renderer: a link into the SMART app, to the
-    requirement's fix when there is one, else to the order's worklist."""
+    requirement's fix when there is one, else to the order's worklist. The renderer words the
+    label for its card (render/cards.py)."""
 
     def link(det: Determination, requirement: RequirementResult | None = None) -> dict | None:
         if call.db is None:  # offline evaluation: nothing to launch into
             return None
-        label = f"Fix in painpa: {requirement.title}" if requirement is not None else "Open painpa worklist"
         payload = assessment.link_payload([det.order_ref], requirement=requirement.id if requirement else None)
-        return smart_link(call.db, call.settings.base_url, payload, label)
+        return smart_link(call.db, call.settings.base_url, payload, "Open painpa worklist")
 
     return link
 

@@ -4,9 +4,11 @@ Service Response; Da Vinci CRD 2.0.1 / 2.2 cards.md and coverage-information; st
 CC-33..CC-49).
 
 ``render_response(determinations, draft_orders, *, hook, crd_version, config, today, smart_link)``:
-- ``config`` is the parsed ``davinci-crd.configuration``: a topic code set to ``false`` suppresses
-  those cards (``coverage-info: false`` also suppresses the coverage-information systemActions);
-  ``max-cards`` caps the cards after sorting worst first; unknown keys are ignored (CC-31).
+- one card per in-scope order (render/cards.py), its lines each under a CRD topic;
+- ``config`` is the parsed ``davinci-crd.configuration``: a topic code set to ``false`` removes
+  the lines of that topic, and a card left with none (``coverage-info: false`` also suppresses the
+  coverage-information systemActions); ``max-cards`` caps the cards after sorting worst first;
+  unknown keys are ignored (CC-31).
 - card ``source.topic.system`` follows CC-41, from the answered version's data
   (:mod:`cds_service.render.versions`): CRD 2.0.1/2.1 ``.../CodeSystem/temp``; 2.2
   ``http://terminology.hl7.org/CodeSystem/cdshooks-card-type``.
@@ -47,14 +49,7 @@ def render_response(determinations: Sequence[Determination], draft_orders: Seque
     enabled = {code for code in TOPIC_CODES if config.get(code, True) is not False}
     system = topic_system(crd_version)
     cards = []
-    policy_links: set[str] = set()
-    for d in sorted(drafts(list(determinations), smart_link), key=lambda d: (d.rank, d.seq)):
-        if d.topic not in enabled:
-            continue
-        if d.topic == "guideline":               # one policy card per policy, however many orders cite it
-            if d.det.policy_url in policy_links:
-                continue
-            policy_links.add(d.det.policy_url)
+    for d in drafts(determinations, draft_orders, enabled, smart_link):
         card = {
             "uuid": str(uuid.uuid4()),
             "summary": d.summary,

@@ -1,18 +1,23 @@
-"""Determinations → CDS Hooks cards: one per actionable problem, worst first (CDS Hooks 2.0
-§Card; CRD cards.md: topic SHALL, indicator from the clinician's view — payment problems are
-``warning``, ``critical`` is reserved for life or death; summaries < 140 characters, CC-34).
+"""Determinations → CDS Hooks cards, one per order (CDS Hooks 2.0 §Card; CRD cards.md: topic SHALL,
+indicator from the clinician's view — payment problems are ``warning``, ``critical`` is reserved for
+life or death; summaries < 140 characters, CC-34).
 
-Problem cards link (``type: smart``) to the SMART app through the CDS layer's ``smart_link`` callback
-(an opaque single-use appContext handle); the policy card links (``type: absolute``) to the LCD / plan
+A card names its order in words and carries a short checklist of what is missing, worst first,
+then the prior-authorization state. Each line of a card is an :class:`Item` with its own CRD topic,
+so the per-topic configuration (CC-31) removes lines; the card takes the topic of its worst line.
+Sources are cited once per card; the payer's denial history shows only on a card that asks the
+physician to act. Cards that ask for action link (``type: smart``) to the SMART app through the CDS
+layer's ``smart_link`` callback; the "ready" card links (``type: absolute``) to the governing
 policy. A card never mixes smart and absolute links (CC-39: Inferno classifies cards by link type).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cds_service.policy.model import Determination, PAState, ProgramKind, RequirementResult, Status
+from cds_service.policy.model import Citation, Determination, PAState, ProgramKind, RequirementResult, Status
+from cds_service.render.words import MAX_LABEL, MAX_SUMMARY, OrderWords, describe, fit, phrases
 
 SmartLink = Callable[[Determination, RequirementResult | None], dict | None]
 
@@ -26,13 +31,28 @@ CARD_TOPICS: tuple[tuple[str, str, str], ...] = (
     ("contraindication", "Contraindication", "Recorded conditions the policy lists as contraindications."),
     ("clinical-reminder", "Clinical Reminder", "Companion care the policy expects (e.g. an osteoporosis plan)."),
     ("claim", "Claim", "Audit risks on the claim, e.g. notes copied forward from earlier visits."),
-    ("guideline", "Guideline", "A link to the LCD / NCD / plan policy that governs the order."),
+    ("guideline", "Guideline", "An order with nothing missing, and the LCD / NCD / plan policy that governs it."),
 )
 DEFAULT_MAX_CARDS = 10
-MAX_SUMMARY = 139
+CHECKLIST_SHOWN = 5
 _SHORT = {ProgramKind.WISER: "WISeR", ProgramKind.OPD_PA: "OPD"}
 _PA_RANK = {PAState.NON_AFFIRMED: 1, PAState.NEEDED: 2, PAState.EXPIRED: 2, PAState.PARTIAL: 2, PAState.PENDED: 3,
             PAState.UNKNOWN: 3}
+_REQUEST_PA = (PAState.NEEDED, PAState.EXPIRED, PAState.PARTIAL)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of an order's card."""
+    rank: int                       # 0 = worst
+    topic: str
+    headline: str                   # a few words for the summary
+    text: str                       # the line in the detail (Markdown)
+    warning: bool = False           # something the physician must do or know before scheduling
+    requirement: RequirementResult | None = None
+    citation: Citation | None = None
+    linked: bool = False            # the SMART app can fix it
+    short: str = ""                 # fewer words still, after a checklist in the summary
 
 
 @dataclass(frozen=True)
@@ -47,131 +67,183 @@ class Draft:
     link: dict | None = None
 
 
-def clip(text: str, limit: int = MAX_SUMMARY) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _codes(codes: tuple[str, ...]) -> str:
     return " + ".join(codes) if codes else "the ordered codes"
 
 
-def _order_line(det: Determination) -> str:
-    when = f", planned {det.service_date.isoformat()}" if det.service_date else ""
-    where = f" in {det.state}" if det.state else ""
-    return f"**Order** {det.order_ref} ({', '.join(det.codes) or 'no billing code'}{where}{when})."
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _cite(req_or_det: RequirementResult | Determination) -> str:
-    c = req_or_det.citation if isinstance(req_or_det, RequirementResult) else req_or_det.prior_auth.citation
-    if c is None:
-        return ""
-    flag = "" if c.confirmed else " — *UNCONFIRMED: check the source*"
-    where = f" {c.section}" if c.section else ""
-    link = f" <{c.url}>" if c.url.startswith("https://") else ""
-    return f"\n\nSource: {c.source}{where}{link} (verified {c.last_verified}){flag}."
+def _term(det: Determination) -> str:
+    return "UTN" if det.program.kind in _SHORT else "authorization"   # UTN is Medicare's word
 
 
-def _pa_summary(det: Determination) -> tuple[str, str] | None:
-    pa, short = det.prior_auth, _SHORT.get(det.program.kind, det.program.label)
-    term = "UTN" if det.program.kind in _SHORT else "Authorization"   # UTN is Medicare's word
-    risk = " + companion codes at risk" if det.companion_codes_at_risk else ""
-    expires = pa.expires.isoformat() if pa.expires else "?"
-    texts = {
-        PAState.NEEDED: (f"{short} prior authorization required — no {term if term == 'UTN' else 'authorization'} on file "
-                         f"({_codes(det.codes)}{risk})",
-                         "Submit the prior-authorization request before scheduling; without a UTN the claim goes to "
-                         "prepayment review and the companion codes fall with it."),
-        PAState.NON_AFFIRMED: (f"{short} PA non-affirmed ({term} {pa.utn}) — {_codes(pa.missing_codes or det.codes)} will be denied",
-                               "Resubmit with the missing documentation (peer-to-peer is available), or give the patient an ABN."),
-        PAState.PENDED: (f"{short} PA pending{f' ({pa.utn})' if pa.utn else ''} — hold scheduling until affirmed",
-                         f"Wait for the affirmed decision and its {term} before the procedure."),
-        PAState.EXPIRED: (f"{short} {term} {pa.utn} expired {expires} — new PA needed for this date of service",
-                          "Submit a new prior-authorization request covering the planned date of service."),
-        PAState.PARTIAL: (f"{term} {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
-                          "Codes not on the PA request are denied: request the missing codes on the same service's PAR."),
-    }
-    if pa.unread:  # a PA program applies but its records were not returned (not an unknown plan)
-        texts[PAState.UNKNOWN] = (
-            f"Could not verify prior authorization on file — {short} PA required ({_codes(det.codes)}{risk})",
-            f"The EHR did not return {', '.join(pa.unread)}, so painpa cannot tell whether an affirmed decision "
-            f"covers this order. Check the payer portal or the chart for the {term} before scheduling.")
-    return texts.get(pa.state)
-
-
-def _requirement_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) -> list[Draft]:
-    """One card per unmet requirement (not those waiting on a prerequisite), one for the unknowns."""
+def _checklist(det: Determination) -> list[Item]:
+    """Unmet requirements (not those waiting on a prerequisite) worst first, then the unknowns."""
     out = []
     for r in det.requirements:
         if r.status is not Status.UNMET or r.blocked_by:
             continue
         rank = 0 if r.excludes else 4 if r.topic == "contraindication" else \
             5 if r.kind == "clinical" else 6 if r.kind == "admin" else 7
-        ev = "".join(f"\n- {e.reference}{f' ({e.date})' if e.date else ''}{f': {e.display}' if e.display else ''}"
-                     for e in r.evidence)
-        body = f"{head}\n\n**{r.title}**: {r.detail}\n\n**Fix:** {r.fix}" + (f"\n\nFound:{ev}" if ev else "") + _cite(r)
-        out.append(Draft(rank, seq, clip(r.detail), body, "warning", r.topic, det, smart_link(det, r)))
+        out.append(Item(rank, r.topic, r.detail, f"**{r.title}**: {r.detail} **Fix:** {r.fix}", True, r, r.citation, True))
     unknown = [r for r in det.requirements if r.status is Status.UNKNOWN]
     if unknown:
-        items = "".join(f"\n- {r.title}: {r.detail}" for r in unknown)
-        out.append(Draft(8, seq, clip(f"Could not check {len(unknown)} requirement(s): the EHR did not return the data"),
-                         f"{head}\n\nNot checked:{items}", "info", "appropriate-use", det, smart_link(det, None)))
-    return out
+        titles = "".join(f"\n   - {r.title}" for r in unknown)   # titles may hold "; ": one per line
+        out.append(Item(8, "appropriate-use", _count(len(unknown), "requirement") + " not checked",
+                        f"**Not checked** (the EHR did not return the data):{titles}", linked=True))
+    return sorted(out, key=lambda i: i.rank)
 
 
-def _pa_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) -> list[Draft]:
-    """The prior-authorization problem, the valid UTN, or the missing location that decides PA."""
-    notes = "".join(f"\n\n{n}" for n in det.notes)
-    pa_text = _pa_summary(det)
-    if pa_text and det.covered != "not-covered":
-        risk = f"\n\nCompanion codes that fall with this decision: {', '.join(det.companion_codes_at_risk)}." \
-            if det.companion_codes_at_risk else ""
-        return [Draft(_PA_RANK[det.prior_auth.state], seq, clip(pa_text[0]), f"{head}\n\n{pa_text[1]}{risk}{notes}{_cite(det)}",
-                      "warning", "coverage-info", det, smart_link(det, None))]
-    if det.prior_auth.state is PAState.SATISFIED:
-        term = "UTN" if det.program.kind in _SHORT else "Authorization"
-        expires = det.prior_auth.expires.isoformat() if det.prior_auth.expires else "?"
-        return [Draft(11, seq, clip(f"{term} {det.prior_auth.utn} valid until {expires} ({_codes(det.prior_auth.covered_codes)})"),
-                      f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
-                      f"{notes}{_cite(det)}", "info", "coverage-info", det)]
-    if det.prior_auth.state is PAState.UNKNOWN and "location" in det.info_needed:
-        return [Draft(9, seq, "Prior authorization depends on where the service is done — add the location to the order",
-                      f"{head}\n\n{det.reason}", "info", "coverage-info", det)]
-    return []
+def _pa_state(det: Determination) -> Item | None:
+    """The prior-authorization or coverage state of the order: one line, or none."""
+    pa, short, term = det.prior_auth, _SHORT.get(det.program.kind, det.program.label), _term(det)
+    codes = _codes(det.codes)
+    if det.program.kind is ProgramKind.UNKNOWN_PLAN and det.unread:
+        missing = ", ".join(det.unread)   # CRD foundation "Performance"; CC-56: say so, not "no rules"
+        return Item(3, "coverage-info", f"Could not verify coverage — the EHR did not return the patient's {missing}",
+                    f"**Coverage not verified:** painpa asked the EHR for this patient's {missing} and got no usable "
+                    "answer in time, so whether this order needs prior authorization is **unknown**; nothing was "
+                    "found unmet. Sign again in a moment, or check the plan's rules directly.", warning=True,
+                    short="coverage not verified")
+    if det.program.kind is ProgramKind.UNKNOWN_PLAN:
+        head = (f"No coverage rules configured for {det.program.label} — check the plan's PA list"
+                if det.coverage_ref else "No active coverage on file — payer rules unknown")
+        return Item(10, "coverage-info", head, f"**Coverage:** {det.reason}")
+    if det.covered == "not-covered":
+        return None
+    expires = pa.expires.isoformat() if pa.expires else "?"
+    risk = f" Companion codes that fall with this decision: {', '.join(det.companion_codes_at_risk)}." \
+        if det.companion_codes_at_risk else ""
+    texts = {   # state: (headline, short, what to do)
+        PAState.NEEDED: (f"{short} prior authorization required — no {term} on file", f"{short} PA needed",
+                         "Submit the request before scheduling; without it the claim goes to prepayment review "
+                         "and the companion codes fall with it."),
+        PAState.NON_AFFIRMED: (f"{short} PA non-affirmed ({term} {pa.utn}) — {_codes(pa.missing_codes or det.codes)} "
+                               "will be denied", f"{short} PA non-affirmed",
+                               "Resubmit with the missing documentation (peer-to-peer is available), or give the "
+                               "patient an ABN."),
+        PAState.PENDED: (f"{short} PA pending{f' ({pa.utn})' if pa.utn else ''} — hold scheduling until affirmed",
+                         f"{short} PA pending", f"Wait for the affirmed decision and its {term} before the procedure."),
+        PAState.EXPIRED: (f"{short} {term} {pa.utn} expired {expires} — new PA needed for this date of service",
+                          f"{short} {term} expired", "Submit a new request covering the planned date of service."),
+        PAState.PARTIAL: (f"{term} {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
+                          f"{term} lacks {_codes(pa.missing_codes)}",
+                          "Codes not on the request are denied: request the missing codes on the same service's PAR."),
+    }
+    if pa.unread:   # a PA program applies but its records were not returned (not an unknown plan)
+        texts[PAState.UNKNOWN] = (f"Could not verify prior authorization on file — {short} PA required",
+                                  f"{short} PA on file not verified",
+                                  f"The EHR did not return {', '.join(pa.unread)}; check the payer portal or the "
+                                  f"chart for the {term} before scheduling.")
+    if pa.state in texts:
+        head, brief, todo = texts[pa.state]
+        which = "" if codes in head else f" ({codes})"
+        return Item(_PA_RANK[pa.state], "coverage-info", head, f"**Prior authorization:** {head}{which}. {todo}{risk}",
+                    warning=True, citation=pa.citation, linked=True, short=brief)
+    if pa.state is PAState.SATISFIED:
+        head = f"{term} {pa.utn} valid until {expires}"
+        return Item(11, "coverage-info", head,
+                    f"**Prior authorization:** {head}; the affirmed decision covers {_codes(pa.covered_codes)}.")
+    if pa.state is PAState.UNKNOWN and "location" in det.info_needed:
+        head = "Prior authorization depends on where it is done — add the location to the order"
+        return Item(9, "coverage-info", head, f"**Prior authorization:** {det.reason}")
+    return None
 
 
-def _unread_card(det: Determination, seq: int, head: str) -> Draft:
-    """The plan is unknown because the EHR did not return the patient's coverage: say that, not "no
-    rules configured" (CRD foundation "Performance"; CC-56)."""
-    missing = ", ".join(det.unread)
-    return Draft(3, seq, clip(f"Could not verify coverage — the EHR did not return the patient's {missing}; "
-                              "payer rules unknown"),
-                 f"{head}\n\npainpa asked the EHR's FHIR server for this patient's {missing} and did not get a usable "
-                 "answer before its deadline (the server was slow, failed, or sent data painpa could not read). "
-                 "Whether this order needs prior authorization, and which documentation the plan requires, is "
-                 "**unknown**: nothing was found unmet. Sign again in a moment, or check the plan's rules directly.",
-                 "warning", "coverage-info", det)
+def _ready(det: Determination) -> Item:
+    pa = "no prior authorization needed" if det.pa_needed in (None, "no-auth") else "prior authorization in order"
+    return Item(12, "guideline", f"nothing missing, {pa}",
+                f"Nothing missing for {det.policy_label or det.program.label}; {pa}.")
 
 
-def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
-    """Every card the determinations call for, with its severity rank (0 = worst)."""
-    out: list[Draft] = []
-    for seq, det in enumerate(dets):
-        if not det.in_scope:
+def _sources(items: Sequence[Item]) -> str:
+    seen: list[str] = []
+    for c in (i.citation for i in items):
+        if c is None:
             continue
-        head = _order_line(det)
-        if det.program.kind is ProgramKind.UNKNOWN_PLAN and det.unread:
-            out.append(_unread_card(det, seq, head))
-        elif det.program.kind is ProgramKind.UNKNOWN_PLAN:
-            summary = (f"No coverage rules configured for {det.program.label} — check the plan's PA list"
-                       if det.coverage_ref else "No active coverage on file — payer rules unknown")
-            out.append(Draft(10, seq, clip(summary), f"{head}\n\n{det.reason}", "info", "coverage-info", det))
-        out += _requirement_cards(det, seq, head, smart_link)
-        out += _pa_cards(det, seq, head, smart_link)
+        where = f" {c.section}" if c.section and not c.source.endswith(c.section) else ""
+        name = f"[{c.source}{where}]({c.url})" if c.url.startswith("https://") else f"{c.source}{where}"
+        flag = " — *UNCONFIRMED: check the source*" if not c.confirmed else ""
+        line = f"{name} (verified {c.last_verified}){flag}"
+        if line not in seen:
+            seen.append(line)
+    return f"Sources: {'; '.join(seen)}." if seen else ""
+
+
+def _summary(words: OrderWords, checklist: list[Item], state: Item | None) -> str:
+    """The order in words, then its worst missing item and the PA state, in the longest wording that fits."""
+    statuses = []
+    if checklist:
+        more = f" (+{len(checklist) - 1} more)" if len(checklist) > 1 else ""
+        count = _count(len(checklist), "item") + " missing"
+        thens = [f"; then {state.short}", ""] if state is not None and state.warning else [""]
+        statuses += [f"{head}{then}" for then in thens for head in (f"{checklist[0].headline}{more}", count)]
+    elif state is not None:
+        statuses += [state.headline, state.short or state.headline]
+    return fit([f"{w}: {s}" for s in statuses for w in (words.long(), words.short())] + statuses, MAX_SUMMARY)
+
+
+def _link(det: Determination, checklist: list[Item], state: Item | None, smart_link: SmartLink) -> dict | None:
+    """One smart link: to the fix when one requirement is missing, else to the order's worklist;
+    its label written to fit (never cut mid-phrase)."""
+    reqs = [i.requirement for i in checklist if i.requirement is not None]
+    if len(checklist) == 1 and reqs:
+        link = smart_link(det, reqs[0])
+        label = fit([f"Fix in painpa: {p}" for p in phrases(reqs[0].title)] + ["Fix in painpa"], MAX_LABEL)
+    elif checklist or (state is not None and state.linked):
+        link = smart_link(det, None)
+        label = (f"Fix {_count(len(checklist), 'item')} in painpa" if reqs else
+                 "Request prior authorization in painpa" if det.prior_auth.state in _REQUEST_PA else
+                 "Open painpa worklist")
+    else:
+        return None
+    return {**link, "label": label} if link else None
+
+
+def order_card(det: Determination, order: dict | None, seq: int, enabled: set[str], smart_link: SmartLink) -> Draft | None:
+    """The one card for ``det``'s order, or None when it is out of scope or every line is switched off."""
+    if not det.in_scope:
+        return None
+    checklist = [i for i in _checklist(det) if i.topic in enabled]
+    state = _pa_state(det)
+    state = state if state is not None and state.topic in enabled else None
+    lines = [*checklist, *([state] if state else [])]
+    ready = None if lines or "guideline" not in enabled else _ready(det)
+    if not lines and ready is None:
+        return None
+    words = describe(det, order)
+    action = any(i.warning for i in lines)
+    parts = [f"{words.heading()} · {det.program.label}"]
+    if checklist:
+        shown = "\n".join(f"{n}. {i.text}" for n, i in enumerate(checklist[:CHECKLIST_SHOWN], 1))
+        hidden = len(checklist) - CHECKLIST_SHOWN
+        heading = "Missing, worst first:" if len(checklist) > 1 else "Missing:"
+        parts.append(f"{heading}\n\n{shown}" + (f"\n\n…and {hidden} more on the painpa worklist." if hidden > 0 else ""))
+    if state is not None:
+        parts.append(state.text)
+    if ready is not None:
+        parts.append(ready.text)
+    if action:
+        parts += list(det.notes)
         if det.policy_url.startswith("https://"):
-            notes = "".join(f"\n\n{n}" for n in det.notes)
-            link = {"label": clip(det.policy_label or "Coverage policy", 80), "url": det.policy_url, "type": "absolute"}
-            out.append(Draft(12, seq, clip(f"Policy: {det.policy_label or det.program.label}"),
-                             f"{head}\n\nCriteria applied: {det.policy_label}. Program: {det.program.label}.{notes}",
-                             "info", "guideline", det, link))
-    return out
+            parts.append(f"Criteria: [{det.policy_label or 'coverage policy'}]({det.policy_url}).")
+        parts.append(_sources(lines))
+    worst = min(lines or [ready], key=lambda i: i.rank)
+    if ready is not None and det.policy_url.startswith("https://"):
+        link = {"label": fit([det.policy_label, "Coverage policy"], MAX_LABEL), "url": det.policy_url, "type": "absolute"}
+    else:
+        link = _link(det, checklist, state, smart_link)
+    return Draft(worst.rank, seq, _summary(words, checklist, state or ready), "\n\n".join(p for p in parts if p),
+                 "warning" if action else "info", worst.topic, det, link)
+
+
+def drafts(dets: Sequence[Determination], orders: Sequence[dict], enabled: set[str], smart_link: SmartLink) -> list[Draft]:
+    """One card per in-scope order, worst first (rank, then the order's position)."""
+    out = []
+    for seq, det in enumerate(dets):
+        card = order_card(det, orders[seq] if seq < len(orders) else None, seq, enabled, smart_link)
+        if card is not None:
+            out.append(card)
+    return sorted(out, key=lambda d: (d.rank, d.seq))

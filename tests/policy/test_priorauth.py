@@ -106,7 +106,7 @@ def test_unread_pa_records_make_the_pa_state_unknown_with_an_honest_reason(polic
         for hook in ("order-select", "order-sign"):
             resp = render_response([det], orders, hook=hook, crd_version=version, config={}, today=b.TODAY,
                                    smart_link=fake_smart_link)
-            assert resp["cards"][0]["summary"].startswith("Could not verify prior authorization on file")
+            assert ": Could not verify prior authorization on file" in resp["cards"][0]["summary"]
             assert not any("prior authorization required — no UTN" in c["summary"] for c in resp["cards"])
             for action in resp.get("systemActions", ()):
                 ext = next(e for e in action["resource"]["extension"] if e["url"] == COVERAGE_INFO_URL)

@@ -36,30 +36,45 @@ def _render(policies, hook="order-sign", version="2.2", config=None, orders_pati
                                          today=b.TODAY, smart_link=fake_smart_link)
 
 
-def test_cards_worst_first_with_actionable_summaries(policies):
+def test_one_card_per_order_checklist_worst_first_then_the_pa_state(policies):
     _, _, resp = _render(policies)
-    summaries = [c["summary"] for c in resp["cards"]]
-    assert summaries[0] == "WISeR prior authorization required — no UTN on file (64483 + companion codes at risk)"
-    assert "Conservative therapy: 2 of 4 required weeks documented" in summaries
-    assert "No baseline pain score on file" in summaries
-    assert summaries[-1].startswith("Policy: LCD L36920")
-    for card in resp["cards"]:                                      # CC-34
-        assert 0 < len(card["summary"]) <= 139
-        assert card["indicator"] in ("info", "warning") and card["source"]["label"] == "Medicare"
-        assert re.fullmatch(r"[0-9a-f-]{36}", card["uuid"])
-        types = {link["type"] for link in card.get("links", ())}
-        assert len(types) <= 1                                      # CC-39: never mixed
-        assert card["extension"]["davinci-crd.associated-resource"] == ["ServiceRequest/sr-1"]
+    assert len(resp["cards"]) == 1                                  # the diet order is out of scope: no card
+    card = resp["cards"][0]
+    assert card["summary"] == ("Epidural steroid injection, Dec 10, 2026: Conservative therapy: 2 of 4 required weeks "
+                               "documented (+1 more); then WISeR PA needed")
+    detail = card["detail"]
+    assert detail.startswith("**Transforaminal epidural injection, lumbar/sacral, single level** (64483) · Dec 10, 2026")
+    care, score, pa = (detail.index(t) for t in ("1. **At least 4 weeks", "2. **Baseline pain", "**Prior authorization:**"))
+    assert care < score < pa
+    assert "no UTN on file" in detail[pa:] and "01937, 99152" in detail[pa:]
+    assert card["indicator"] == "warning" and card["source"]["label"] == "Medicare"
+    assert card["source"]["topic"]["code"] == "coverage-info"      # the worst line is the PA state
+    assert 0 < len(card["summary"]) <= 139 and re.fullmatch(r"[0-9a-f-]{36}", card["uuid"])   # CC-34
+    assert card["extension"]["davinci-crd.associated-resource"] == ["ServiceRequest/sr-1"]
 
 
-def test_problem_cards_carry_the_smart_link_and_policy_card_an_absolute_link(policies):
+def test_the_card_links_to_the_worklist_or_to_the_one_fix(policies):
     _, _, resp = _render(policies)
-    by_topic = {c["source"]["topic"]["code"]: c for c in resp["cards"]}
-    care = by_topic["therapy-alternatives-req"]
-    assert care["links"][0]["type"] == "smart"
-    assert json.loads(care["links"][0]["appContext"])["ctx"].endswith("#esi.conservative-care")
-    policy = by_topic["guideline"]
-    assert policy["links"] == [{"label": policy["links"][0]["label"], "url": "https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?lcdid=36920", "type": "absolute"}]
+    link, = resp["cards"][0]["links"]                               # CC-39: one kind of link per card
+    assert (link["type"], link["label"], json.loads(link["appContext"])["ctx"]) == \
+        ("smart", "Fix 2 items in painpa", "ServiceRequest/sr-1#order")
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("CA", "11")))
+    p.resources = [r for r in p.resources if r.get("code", {}).get("coding", [{}])[0].get("code") != "97110"]
+    _, _, resp = _render(policies, orders_patient=([b.order("64483")], p))
+    link, = resp["cards"][0]["links"]
+    # the title is 103 characters: the label takes its first whole phrase, never a cut one
+    assert link["label"] == "Fix in painpa: ESI given with ongoing conservative care"
+    assert not json.loads(link["appContext"])["ctx"].endswith("#order")
+
+
+def test_an_order_with_nothing_missing_gets_a_ready_card_linking_to_its_policy(policies):
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("CA", "11")))
+    _, _, resp = _render(policies, orders_patient=([b.order("64483")], p))
+    card, = resp["cards"]
+    assert card["indicator"] == "info" and card["source"]["topic"]["code"] == "guideline"
+    assert card["summary"].endswith(": nothing missing, no prior authorization needed")
+    assert [lk["type"] for lk in card["links"]] == ["absolute"] and card["links"][0]["url"] == card["source"]["url"]
+    assert "Sources:" not in card["detail"]
 
 
 def test_smart_link_callback_may_decline(policies):
@@ -79,12 +94,20 @@ def test_topic_system_follows_crd_version(policies, version, system):           
 
 def test_configuration_topics_and_max_cards(policies):                                    # CC-31
     _, _, resp = _render(policies, config={"guideline": False, "therapy-alternatives-req": False, "unknown-key": 3})
-    codes = {c["source"]["topic"]["code"] for c in resp["cards"]}
-    assert "guideline" not in codes and "therapy-alternatives-req" not in codes and resp["cards"]
-    _, _, resp = _render(policies, config={"max-cards": 1})
-    assert len(resp["cards"]) == 1 and resp["cards"][0]["summary"].startswith("WISeR prior authorization required")
-    _, _, resp = _render(policies, config={"coverage-info": False})
+    card, = resp["cards"]
+    assert "conservative" not in card["detail"] and "Baseline pain" in card["detail"]
+    _, _, resp = _render(policies, config={"coverage-info": False, "therapy-alternatives-req": False})
+    card, = resp["cards"]
+    assert "Prior authorization" not in card["detail"] and card["source"]["topic"]["code"] == "appropriate-use"
     assert "systemActions" not in resp
+    p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("CA", "11")))
+    two = ([b.order("64483"), b.order("64479", sid="sr-2")], p)
+    _, _, resp = _render(policies, orders_patient=two, config={"guideline": False})
+    assert resp["cards"] == []                                      # ready cards are guideline cards
+    _, _, resp = _render(policies, orders_patient=two)
+    assert len(resp["cards"]) == 2
+    _, _, resp = _render(policies, orders_patient=two, config={"max-cards": 1})
+    assert len(resp["cards"]) == 1
 
 
 def test_order_sign_updates_every_order_and_changes_nothing_else(policies):               # CC-42, CC-43
@@ -146,7 +169,7 @@ def test_no_coverage_means_no_coverage_information(policies):
     _, dets, resp = _render(policies, orders_patient=(orders, p))
     assert "systemActions" not in resp
     assert dets[0].program.label == "No coverage on file"
-    assert resp["cards"][0]["summary"] == "No active coverage on file — payer rules unknown"
+    assert resp["cards"][0]["summary"].endswith(": No active coverage on file — payer rules unknown")
 
 
 def test_topic_list_is_unique_and_described():
@@ -166,11 +189,11 @@ def test_satisfied_carries_the_utn_and_expiry_only_in_2_2(policies):            
         assert subs.get("expiry-date", {}).get("valueDate") == expiry
 
 
-def test_one_policy_card_per_policy_and_cards_name_their_order(policies):
+def test_each_order_has_its_card_naming_it_in_words(policies):
     p = b.esi_ready(b.Patient().add(b.coverage("121", name="Medicare"), b.location("TX", "11")))
-    orders = [b.order("64483"), b.order("64479", sid="sr-2")]
-    _, _, resp = _render(policies, orders_patient=(orders, p))
-    assert len([c for c in resp["cards"] if c["source"]["topic"]["code"] == "guideline"]) == 1
-    pa_cards = [c for c in resp["cards"] if c["summary"].startswith("WISeR prior authorization required")]
-    assert [c["extension"]["davinci-crd.associated-resource"] for c in pa_cards] == [["ServiceRequest/sr-1"], ["ServiceRequest/sr-2"]]
-    assert "ServiceRequest/sr-2" in pa_cards[1]["detail"]
+    second = b.order("64479", sid="sr-2") | {"bodySite": [{"text": "C6-C7 Right"}],
+                                             "code": {"text": "Cervical TFESI", "coding": [{"system": b.CPT, "code": "64479"}]}}
+    _, _, resp = _render(policies, orders_patient=([b.order("64483"), second], p))
+    assert [c["extension"]["davinci-crd.associated-resource"] for c in resp["cards"]] == [["ServiceRequest/sr-1"], ["ServiceRequest/sr-2"]]
+    assert resp["cards"][1]["summary"] == "Cervical TFESI, C6-C7 Right, Dec 10, 2026: WISeR prior authorization required — no UTN on file"
+    assert all("ServiceRequest/" not in c["detail"] for c in resp["cards"])

@@ -92,16 +92,19 @@ def _words(text: str) -> str:
 
 
 def _cards_by_title(response: dict) -> tuple[dict[str, str], set[str]]:
-    """Fix text of each unmet requirement's card, by requirement title; the titles the card of
-    unknowns lists (render/cards.py: ``**Title**: detail`` then ``**Fix:** fix``)."""
+    """Fix text of each unmet requirement on the cards' checklists, by requirement title; the titles
+    the checklist says were not checked (render/cards.py: ``N. **Title**: detail **Fix:** fix``, and
+    ``N. **Not checked** (…):`` then ``   - Title`` lines)."""
     fixes, unknown = {}, set()
     for card in response["cards"]:
-        detail = card["detail"]
-        if match := re.search(r"^\*\*([^*\n]+)\*\*: .*?\n\n\*\*Fix:\*\* (.+?)(?:\n\n|$)", detail, re.S | re.M):
-            fixes[_words(match.group(1))] = _words(match.group(2))
-        if "Not checked:" in detail:
-            unknown |= {_words(line[2:].split(":")[0]) for line in detail.split("Not checked:")[1].splitlines()
-                        if line.startswith("- ")}
+        listing = False
+        for line in card["detail"].splitlines():
+            if listing and line.startswith("   - "):
+                unknown.add(_words(line[5:]))
+                continue
+            listing = bool(re.match(r"^\d+\. \*\*Not checked\*\*", line))
+            if match := re.match(r"^\d+\. \*\*([^*]+)\*\*: .*? \*\*Fix:\*\* (.+)$", line):
+                fixes[_words(match.group(1))] = _words(match.group(2))
     return fixes, unknown
 
 

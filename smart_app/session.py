@@ -16,15 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import asdict, dataclass
 
 from flask import current_app, request
 
 from cds_service import applinks, state
-from smart_app import oauth
+from smart_app import describe, oauth
 from smart_app.context import LaunchContext
 from smart_app.discovery import LaunchError
-from smart_app.fhir import AppFhir
+from smart_app.fhir import AppFhir, FhirAccessError
 from smart_app.tables import SmartSession, digest
 
 BROWSER_COOKIE = "painpa_smart"
@@ -64,6 +65,7 @@ class AppSession:
     context: LaunchContext
     card: dict | None
     scope: str
+    banner: dict | None = None   # the launch patient as the banner shows it (describe.Banner fields)
 
     def fhir(self) -> AppFhir:
         app = state.current()
@@ -90,8 +92,26 @@ def load(sid: str) -> AppSession:
         presented = request.cookies.getlist(BROWSER_COOKIE)
         if not any(hmac.compare_digest(row.browser_digest, digest(v)) for v in presented if len(v) <= 100):
             raise LaunchError("This app session belongs to another browser; relaunch the app from the EHR.", 401)
-        return AppSession(sid=sid, key=key, iss=row.iss, context=LaunchContext.from_dict(row.context or {}),
-                          card=row.card, scope=row.scope)
+        session = AppSession(sid=sid, key=key, iss=row.iss, context=LaunchContext.from_dict(row.context or {}),
+                             card=row.card, scope=row.scope, banner=(row.context or {}).get("banner"))
+    if session.banner is None and session.context.patient:
+        # First page of the session: the banner before anything else is shown. A failed read is left
+        # to the page itself, which reads the chart and says what failed.
+        with suppress(FhirAccessError):
+            remember_patient(session, session.fhir().read(f"Patient/{session.context.patient}"))
+    return session
+
+
+def remember_patient(session: AppSession, patient: dict | None) -> None:
+    """Keep the launch patient's banner with the session, so every page of it (an error page, a page
+    that reads no Patient) names the patient; written only when it changes."""
+    shown = describe.banner(patient)
+    if shown is None or asdict(shown) == session.banner:
+        return
+    with state.current().db.session() as s:
+        row = s.get(SmartSession, session.key)
+        row.context = {**(row.context or {}), "banner": asdict(shown)}
+    session.banner = asdict(shown)
 
 
 def save_card(session: AppSession, card: dict | None) -> None:

@@ -69,7 +69,9 @@ def callback():
 
 def _worklist(session: sess.AppSession):
     sess.redeem_card(session)
-    return build(session.fhir(), session.context, session.card, today_utc())
+    wl = build(session.fhir(), session.context, session.card, today_utc())
+    sess.remember_patient(session, wl.patient)
+    return wl
 
 
 @bp.get("/smart/app/<sid>")
@@ -117,6 +119,7 @@ def packet_pdf(sid: str):
 def pas_submit(sid: str):
     session = sess.load(sid)
     session.check_csrf(request.form.get("csrf"))
+    pages.check_patient(session, request.form.get("patient"))
     wl = _worklist(session)
     result = pas.submit(state.current().db, session.fhir(), wl, request.form.get("order", ""))
     return redirect(url_for("smart.worklist", sid=sid, saved=result), code=303)

@@ -1,0 +1,89 @@
+"""Impossible answers refused on the server, with the field named: a date for past care that lies in
+the future, an end before its start. The rules are the forms' own data, in standard extensions:
+
+- ``maxValue`` / ``minValue`` on a date item whose value is ``cqf-calculatedValue`` "today()" (FHIR
+  extensions ``minValue``/``maxValue``: "can be used together with the cqf-calculatedValue
+  extension to establish a dynamic limit"), so "not after today" is data, not code;
+- ``questionnaire-constraint`` on the Questionnaire (FHIR R4 extension: key, severity, FHIRPath
+  ``expression`` over the QuestionnaireResponse, ``human`` message, ``location`` = the item to flag).
+
+Scores outside their scale and minutes ≤ 0 are plain ``minValue``/``maxValue`` numbers, checked
+where answers are converted (:func:`smart_app.forms.parse`). The browser gets the same limits as
+``min``/``max`` on ``input type=date``: a hint only; this module is the truth.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from fhirpathpy import evaluate
+from fhirpathpy.models import models
+
+from smart_app.questionnaires import MAX_VALUE, MIN_VALUE
+
+CALCULATED = "http://hl7.org/fhir/StructureDefinition/cqf-calculatedValue"
+CONSTRAINT = "http://hl7.org/fhir/StructureDefinition/questionnaire-constraint"
+R4 = models["r4"]
+
+
+class ConstraintError(ValueError):
+    """A form's constraint cannot be evaluated: the form's data is broken, not the answer."""
+
+
+def _date_limit(item: dict, url: str, today: date) -> date | None:
+    for ext in item.get("extension") or ():
+        if ext.get("url") != url:
+            continue
+        if isinstance(ext.get("valueDate"), str):
+            return date.fromisoformat(ext["valueDate"])
+        for calc in (ext.get("_valueDate") or {}).get("extension") or ():
+            expr = str(calc.get("valueString", "")).replace(" ", "") if calc.get("url") == CALCULATED else ""
+            if expr == "today()":
+                return today
+            if expr.startswith("today()+") and expr.endswith("days"):
+                return today + timedelta(days=int(expr[len("today()+"):-len("days")]))
+    return None
+
+
+def date_limits(item: dict, today: date) -> tuple[date | None, date | None]:
+    """(earliest, latest) allowed for a date item, either None when unbounded."""
+    return _date_limit(item, MIN_VALUE, today), _date_limit(item, MAX_VALUE, today)
+
+
+def date_error(item: dict, value: date, today: date) -> str | None:
+    """The message for a date outside its limits, naming the field; None when it is allowed."""
+    label = item.get("text", item["linkId"])
+    lo, hi = date_limits(item, today)
+    if hi is not None and value > hi:
+        return f"{label}: cannot be after {_day(hi)}" + (" (it is care already given)." if hi == today else ".")
+    if lo is not None and value < lo:
+        return f"{label}: cannot be before {_day(lo)}."
+    return None
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
+def _sub(ext: dict, name: str) -> str | None:
+    return next((s.get("valueString") or s.get("valueCode") or s.get("valueId")
+                 for s in ext.get("extension") or () if s.get("url") == name), None)
+
+
+def check(questionnaire: dict, qr: dict) -> dict[str, str]:
+    """Errors of the form's ``questionnaire-constraint`` rules (severity error) against ``qr``,
+    keyed by the linkId each rule names as its location (``_form`` when it names none)."""
+    errors: dict[str, str] = {}
+    for ext in questionnaire.get("extension") or ():
+        if ext.get("url") != CONSTRAINT or (_sub(ext, "severity") or "error") != "error":
+            continue
+        expr, human = _sub(ext, "expression"), _sub(ext, "human")
+        if not expr or not human:
+            raise ConstraintError(f"constraint {_sub(ext, 'key')!r} has no expression or message")
+        try:
+            result = evaluate(qr, expr, {"resource": qr}, R4)
+        except Exception as exc:  # noqa: BLE001 - fhirpathpy raises many types for a bad expression
+            raise ConstraintError(f"constraint {_sub(ext, 'key')!r} failed: {exc}") from None
+        if result == [False]:
+            errors.setdefault(_sub(ext, "location") or "_form", human)
+    return errors

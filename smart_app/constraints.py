@@ -1,9 +1,10 @@
 """Impossible answers refused on the server, with the field named: a date for past care that lies in
 the future, an end before its start. The rules are the forms' own data, in standard extensions:
 
-- ``maxValue`` / ``minValue`` on a date item whose value is ``cqf-calculatedValue`` "today()" (FHIR
-  extensions ``minValue``/``maxValue``: "can be used together with the cqf-calculatedValue
-  extension to establish a dynamic limit"), so "not after today" is data, not code;
+- painpa's ``past-date`` (valueBoolean) on a date item of care already given: not after today. (The
+  FHIR way, ``maxValue`` with a ``cqf-calculatedValue`` "today()" on ``_valueDate``, has no value of
+  its own, which fhir.resources' R4B Extension model refuses.) Static ``minValue``/``maxValue``
+  dates are honoured too;
 - ``questionnaire-constraint`` on the Questionnaire (FHIR R4 extension: key, severity, FHIRPath
   ``expression`` over the QuestionnaireResponse, ``human`` message, ``location`` = the item to flag).
 
@@ -14,14 +15,14 @@ where answers are converted (:func:`smart_app.forms.parse`). The browser gets th
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from fhirpathpy import evaluate
 from fhirpathpy.models import models
 
 from smart_app.questionnaires import MAX_VALUE, MIN_VALUE
 
-CALCULATED = "http://hl7.org/fhir/StructureDefinition/cqf-calculatedValue"
+PAST_DATE = "http://painpa.org/fhir/StructureDefinition/past-date"
 CONSTRAINT = "http://hl7.org/fhir/StructureDefinition/questionnaire-constraint"
 R4 = models["r4"]
 
@@ -30,24 +31,19 @@ class ConstraintError(ValueError):
     """A form's constraint cannot be evaluated: the form's data is broken, not the answer."""
 
 
-def _date_limit(item: dict, url: str, today: date) -> date | None:
+def _static_date(item: dict, url: str) -> date | None:
     for ext in item.get("extension") or ():
-        if ext.get("url") != url:
-            continue
-        if isinstance(ext.get("valueDate"), str):
+        if ext.get("url") == url and isinstance(ext.get("valueDate"), str):
             return date.fromisoformat(ext["valueDate"])
-        for calc in (ext.get("_valueDate") or {}).get("extension") or ():
-            expr = str(calc.get("valueString", "")).replace(" ", "") if calc.get("url") == CALCULATED else ""
-            if expr == "today()":
-                return today
-            if expr.startswith("today()+") and expr.endswith("days"):
-                return today + timedelta(days=int(expr[len("today()+"):-len("days")]))
     return None
 
 
 def date_limits(item: dict, today: date) -> tuple[date | None, date | None]:
     """(earliest, latest) allowed for a date item, either None when unbounded."""
-    return _date_limit(item, MIN_VALUE, today), _date_limit(item, MAX_VALUE, today)
+    latest = _static_date(item, MAX_VALUE)
+    if any(e.get("url") == PAST_DATE and e.get("valueBoolean") for e in item.get("extension") or ()):
+        latest = min(latest, today) if latest else today
+    return _static_date(item, MIN_VALUE), latest
 
 
 def date_error(item: dict, value: date, today: date) -> str | None:

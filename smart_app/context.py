@@ -21,13 +21,22 @@ WRITE_TYPES = (
 )
 
 
-def scopes(version: str, *, ehr_launch: bool) -> str:
-    launch = ["launch"] if ehr_launch else ["launch/patient"]
+def scopes(version: str, *, ehr_launch: bool, practitioner: bool = False) -> str:
+    """Patient-level scopes for a launch on one patient; for the coordinator queue (standalone, no
+    patient, ``fhirUser`` names the practitioner) user-level ones: it reads orders across patients."""
+    launch = [] if practitioner else ["launch"] if ehr_launch else ["launch/patient"]
+    level = "user" if practitioner else "patient"
     if version == "v1":
-        data = ["patient/*.read"] + [f"patient/{t}.write" for t in WRITE_TYPES]
+        data = [f"{level}/*.read"] + [f"{level}/{t}.write" for t in WRITE_TYPES]
     else:
-        data = ["patient/*.rs"] + [f"patient/{t}.cu" for t in WRITE_TYPES]
+        data = [f"{level}/*.rs"] + [f"{level}/{t}.cu" for t in WRITE_TYPES]
     return " ".join([*launch, "openid", "fhirUser", "offline_access", *data])
+
+
+def is_practitioner_scope(scope: str) -> bool:
+    """True for the scopes :func:`scopes` asks for the coordinator queue."""
+    items = scope.split()
+    return not {"launch", "launch/patient"} & set(items) and any(i.startswith("user/") for i in items)
 
 
 @dataclass(frozen=True)

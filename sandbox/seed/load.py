@@ -17,6 +17,7 @@ from sandbox.seed.chart import Chart
 from sandbox.seed.chronic_pain import cpm_chart
 from sandbox.seed.denials import seed_dashboard
 from sandbox.seed.practice import STATES, practice_bundle
+from sandbox.seed.queue import pending_order
 from sandbox.seed.scenarios import COVERAGE, SCENARIOS, Scenario
 from sandbox.tokens import issue_direct, revoke
 
@@ -33,8 +34,11 @@ def chart_bundle(scenario: Scenario, today: date) -> dict:
     c.patient(family, given, gender, age, scenario.state, STATES[scenario.state])
     sopt, label, payer = COVERAGE[scenario.coverage]
     coverage = c.coverage(sopt, label, payer, "M" + hashlib.sha256(scenario.pid.encode()).hexdigest()[:9].upper())
-    c.encounter(0)
+    visit = c.encounter(0)
     scenario.build(c, {"coverage": coverage})
+    order = pending_order(scenario, coverage["id"], visit["id"], today)
+    if order:
+        c.resources.append(order)
     return c.bundle()
 
 

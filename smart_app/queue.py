@@ -11,6 +11,7 @@ user-level token (SMART App Launch 2.2 standalone launch, ``fhirUser`` practitio
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from smart_app.context import LaunchContext
 from smart_app.fhir import AppFhir
 from smart_app.worklist import PENDING, assess
 
+_STATE_SUFFIX = re.compile(r" \([A-Z]{2}\)$")   # "CMS WISeR prior authorization (TX)": one program, six states
 # (kind, words) of what an order needs, most urgent first
 ACTIONS = ("non-affirmed", "pended", "utn-ends", "pa-partial", "pa-needed", "documentation", "unknown")
 
@@ -108,7 +110,7 @@ def build(fhir: AppFhir, today: date, *, program: str = "", clinician: str = "")
             if not det.in_scope:
                 continue
             requester = (order.get("requester") or {}).get("reference") or ""
-            queue.programs[det.program.id] = det.program.label
+            queue.programs[det.program.id] = _STATE_SUFFIX.sub("", det.program.label)   # one entry per program
             if requester:
                 queue.clinicians[requester] = names.get(requester, "Clinician not named")
             todo = needs(det, today)

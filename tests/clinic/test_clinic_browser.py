@@ -155,7 +155,7 @@ def test_worklist_says_what_is_missing_first_in_plain_words(context, sandbox_ser
     assert met.locator("summary").inner_text() == f"{n_met} requirements already documented" and n_met >= 3
     pa = section.locator('[data-testid^="pa-words-"]').inner_text()
     assert pa == "Prior authorization needed — not yet requested."
-    shot(app, "worklist-open-first", "smart-worklist")
+    shot(app, "worklist-open-first")
     met.locator("summary").click()
     text = section.inner_text()
     for raw in RAW:

@@ -31,6 +31,9 @@ KIND = {"Procedure": "therapy or procedure", "Observation": "score or finding", 
         "ClaimResponse": "payer decision", "QuestionnaireResponse": "form", "Encounter": "visit"}
 SIDES = ("bilateral", "left", "right", "midline")
 _UCUM_ANNOTATION = re.compile(r"\s*=\s*([-\d.]+)\s*\{[^}]*\}")    # "= 7 {score}" → ": 7"
+# the policy's conservative-care modality keys (fhir_profiles/policies ``modalities_vs``) that are not words
+MODALITIES = {"pt": "physical therapy", "cbt": "cognitive behavioural therapy", "cpm": "chronic pain management"}
+_MODALITY = re.compile(r"\b(" + "|".join(MODALITIES) + r")\b")       # the policy's modality codes
 _REPEAT = re.compile(r"(\b[^()]{12,}?)\s+\1\b")                   # "X, y X, y" → "X, y"
 
 
@@ -148,8 +151,10 @@ def cite(c: Citation | None) -> str:
 
 
 def clean(text: str) -> str:
-    """A finding as the policy wrote it, for a person: UCUM annotations gone, a phrase said once."""
+    """A finding as the policy wrote it, for a person: UCUM annotations gone, modality codes in
+    words, a phrase said once."""
     text = _UCUM_ANNOTATION.sub(r": \1", text or "")
+    text = _MODALITY.sub(lambda m: MODALITIES[m.group(1)], text)
     while (shorter := _REPEAT.sub(r"\1", text)) != text:
         text = shorter
     return text

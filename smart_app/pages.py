@@ -11,12 +11,25 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from smart_app import describe, forms, security
+from smart_app import session as session_mod
 from smart_app.discovery import LaunchError
 from smart_app.fhir import FhirAccessError
 
 
 def _error_page(message: str, status: int):
-    return render_template("smart/error.html", message=message), status
+    return render_template("smart/error.html", message=message, s=_session_of_page()), status
+
+
+def _session_of_page():
+    """The session of the page that failed, when this browser holds it: the error names the patient
+    the window is on. None for a failed launch, a session of another browser, an unreadable chart."""
+    sid = (request.view_args or {}).get("sid")
+    if not sid:
+        return None
+    try:
+        return session_mod.load(sid)
+    except (LaunchError, FhirAccessError):
+        return None
 
 
 def patient_banner(patient: dict | None, session=None) -> describe.Banner | None:

@@ -76,7 +76,7 @@ def _facts(record) -> list[str]:
 def generate(wl, det, context, today: date | None = None) -> str:
     today = today or today_utc()
     order = wl.order(det.order_ref) or {}
-    visit = f" at encounter {context.encounter}" if context.encounter else ""
+    visit = " at this visit" if context.encounter else ""   # the visit, not its resource id
     head = (f"{_name(wl.patient)}{_age(wl.patient, today)} is being evaluated on {today.isoformat()}{visit} for "
             f"{describe.order_words(order, det)} (requested {_when(order, 'authoredOn', 'occurrenceDateTime')}"
             f"; codes {', '.join(det.codes) or 'none'}) under {det.program.label}.")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sandbox.ehr.orders import draft_service_request
+from sandbox.codes import CPT, HCPCS, POS
+from sandbox.seed.practice import SITES, location_id
 from sandbox.seed.scenarios import Scenario
 
 LEE, PATEL = "Practitioner/sbx-dr-lee", "Practitioner/sbx-dr-patel"
@@ -25,15 +26,48 @@ QUEUE = {
     "tx-pva-ready": (20, LEE),
     "fl-scs-opd-affirmed": (10, PATEL),
 }
+# The order screen's catalogue entries for the codes above (sandbox/ehr/orders.py ORDERABLES; the
+# seed sits below the EHR's screens and does not import them): label, add-on code for more levels.
+PROCEDURES = {"64483": ("Transforaminal ESI, lumbar/sacral", "64484"),
+              "63655": ("SCS paddle leads via laminectomy", None),
+              "63650": ("SCS percutaneous leads (trial or permanent)", None),
+              "22514": ("Kyphoplasty, lumbar", None)}
+SIDES = {"left": ("LT", "7771000", "Left"), "right": ("RT", "24028007", "Right"),
+         "bilateral": ("50", "51440002", "Bilateral"), "midline": (None, None, "Midline")}
+SITE_KIND = {pos: kind for pos, _, kind in SITES}
 
 
 def pending_order(scenario: Scenario, coverage_id: str, encounter_id: str, today: date) -> dict | None:
-    """The scenario's default order, signed (``active``), or None when it has none in the queue."""
+    """The scenario's default order, signed two days ago (``active``), or None when it has none in
+    the queue. Shaped as the order screen writes it: primary CPT, add-on level and laterality
+    modifier in ``orderDetail``, body site with level and side, place of service, the practice's
+    location in the scenario's state."""
     if scenario.pid not in QUEUE:
         return None
     days, clinician = QUEUE[scenario.pid]
-    form = {**scenario.order, "state": scenario.state, "date": (today + timedelta(days=days)).isoformat(),
-            "draft_id": f"{scenario.pid}-order"}
-    order = draft_service_request(form, patient=scenario.pid, encounter=encounter_id, coverage=coverage_id,
-                                  user=clinician, today=today - timedelta(days=2))
-    return {**order, "status": "active"}
+    o = scenario.order
+    label, addon = PROCEDURES[o["code"]]
+    modifier, snomed, side = SIDES[o.get("laterality") or "left"]
+    details = []
+    if addon and o.get("levels", 1) > 1:
+        details.append({"coding": [{"system": CPT, "code": addon}], "text": f"{o['levels'] - 1} additional level(s)"})
+    if modifier:
+        details.append({"coding": [{"system": HCPCS, "code": modifier}], "text": f"Modifier {modifier} ({side})"})
+    site = {"text": f"{o.get('level', '')} {side}".strip()}
+    if snomed:
+        site["coding"] = [{"system": "http://snomed.info/sct", "code": snomed, "display": side}]
+    order = {
+        "resourceType": "ServiceRequest", "id": f"{scenario.pid}-order", "status": "active", "intent": "order",
+        "code": {"coding": [{"system": CPT, "code": o["code"], "display": label}], "text": label},
+        "quantityQuantity": {"value": o.get("levels", 1), "unit": "level"},
+        "subject": {"reference": f"Patient/{scenario.pid}"}, "encounter": {"reference": f"Encounter/{encounter_id}"},
+        "occurrenceDateTime": (today + timedelta(days=days)).isoformat(),
+        "authoredOn": (today - timedelta(days=2)).isoformat(),
+        "requester": {"reference": clinician}, "performer": [{"reference": clinician}],
+        "locationCode": [{"coding": [{"system": POS, "code": o["pos"]}]}],
+        "locationReference": [{"reference": f"Location/{location_id(scenario.state, SITE_KIND[o['pos']])}"}],
+        "bodySite": [site], "insurance": [{"reference": f"Coverage/{coverage_id}"}],
+    }
+    if details:
+        order["orderDetail"] = details
+    return order

@@ -69,6 +69,9 @@ def test_the_patient_is_named_on_every_screen_and_another_patients_page_is_refus
     assert "ServiceRequest/" not in a.locator('[data-testid="packet"]').inner_text()
     shot(a, "packet")
 
+    a.goto(form_url.split("/form/")[0] + "/cpm")                # the chronic pain page reads no Patient itself
+    assert banner(a)["name"] == "Edward Clark"
+
     # a form rendered for patient A, posted with patient B's data, is refused and nothing is saved
     a.goto(form_url)
     a.wait_for_selector("form[data-testid^=form-]")
@@ -77,6 +80,7 @@ def test_the_patient_is_named_on_every_screen_and_another_patients_page_is_refus
     a.wait_for_selector('[data-testid="error-message"]')
     assert "another patient" in a.locator('[data-testid="error-message"]').inner_text()
     assert "nothing was saved" in a.locator('[data-testid="error-message"]').inner_text()
+    assert banner(a)["name"] == "Edward Clark"                   # the refusal says which patient this window is on
     # and B's order cannot be opened in A's window
     b_order = b.locator('[data-testid="order"]').first.get_attribute("data-order-ref")
     a.goto(re.sub(r"order=[^&]+", "order=" + b_order, form_url))

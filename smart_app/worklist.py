@@ -20,6 +20,7 @@ from cds_service.fhir.queries import QUERIES, Query
 from cds_service.policy.model import Determination
 from cds_service.policy.record import PatientRecord
 from smart_app.context import LaunchContext
+from smart_app.discovery import LaunchError
 from smart_app.fhir import AppFhir, FhirAccessError
 
 PENDING = "draft,active"
@@ -72,6 +73,8 @@ def _orders(fhir: AppFhir, patient_id: str, refs: list[str], notes: list[str]) -
 def assess(fhir: AppFhir, context: LaunchContext, orders: Sequence[dict], today: date,
            queries: Sequence[Query] = QUERIES) -> readiness.Assessment:
     """The readiness of ``orders`` for the launched patient, from the chart this session's token reads."""
+    if not context.patient:   # a coordinator's session (no patient) reaches a patient through its queue
+        raise LaunchError("This window has no patient: open one from the coordinator queue.", 400)
     app = state.current()
     question = readiness.Question(context.patient, tuple(orders), encounter_id=context.encounter,
                                   client=client_for_fhir_base(app.db, fhir.base))

@@ -187,7 +187,9 @@
       sign.disabled = true;
       sign.textContent = "Signed";
       const label = codeSel.options[codeSel.selectedIndex].textContent;
-      const when = document.getElementById("date").value;
+      const picked = document.getElementById("date").value;
+      const when = picked ? new Date(picked + "T00:00:00").toLocaleDateString(
+        "en-GB", {day: "numeric", month: "short", year: "numeric"}) : "no date of service";
       const rows = (result.coverage || []).map(coverageWords);
       signStatus.textContent = "Signed: " + label + " on " + when + " is on the chart as an active order."
         + (rows.length ? " " + rows.join(". ") + "." : "");

@@ -218,3 +218,6 @@ def test_coordinator_queue_lists_orders_needing_action_by_date_and_opens_the_wor
     assert "not yet requested" in page.locator('[data-testid^="pa-words-"]').inner_text()
     page.click('[data-testid="back-to-queue"]')
     page.wait_for_selector('[data-testid="queue"]')
+    # the coordinator's own window has no patient: a patient page there is refused in words
+    page.goto(page.url.split("?")[0].replace("/queue", "/packet"))
+    assert "no patient" in page.locator('[data-testid="error-message"]').inner_text()

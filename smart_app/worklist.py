@@ -58,13 +58,14 @@ def _orders(fhir: AppFhir, patient_id: str, refs: list[str], notes: list[str]) -
         try:
             order = fhir.read(ref)
         except FhirAccessError:
-            notes.append(f"{ref} could not be read; showing the patient's other pending orders.")
+            notes.append("An order the EHR sent with this launch could not be read; showing the patient's "
+                         "other pending orders.")
             continue
         subject = ((order.get("subject") or {}).get("reference") or "").split("/")[-1]
         if order.get("resourceType") == "ServiceRequest" and subject == patient_id:
             orders.append(order)
         else:
-            notes.append(f"{ref} is not an order of this patient and is ignored.")
+            notes.append("An order the EHR sent with this launch is not this patient's and is ignored.")
     if not orders:
         orders = fhir.search("ServiceRequest", {"patient": patient_id, "status": PENDING})
     return orders

@@ -1,8 +1,8 @@
 """Orders already signed and waiting for prior authorization or documentation: what a
 prior-authorization coordinator's queue shows on a Monday morning (ARCHITECTURE.md: the coordinator
-queue). Each is the scenario's own default order, placed through the same order builder as the
-EHR's order screen, by one of the practice's two clinicians, for a date of service a few days to a
-few weeks ahead. Patients not listed here have no pending order, so their worklist starts from the
+queue). Each is the scenario's own default order, shaped as the EHR's order screen writes it
+(sandbox/ehr/orders.py), by one of the practice's two clinicians, for a date of service a few days
+to a few weeks ahead. Patients not listed here have no pending order, so their worklist starts from the
 order screen as before.
 """
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox.fhir import store
+from sandbox.seed.chronic_pain import CPM_PATIENT, CPM_SHOWS
 from sandbox.seed.scenarios import SCENARIOS
 
 SANDBOX_USER = "Practitioner/sbx-dr-lee"
 _SHOWS = {s.pid: s for s in SCENARIOS}
+_OTHER_SHOWS = {CPM_PATIENT: CPM_SHOWS}   # seeded patients that are not order scenarios
 
 
 @dataclass(frozen=True)
@@ -48,5 +50,5 @@ def patient_choices(db) -> list[PatientRow]:
         sc = _SHOWS.get(p["id"])
         state = next((a.get("state", "") for a in p.get("address") or []), "")
         rows.append(PatientRow(p["id"], display_name(p), p.get("gender", ""), p.get("birthDate", ""), state,
-                               coverages.get(p["id"], ""), sc.shows if sc else ""))
+                               coverages.get(p["id"], ""), sc.shows if sc else _OTHER_SHOWS.get(p["id"], "")))
     return rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Reads for the whole chart; writes only for the resource types the fixes create.
 WRITE_TYPES = (
@@ -21,13 +21,22 @@ WRITE_TYPES = (
 )
 
 
-def scopes(version: str, *, ehr_launch: bool) -> str:
-    launch = ["launch"] if ehr_launch else ["launch/patient"]
+def scopes(version: str, *, ehr_launch: bool, practitioner: bool = False) -> str:
+    """Patient-level scopes for a launch on one patient; for the coordinator queue (standalone, no
+    patient, ``fhirUser`` names the practitioner) user-level ones: it reads orders across patients."""
+    launch = [] if practitioner else ["launch"] if ehr_launch else ["launch/patient"]
+    level = "user" if practitioner else "patient"
     if version == "v1":
-        data = ["patient/*.read"] + [f"patient/{t}.write" for t in WRITE_TYPES]
+        data = [f"{level}/*.read"] + [f"{level}/{t}.write" for t in WRITE_TYPES]
     else:
-        data = ["patient/*.rs"] + [f"patient/{t}.cu" for t in WRITE_TYPES]
+        data = [f"{level}/*.rs"] + [f"{level}/{t}.cu" for t in WRITE_TYPES]
     return " ".join([*launch, "openid", "fhirUser", "offline_access", *data])
+
+
+def is_practitioner_scope(scope: str) -> bool:
+    """True for the scopes :func:`scopes` asks for the coordinator queue."""
+    items = scope.split()
+    return not {"launch", "launch/patient"} & set(items) and any(i.startswith("user/") for i in items)
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,10 @@ class LaunchContext:
 
     @classmethod
     def from_dict(cls, data: dict) -> LaunchContext:
-        return parse({**data, "fhirContext": data.get("fhirContext") or []}, keep_handle=data.get("handle"))
+        ctx = parse({**data, "fhirContext": data.get("fhirContext") or []})
+        # A stored context keeps its handle as stored: None once redeemed, never re-read from appContext
+        # (which would redeem a spent handle again on every later page).
+        return replace(ctx, handle=data["handle"]) if "handle" in data else ctx
 
 
 def _str(value) -> str | None:
@@ -119,7 +131,7 @@ def _fhir_user_from_id_token(token_response: dict) -> str | None:
     return _str(claims.get("fhirUser")) if isinstance(claims, dict) else None
 
 
-def parse(token_response: dict, *, keep_handle: str | None = None) -> LaunchContext:
+def parse(token_response: dict) -> LaunchContext:
     """Parse the launch context of a token response. Never raises on odd shapes (CC-61)."""
     app_context = token_response.get("appContext")
     if app_context is not None and not isinstance(app_context, str):
@@ -131,7 +143,7 @@ def parse(token_response: dict, *, keep_handle: str | None = None) -> LaunchCont
         encounter=encounter,
         fhir_context=_fhir_context(token_response.get("fhirContext")),
         app_context=app_context,
-        handle=keep_handle or _handle(app_context),
+        handle=_handle(app_context),
         need_patient_banner=_bool(token_response.get("need_patient_banner"), True),
         smart_style_url=_str(token_response.get("smart_style_url")),
         intent=_str(token_response.get("intent")),

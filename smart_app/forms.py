@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from cds_service.clock import today_utc
 from cds_service.policy.chart import note_text
 from cds_service.policy.loader import PolicySet
-from smart_app import summary
+from smart_app import constraints, summary
 from smart_app.extract import EXTRACT, ExtractionError, extract
 from smart_app.fhir import AppFhir, FhirAccessError
 from smart_app.questionnaires import (
@@ -108,10 +108,12 @@ def view(questionnaire: dict, answers: dict, env: dict) -> list[dict]:
     def visit(items, depth):
         for item in items:
             kind = item.get("type")
+            lo, hi = constraints.date_limits(item, _today(env))
             row = {"item": item, "type": kind, "depth": depth, "name": _field(item),
                    "id": "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", item["linkId"]),
                    "required": bool(item.get("required")), "repeats": bool(item.get("repeats")),
                    "min": ext_value(item, MIN_VALUE), "max": ext_value(item, MAX_VALUE),
+                   **({"min": lo, "max": hi} if kind in ("date", "dateTime") else {}),
                    "enable": [{"q": "f-" + c["question"], "op": c["operator"],
                                "v": answer_key({"value" + k[6:]: v for k, v in c.items() if k.startswith("answer")})}
                               for c in item.get("enableWhen") or ()],
@@ -145,7 +147,8 @@ def _convert(item: dict, raw: str, questionnaire: dict, env: dict) -> tuple[dict
             date.fromisoformat(raw)
         except ValueError:
             return None, f"{label}: enter a date as YYYY-MM-DD."
-        return {"valueDate": raw}, None
+        error = constraints.date_error(item, date.fromisoformat(raw), _today(env))
+        return (None, error) if error else ({"valueDate": raw}, None)
     if kind in ("integer", "decimal"):
         try:
             num = int(raw) if kind == "integer" else float(raw)
@@ -191,7 +194,20 @@ def parse(questionnaire: dict, form, env: dict | None = None) -> tuple[dict[str,
                 errors[item["linkId"]] = f"{item.get('text', item['linkId'])}: this answer is required."
 
     visit(questionnaire.get("item") or [])
+    try:   # rules across fields, on the response as it would be saved; a field's own error comes first
+        across = constraints.check(questionnaire, response(questionnaire, answers, {"qrContext": {}, "subject": {}, **env}))
+    except constraints.ConstraintError as exc:
+        across = {"_form": f"This form cannot be checked (its rules are broken: {exc})."}
+    for link, message in across.items():
+        errors.setdefault(link, message)
     return answers, errors
+
+
+def _today(env: dict) -> date:
+    try:
+        return date.fromisoformat(env.get("today") or "")
+    except ValueError:
+        return today_utc()
 
 
 def response(questionnaire: dict, answers: dict, env: dict) -> dict:

@@ -114,7 +114,8 @@ def _auth_method(client, server_methods: tuple[str, ...]) -> str:
     return "private_key_jwt"
 
 
-def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: str) -> tuple[str, str]:
+def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: str,
+          practitioner: bool = False) -> tuple[str, str]:
     """Check the issuer, discover its endpoints and return the authorize URL and the launch's
     ``state`` (CC-57); the launch is bound to ``browser_id``."""
     client = smart_client_for(db, iss, settings)
@@ -127,7 +128,7 @@ def start(db: Database, settings, *, iss: str, launch: str | None, browser_id: s
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     redirect_uri = settings.base_url + "/smart/callback"
-    scope = ctx.scopes(config.scope_version, ehr_launch=launch is not None)
+    scope = ctx.scopes(config.scope_version, ehr_launch=launch is not None, practitioner=practitioner and not launch)
     with db.session() as s:
         s.execute(delete(SmartPendingLaunch).where(SmartPendingLaunch.created < time.time() - PENDING_TTL_S))
         s.add(SmartPendingLaunch(
@@ -219,7 +220,7 @@ def complete(db: Database, settings, *, browser_id: str | None, session_browser_
         "redirect_uri": row.redirect_uri, "code_verifier": row.code_verifier,
     })
     launch_ctx = ctx.parse(body)
-    if not launch_ctx.patient:
+    if not launch_ctx.patient and not ctx.is_practitioner_scope(row.scope):   # the queue needs none
         raise LaunchError("The EHR did not provide a patient in context; open the app from a patient chart.", 400)
     session_id = secrets.token_urlsafe(32)
     now = datetime.now(UTC).replace(tzinfo=None)

@@ -11,16 +11,11 @@ from fpdf.enums import XPos, YPos
 
 from cds_service.clock import today_utc
 from cds_service.policy.chart import note_text
+from smart_app import describe
 from smart_app.discovery import LaunchError
 
 _ASCII = str.maketrans({"≥": ">=", "≤": "<=", "—": "-", "–": "-", "·": "-", "’": "'", "“": '"', "”": '"',
                         "…": "...", "•": "-", "→": "->", "§": "S."})
-
-
-def _name(patient: dict | None) -> str:
-    for n in (patient or {}).get("name") or ():
-        return f"{' '.join(n.get('given') or ())} {n.get('family', '')}".strip()
-    return "Unknown"
 
 
 def build(wl, order_ref: str | None) -> dict:
@@ -44,9 +39,10 @@ def build(wl, order_ref: str | None) -> dict:
             citations.append(key)
     return {
         "generated": today_utc().isoformat(), "det": det, "order": order,
-        "patient": {"name": _name(wl.patient), "birthDate": (wl.patient or {}).get("birthDate", ""),
-                    "id": (wl.patient or {}).get("id", "")},
-        "order_text": (order.get("code") or {}).get("text") or ", ".join(det.codes),
+        "patient": describe.banner(wl.patient) or describe.Banner("Name not recorded", "date not recorded",
+                                                                   "Sex not recorded", "not recorded", ""),
+        "order_text": describe.order_words(order, det),
+        "coverage": describe.COVERED.get(det.covered, det.covered), "pa": describe.pa_words(det),
         "reasons": [c.get("display") or c.get("code") for rc in order.get("reasonCode") or () for c in rc.get("coding") or ()],
         "summary": docs[0] if docs else None, "citations": citations,
     }
@@ -57,22 +53,25 @@ def _lines(p: dict) -> list[tuple[str, str]]:
     out = [("h1", "Prior-authorization packet"),
            ("p", f"Generated {p['generated']} by painpa from the patient's chart."),
            ("h2", "Patient and order"),
-           ("p", f"Patient: {p['patient']['name']}, born {p['patient']['birthDate']} (id {p['patient']['id']})"),
-           ("p", f"Order: {det.order_ref} - {p['order_text']} - codes {', '.join(det.codes)}"),
-           ("p", f"Program: {det.program.label}. Coverage: {det.covered}; prior authorization: {det.pa_needed or 'n/a'}"
-                 + (f"; UTN {det.prior_auth.utn}" if det.prior_auth.utn else "")),
+           ("p", f"Patient: {_patient_line(p['patient'])}"),
+           ("p", f"Order: {p['order_text']} - codes {', '.join(det.codes)}"),
+           ("p", f"Program: {det.program.label}. {p['coverage']}. {p['pa'] or ''}".rstrip()),
            ("h2", "Criteria and evidence")]
     for r in det.requirements:
-        out.append(("b", f"[{r.status.upper()}] {r.title}"))
-        out.append(("p", r.detail))
-        for e in r.evidence:
-            out.append(("p", f"  evidence: {e.display or e.code or ''} ({e.date or 'undated'}) {e.reference}"))
-        out.append(("p", f"  source: {r.citation.source} {r.citation.section}".rstrip()))
+        out.append(("b", f"[{describe.STATUS[r.status].upper()}] {r.title}"))
+        out.append(("p", describe.clean(r.detail)))
+        for line in describe.evidence(r):
+            out.append(("p", f"  evidence: {line}"))
+        out.append(("p", f"  source: {describe.cite(r.citation)}".rstrip()))
     if p["summary"]:
         out += [("h2", f"Medical-necessity summary ({p['summary']['date']})"), ("p", p["summary"]["text"])]
     out.append(("h2", "Citations"))
     out += [("p", f"{src} {sec} {url}".strip()) for src, sec, url in p["citations"]]
     return out
+
+
+def _patient_line(b: describe.Banner) -> str:
+    return f"{b.name}, born {b.birth_date}, {b.sex}, MRN {b.mrn}"
 
 
 def pdf(p: dict) -> bytes:

@@ -16,15 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import asdict, dataclass
 
 from flask import current_app, request
 
 from cds_service import applinks, state
-from smart_app import oauth
+from smart_app import describe, oauth
 from smart_app.context import LaunchContext
 from smart_app.discovery import LaunchError
-from smart_app.fhir import AppFhir
+from smart_app.fhir import AppFhir, FhirAccessError
 from smart_app.tables import SmartSession, digest
 
 BROWSER_COOKIE = "painpa_smart"
@@ -64,6 +65,8 @@ class AppSession:
     context: LaunchContext
     card: dict | None
     scope: str
+    banner: dict | None = None   # the launch patient as the banner shows it (describe.Banner fields)
+    queue_sid: str | None = None  # the coordinator queue this patient was opened from
 
     def fhir(self) -> AppFhir:
         app = state.current()
@@ -90,8 +93,27 @@ def load(sid: str) -> AppSession:
         presented = request.cookies.getlist(BROWSER_COOKIE)
         if not any(hmac.compare_digest(row.browser_digest, digest(v)) for v in presented if len(v) <= 100):
             raise LaunchError("This app session belongs to another browser; relaunch the app from the EHR.", 401)
-        return AppSession(sid=sid, key=key, iss=row.iss, context=LaunchContext.from_dict(row.context or {}),
-                          card=row.card, scope=row.scope)
+        session = AppSession(sid=sid, key=key, iss=row.iss, context=LaunchContext.from_dict(row.context or {}),
+                             card=row.card, scope=row.scope, banner=(row.context or {}).get("banner"),
+                             queue_sid=(row.context or {}).get("queue_sid"))
+    if session.banner is None and session.context.patient:
+        # First page of the session: the banner before anything else is shown. A failed read is left
+        # to the page itself, which reads the chart and says what failed.
+        with suppress(FhirAccessError):
+            remember_patient(session, session.fhir().read(f"Patient/{session.context.patient}"))
+    return session
+
+
+def remember_patient(session: AppSession, patient: dict | None) -> None:
+    """Keep the launch patient's banner with the session, so every page of it (an error page, a page
+    that reads no Patient) names the patient; written only when it changes."""
+    shown = describe.banner(patient)
+    if shown is None or asdict(shown) == session.banner:
+        return
+    with state.current().db.session() as s:
+        row = s.get(SmartSession, session.key)
+        row.context = {**(row.context or {}), "banner": asdict(shown)}
+    session.banner = asdict(shown)
 
 
 def save_card(session: AppSession, card: dict | None) -> None:
@@ -116,3 +138,23 @@ def redeem_card(session: AppSession) -> None:
         card = {"refused": "The card came from another EHR; showing this patient's orders."}
     save_card(session, card or {"refused": "The card link was already used or has expired; "
                                            "showing every pending order of the patient."})
+
+
+def open_patient(session: AppSession, patient_id: str, order_ref: str, browser_id: str) -> str:
+    """A session on one patient of the coordinator's queue, from the queue's session: the same
+    user-level token (never shown to the browser), the patient and the order as launch context, so
+    every page of it names that patient and refuses another's data like an EHR launch. Returns the
+    new session id, bound to ``browser_id``."""
+    if session.context.patient:
+        raise LaunchError("This app window is on one patient; open the queue from its own launch.", 400)
+    sid = new_browser_id()
+    with state.current().db.session() as s:
+        row = s.get(SmartSession, session.key)
+        context = {**LaunchContext(patient=patient_id, fhir_context=(order_ref,) if order_ref else (),
+                                   fhir_user=session.context.fhir_user).as_dict(), "queue_sid": session.sid}
+        s.add(SmartSession(
+            id_digest=digest(sid), browser_digest=digest(browser_id), iss=row.iss, client_id=row.client_id,
+            token_endpoint=row.token_endpoint, auth_method=row.auth_method, access_token=row.access_token,
+            refresh_token=None,   # one refresher per token: the queue's session keeps it
+            expires_at=row.expires_at, scope=row.scope, context=context, created=row.created))
+    return sid

@@ -13,6 +13,7 @@ from datetime import date
 
 from cds_service.clock import today_utc
 from cds_service.policy.model import Status
+from smart_app import describe
 
 
 def _name(patient: dict | None) -> str:
@@ -75,9 +76,9 @@ def _facts(record) -> list[str]:
 def generate(wl, det, context, today: date | None = None) -> str:
     today = today or today_utc()
     order = wl.order(det.order_ref) or {}
-    visit = f" at encounter {context.encounter}" if context.encounter else ""
+    visit = " at this visit" if context.encounter else ""   # the visit, not its resource id
     head = (f"{_name(wl.patient)}{_age(wl.patient, today)} is being evaluated on {today.isoformat()}{visit} for "
-            f"{_text(order.get('code'))} (order {det.order_ref}, requested {_when(order, 'authoredOn', 'occurrenceDateTime')}"
+            f"{describe.order_words(order, det)} (requested {_when(order, 'authoredOn', 'occurrenceDateTime')}"
             f"; codes {', '.join(det.codes) or 'none'}) under {det.program.label}.")
     met = [r for r in det.requirements if r.status is Status.MET]
     open_ = [r for r in det.requirements if r.status is not Status.MET]
@@ -85,9 +86,8 @@ def generate(wl, det, context, today: date | None = None) -> str:
     parts += [f"- {line}" for line in _facts(wl.record)] or ["- none coded in the chart"]
     if met:
         parts += ["", "Coverage criteria documented:"]
-        parts += [f"- {r.title}: {r.detail} ({r.citation.source}{' ' + r.citation.section if r.citation.section else ''})"
-                  for r in met]
+        parts += [f"- {r.title}: {describe.clean(r.detail)} ({describe.cite(r.citation)})" for r in met]
     if open_:
-        parts += ["", "Criteria not yet documented:"] + [f"- {r.title}: {r.detail}" for r in open_]
+        parts += ["", "Criteria not yet documented:"] + [f"- {r.title}: {describe.clean(r.detail)}" for r in open_]
     parts += ["", "Clinical rationale (edit for this visit): "]
     return "\n".join(parts)

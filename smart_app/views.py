@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from cds_service import state
 from cds_service.clock import today_utc
-from smart_app import dtr_app, forms, keys, oauth, packet, pages, pas, questionnaires
+from smart_app import dtr_app, forms, keys, oauth, packet, pages, pas, questionnaires, queue
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
 from smart_app.worklist import build
@@ -47,7 +47,7 @@ def launch():
     bid = sess.new_browser_id()   # never one the browser brings: it may have been planted
     app = state.current()
     url, launch_state = oauth.start(app.db, app.settings, iss=iss, launch=request.args.get("launch") or None,
-                                    browser_id=bid)
+                                    browser_id=bid, practitioner=request.args.get("queue") == "1")
     resp = redirect(url, code=302)
     resp.set_cookie(sess.launch_cookie(launch_state), bid, max_age=oauth.PENDING_TTL_S,
                     **sess.cookie_kwargs("/smart/callback"))
@@ -70,12 +70,16 @@ def callback():
 
 def _worklist(session: sess.AppSession):
     sess.redeem_card(session)
-    return build(session.fhir(), session.context, session.card, today_utc())
+    wl = build(session.fhir(), session.context, session.card, today_utc())
+    sess.remember_patient(session, wl.patient)
+    return wl
 
 
 @bp.get("/smart/app/<sid>")
 def worklist(sid: str):
     session = sess.load(sid)
+    if not session.context.patient:   # a practitioner launch: the coordinator queue
+        return redirect(url_for("smart.queue_page", sid=sid), code=303)
     wl = _worklist(session)
     return render_template("smart/worklist.html", s=session, wl=wl, forms=forms.catalogue(),
                            form_for=forms.form_for, saved=request.args.get("saved"))
@@ -118,6 +122,32 @@ def packet_pdf(sid: str):
 def pas_submit(sid: str):
     session = sess.load(sid)
     session.check_csrf(request.form.get("csrf"))
+    pages.check_patient(session, request.form.get("patient"))
     wl = _worklist(session)
     result = pas.submit(state.current().db, session.fhir(), wl, request.form.get("order", ""))
     return redirect(url_for("smart.worklist", sid=sid, saved=result), code=303)
+
+
+@bp.get("/smart/app/<sid>/queue")
+def queue_page(sid: str):
+    session = sess.load(sid)
+    if session.context.patient:
+        raise LaunchError("The coordinator queue opens from its own sign-in (no patient); this window is on "
+                          "one patient.", 400)
+    program, clinician = request.args.get("program", "")[:100], request.args.get("clinician", "")[:200]
+    q = queue.build(session.fhir(), today_utc(), program=program, clinician=clinician)
+    return render_template("smart/queue.html", s=session, q=q, program=program, clinician=clinician)
+
+
+@bp.get("/smart/app/<sid>/queue/open")
+def queue_open(sid: str):
+    """A row of the queue: that patient's worklist, in a session of its own (own cookie path)."""
+    session = sess.load(sid)
+    patient = request.args.get("patient", "")
+    if not patient or len(patient) > 64 or "/" in patient:
+        raise LaunchError("Choose a patient from the queue.", 400)
+    bid = sess.new_browser_id()
+    child = sess.open_patient(session, patient, request.args.get("order", "")[:200], bid)
+    resp = redirect(url_for("smart.worklist", sid=child), code=303)
+    resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=oauth.SESSION_TTL_S, **sess.cookie_kwargs(sess.session_path(child)))
+    return resp

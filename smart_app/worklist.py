@@ -20,6 +20,7 @@ from cds_service.fhir.queries import QUERIES, Query
 from cds_service.policy.model import Determination
 from cds_service.policy.record import PatientRecord
 from smart_app.context import LaunchContext
+from smart_app.discovery import LaunchError
 from smart_app.fhir import AppFhir, FhirAccessError
 
 PENDING = "draft,active"
@@ -57,13 +58,14 @@ def _orders(fhir: AppFhir, patient_id: str, refs: list[str], notes: list[str]) -
         try:
             order = fhir.read(ref)
         except FhirAccessError:
-            notes.append(f"{ref} could not be read; showing the patient's other pending orders.")
+            notes.append("An order the EHR sent with this launch could not be read; showing the patient's "
+                         "other pending orders.")
             continue
         subject = ((order.get("subject") or {}).get("reference") or "").split("/")[-1]
         if order.get("resourceType") == "ServiceRequest" and subject == patient_id:
             orders.append(order)
         else:
-            notes.append(f"{ref} is not an order of this patient and is ignored.")
+            notes.append("An order the EHR sent with this launch is not this patient's and is ignored.")
     if not orders:
         orders = fhir.search("ServiceRequest", {"patient": patient_id, "status": PENDING})
     return orders
@@ -72,6 +74,8 @@ def _orders(fhir: AppFhir, patient_id: str, refs: list[str], notes: list[str]) -
 def assess(fhir: AppFhir, context: LaunchContext, orders: Sequence[dict], today: date,
            queries: Sequence[Query] = QUERIES) -> readiness.Assessment:
     """The readiness of ``orders`` for the launched patient, from the chart this session's token reads."""
+    if not context.patient:   # a coordinator's session (no patient) reaches a patient through its queue
+        raise LaunchError("This window has no patient: open one from the coordinator queue.", 400)
     app = state.current()
     question = readiness.Question(context.patient, tuple(orders), encounter_id=context.encounter,
                                   client=client_for_fhir_base(app.db, fhir.base))

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from cds_service import state
 from cds_service.admin import auth, svg, throttle
 from cds_service.admin.exports import csv_response
+from cds_service.clients import list_clients
 from cds_service.clock import today_utc
 from cds_service.denials import goldcard, imports, scorecard, stats
 from cds_service.denials.rules import default_data
@@ -219,6 +220,15 @@ def payer_scorecard():
                               r.own.pct_approved) for r in rows],
                             title="Approval rate: published vs this practice", labels=("published", "practice"))
     return render_template("admin/scorecard.html", rows=rows, chart=chart, fields=scorecard.FIELDS)
+
+
+@bp.get("/queue")
+@auth.login_required
+def queue():
+    """The coordinator queue's door in the dashboard: painpa keeps no chart, so the queue is read
+    live from the EHR with the coordinator's own sign-in (a SMART standalone launch, smart_app.queue)."""
+    ehrs = [(c.iss, base) for c in list_clients(state.current().db) if c.smart_client_id for base in c.fhir_bases]
+    return render_template("admin/queue.html", ehrs=ehrs)
 
 
 @bp.route("/import", methods=["GET", "POST"])

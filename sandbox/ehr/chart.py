@@ -69,11 +69,19 @@ def summarize(db, pid: str) -> ChartSummary:
     rows["Imaging"] = [(_when(d, "effectiveDateTime"), _text(d.get("code")), d.get("conclusion", ""))
                        for d in by_type["DiagnosticReport"]]
     claims = {c["id"]: c for c in by_type["Claim"]}
-    pa_rows = []
+    pa_rows, seen = [], set()
     for r in by_type["ClaimResponse"]:
         claim = claims.get(r.get("request", {}).get("reference", "").split("/")[-1], {})
         codes = ", ".join(c.get("code", "") for i in claim.get("item") or []
                           for c in (i.get("productOrService") or {}).get("coding") or [])
+        # One decision, one row: the payer keeps its ClaimResponse and the app stores the copy it
+        # received in the chart (Da Vinci PAS: the provider system records the response), so the
+        # same decision (number, review action, date, codes) is on file twice here.
+        number = r.get("preAuthRef") or next((i.get("value") for i in r.get("identifier") or ()), "")
+        key = (number, _review(r), r.get("created", "")[:10], codes, r.get("disposition", ""))
+        if key in seen:
+            continue
+        seen.add(key)
         period = r.get("preAuthPeriod") or {}
         valid = f" valid {period.get('start', '')} to {period.get('end', '')}" if period else ""
         note = " ".join(n.get("text", "") for n in r.get("processNote") or [])

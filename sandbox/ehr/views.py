@@ -29,6 +29,12 @@ bp = Blueprint("sandbox_ehr", __name__, url_prefix="/ehr", template_folder="../t
                static_folder="../static", static_url_path="/static")
 
 
+@bp.context_processor
+def _fhir_base():
+    """The EHR's FHIR base: the ``iss`` of the coordinator queue's standalone launch link."""
+    return {"fhir_base": f"{state.current().settings.base_url}/fhir"}
+
+
 @bp.errorhandler(FhirError)
 def _fhir_error(err: FhirError):
     if request.path.startswith("/ehr/api/"):

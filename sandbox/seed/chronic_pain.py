@@ -11,6 +11,8 @@ from datetime import date
 from sandbox.seed.chart import Chart
 
 CPM_PATIENT = "cpm-chronic"
+CPM_SHOWS = ("Chronic pain management (G3002/G3003): this month is incomplete (the care plan lacks the "
+             "patient's strengths); the chart's card opens the month's checklist in the app.")
 CPM = "http://painpa.org/fhir/CodeSystem/painpa-cpm"
 
 

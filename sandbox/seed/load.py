@@ -17,6 +17,7 @@ from sandbox.seed.chart import Chart
 from sandbox.seed.chronic_pain import cpm_chart
 from sandbox.seed.denials import seed_dashboard
 from sandbox.seed.practice import STATES, practice_bundle
+from sandbox.seed.queue import pending_order
 from sandbox.seed.scenarios import COVERAGE, SCENARIOS, Scenario
 from sandbox.tokens import issue_direct, revoke
 
@@ -33,8 +34,11 @@ def chart_bundle(scenario: Scenario, today: date) -> dict:
     c.patient(family, given, gender, age, scenario.state, STATES[scenario.state])
     sopt, label, payer = COVERAGE[scenario.coverage]
     coverage = c.coverage(sopt, label, payer, "M" + hashlib.sha256(scenario.pid.encode()).hexdigest()[:9].upper())
-    c.encounter(0)
+    visit = c.encounter(0)
     scenario.build(c, {"coverage": coverage})
+    order = pending_order(scenario, coverage["id"], visit["id"], today)
+    if order:
+        c.resources.append(order)
     return c.bundle()
 
 
@@ -45,8 +49,9 @@ def seed(app: Flask, today: date | None = None) -> int:
                          expires_in=300)["access_token"]
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    charts = [*(chart_bundle(s, today) for s in SCENARIOS), cpm_chart(today)]
     try:
-        for bundle in [practice_bundle(), *(chart_bundle(s, today) for s in SCENARIOS), cpm_chart(today)]:
+        for bundle in [practice_bundle(), *charts]:
             resp = client.post("/fhir", json=bundle, headers=headers)
             if resp.status_code != 200:
                 raise SeedError(f"seed transaction failed ({resp.status_code}): {resp.get_data(as_text=True)[:800]}")
@@ -57,4 +62,4 @@ def seed(app: Flask, today: date | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the dashboard's demo data is optional; the EHR must still start
         print(f"painpa sandbox: warning: dashboard demo data not loaded ({type(exc).__name__}: {exc})",
               file=sys.stderr, flush=True)
-    return len(SCENARIOS)
+    return len(charts)   # every patient loaded, the chronic pain one too: what the EHR lists

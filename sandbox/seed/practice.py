@@ -54,6 +54,10 @@ def practice_bundle() -> dict:
         "resourceType": "Practitioner", "id": "sbx-dr-lee", "active": True,
         "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1999999984"}],
         "name": [{"family": "Lee", "given": ["Jordan"], "prefix": ["Dr."]}],
+    }, {
+        "resourceType": "Practitioner", "id": "sbx-dr-patel", "active": True,
+        "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1999999992"}],
+        "name": [{"family": "Patel", "given": ["Priya"], "prefix": ["Dr."]}],
     }]
     for oid, (name, system, value) in PAYERS.items():
         resources.append({"resourceType": "Organization", "id": oid, "active": True, "name": name,

@@ -50,18 +50,31 @@
     return e;
   }
 
+  // CRD coverage-information codes, in the words a physician reads (the codes stay in data-*).
+  const COVERED = {"covered": "Covered", "not-covered": "Not covered",
+                   "conditional": "Covered only once the missing documentation is recorded"};
+  const PA = {"no-auth": "no prior authorization needed", "auth-needed": "prior authorization needed",
+              "satisfied": "prior authorization on file", "conditional": "prior authorization rules unknown for this plan"};
+  const DOC = {"clinical": "clinical documentation missing", "admin": "administrative documentation missing",
+               "both": "clinical and administrative documentation missing"};
+
+  function coverageWords(row) {
+    const parts = [COVERED[row.covered] || "Coverage unknown"];
+    if (row["pa-needed"]) {
+      parts.push((PA[row["pa-needed"]] || "prior authorization unknown")
+                 + (row["satisfied-pa-id"] ? " (UTN " + row["satisfied-pa-id"] + ")" : ""));
+    }
+    if (row["doc-needed"]) parts.push(DOC[row["doc-needed"]] || "documentation missing");
+    return parts.join("; ");
+  }
+
   function renderCoverage(rows) {
     coverageEl.textContent = "";
     for (const row of rows || []) {
-      const p = el("p", "", "coverage");
+      const p = el("p", coverageWords(row) + ".", "coverage");
       p.dataset.testid = "coverage-row";
       p.dataset.covered = row.covered || "";
       p.dataset.paNeeded = row["pa-needed"] || "";
-      const parts = ["Coverage: " + (row.covered || "?"), "PA: " + (row["pa-needed"] || "n/a")];
-      if (row["doc-needed"]) parts.push("documentation: " + row["doc-needed"]);
-      if (row["satisfied-pa-id"]) parts.push("UTN " + row["satisfied-pa-id"]);
-      if (row["info-needed"]) parts.push("info needed: " + row["info-needed"]);
-      p.textContent = parts.join(" · ");
       coverageEl.appendChild(p);
     }
   }
@@ -165,9 +178,22 @@
                                                   prefetch: document.getElementById("prefetch").checked});
       renderCards(result);
       statusEl.textContent = "(order-sign: " + result.cards.length + " card(s))";
-      signStatus.textContent = result.signed ? "Signed: " + result.order
-        : "Not signed: resolve or override the critical card first.";
       signStatus.dataset.signed = result.signed ? "true" : "false";
+      if (!result.signed) {
+        signStatus.textContent = "Not signed: resolve or override the critical card first.";
+        return;
+      }
+      // Signed once: the button cannot sign the same order again; the result is said in words.
+      const sign = document.getElementById("sign");
+      sign.disabled = true;
+      sign.textContent = "Signed";
+      const label = codeSel.options[codeSel.selectedIndex].textContent;
+      const picked = document.getElementById("date").value;
+      const when = picked ? new Date(picked + "T00:00:00").toLocaleDateString(
+        "en-GB", {day: "numeric", month: "short", year: "numeric"}) : "no date of service";
+      const rows = (result.coverage || []).map(coverageWords);
+      signStatus.textContent = "Signed: " + label + " on " + when + " is on the chart as an active order."
+        + (rows.length ? " " + rows.join(". ") + "." : "");
     } catch (e) { signStatus.textContent = "Signing failed: " + e.message; }
   });
 

@@ -106,11 +106,14 @@ def test_pick_order_cards_fix_in_app_sign_covered(browser, sandbox_server):
     app.click('[data-testid="form-submit"]')
     app.wait_for_selector('[data-testid="saved"]', timeout=30_000)
     assert app.locator('[data-testid="requirement-esi.conservative-care"]').get_attribute("data-status") == "met"
+    assert app.locator('[data-testid="card-note"]').count() == 0   # the card's link was used once, by this launch
     shot(app, "06-app-fixed")
 
     # 6. request prior authorization from the app: Da Vinci PAS $submit to the sandbox payer → affirmed UTN
     app.locator('[data-testid^="pas-submit-"]').first.click()
     app.wait_for_selector('[data-testid="saved"]:has-text("A1")', timeout=30_000)
+    assert app.locator('[data-testid="card-note"]').count() == 0
+    utn = app.locator('[data-testid="saved"]').inner_text().split("authorization number ")[1].split(".")[0].strip()
     shot(app, "07-app-pas-affirmed", "smart-pas")
     app.close()
 
@@ -122,8 +125,12 @@ def test_pick_order_cards_fix_in_app_sign_covered(browser, sandbox_server):
     row = page.locator('[data-testid="coverage-row"]').first
     assert row.get_attribute("data-covered") == "covered", row.inner_text()
     assert row.get_attribute("data-pa-needed") == "satisfied" and "UTN" in row.inner_text()
+    assert page.locator('[data-testid="sign-button"]').is_disabled()   # signed once
+    assert page.inner_text("#sign-status").startswith("Signed: 64483")
     shot(page, "08-signed-covered", "signed-covered")
     page.goto(f"{base}/ehr/patients/{PATIENT}")
     assert "active" in page.locator('[data-testid="chart-section-orders"]').inner_text()
+    # the payer's decision is on the chart once, though both the payer and the app recorded it
+    assert page.locator('[data-testid="chart-section-prior-authorization"]').inner_text().count(f"UTN {utn}") == 1
     assert not errors, errors
     context.close()

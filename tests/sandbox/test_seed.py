@@ -3,6 +3,7 @@ program, requirement situation and prior-authorization state painpa distinguishe
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 
@@ -20,13 +21,19 @@ def _review(cr: dict) -> str:
 
 
 def test_seed_loads_every_patient_through_the_fhir_server(app, client, token):
-    assert ensure_ready(app) == len(SCENARIOS) >= 20
+    seeded = ensure_ready(app)
+    assert seeded >= len(SCENARIOS) >= 20
     h = token()
-    assert client.get("/fhir/Patient?_summary=count", headers=h).get_json(force=True)["total"] >= len(SCENARIOS)
+    # the count printed at start-up is the count the FHIR server holds and the EHR lists
+    assert client.get("/fhir/Patient?_summary=count", headers=h).get_json(force=True)["total"] == seeded
     assert ensure_ready(app) == 0  # idempotent: a second start does not reseed
     page = client.get("/ehr/").get_data(as_text=True)
     for s in SCENARIOS:
         assert s.shows.replace("'", "&#39;") in page
+    rows = re.findall(r'<tr data-testid="patient-row".*?</tr>', page, re.S)
+    assert len(rows) == seeded
+    described = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
+    assert all(cells[3].strip() for cells in described), "every listed patient says what it shows"
 
 
 def test_scenarios_cover_programs_and_prior_authorization_states():
@@ -61,5 +68,5 @@ def test_scenarios_cover_programs_and_prior_authorization_states():
 
 
 def test_seed_is_reproducible_and_each_bundle_is_accepted(app):
-    assert seed(app, date(2026, 11, 29)) == len(SCENARIOS)
+    assert seed(app, date(2026, 11, 29)) == len(SCENARIOS) + 1   # the chronic pain patient too
     assert chart_bundle(SCENARIOS[0], date(2026, 11, 29)) == chart_bundle(SCENARIOS[0], date(2026, 11, 29))

@@ -41,11 +41,14 @@ def test_card_launch_fix_and_recheck_on_the_sandbox(sandbox):
     page = s.get(url)
     assert page.status_code == 200 and "/smart/app/" in page.url
     assert 'data-testid="requirement-esi.conservative-care" data-status="unmet"' in page.text
-    # What still blocks the order comes first: unmet, then unknown, then met.
-    first_table = page.text.split('<table class="reqs">')[1].split("</table>")[0]
-    statuses = re.findall(r'data-testid="requirement-[^"]+" data-status="(\w+)"', first_table)
+    # What still blocks the order comes first: unmet, then unknown; the met ones folded under a count.
+    section = page.text.split('data-testid="order"')[1]
+    statuses = re.findall(r'data-testid="requirement-[^"]+" data-status="(\w+)"', section)
     assert {"met", "unmet"} <= set(statuses)
     assert statuses == sorted(statuses, key=["unmet", "unknown", "met"].index), statuses
+    folded = section.split("<details")[1].split("</details>")[0]
+    assert f"{statuses.count('met')} requirements already documented" in folded
+    assert set(re.findall(r'data-status="(\w+)"', folded)) == {"met"}
     sid = page.url.rsplit("/", 1)[1]
     order = re.search(r'data-order-ref="([^"]+)"', page.text).group(1)
     form_url = f"{sandbox}/smart/app/{sid}/form/conservative-therapy"

@@ -20,6 +20,7 @@ from cds_service.fhir.queries import QUERIES
 from cds_service.hooks.request import parse_request
 from cds_service.hooks.service import HookCall
 from cds_service.render.invariants import violations
+from cds_service.render.words import when
 from cds_service.services import REGISTRY
 from tests.crd.version_walk import problems
 from tests.policy.scenarios import Scenario
@@ -92,7 +93,7 @@ def test_affirmed_utn_valid_on_the_appointment_date_gives_no_warning(policies, v
     action, ci = _ci(response)
     assert action["resource"]["resourceType"] == "ServiceRequest" and action["resource"]["id"] == order["id"]
     assert ci["pa-needed"] == "satisfied" and ci["satisfied-pa-id"] == "JFA00000000001"
-    assert "2026-12-20" in json.dumps(response["cards"])      # the order line names the appointment date
+    assert when(date(2026, 12, 20)) in json.dumps(response["cards"])   # the order line names the appointment date
 
 
 @pytest.mark.parametrize("version", [None, "2.2"])
@@ -100,7 +101,9 @@ def test_utn_expiring_before_the_appointment_date_warns(policies, version):
     order, resources = _satisfied_chart()
     response = _call(_body(order, resources, "2027-04-06T09:00:00-05:00", version=version), policies)
     warnings = [c for c in response["cards"] if c["indicator"] == "warning"]
-    assert any("expired" in c["summary"] and UTN_END.isoformat() in c["summary"] for c in warnings), warnings
+    # one card per order: the summary says the UTN expired, the detail names the day it did
+    assert any("UTN expired" in c["summary"] and f"expired {UTN_END.isoformat()}" in c["detail"]
+               for c in warnings), warnings
     _, ci = _ci(response)
     assert ci["pa-needed"] == "auth-needed" and "satisfied-pa-id" not in ci
 

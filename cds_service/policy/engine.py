@@ -62,6 +62,8 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
         when = s.get("when") or {}
         if "programs" in when and kind not in when["programs"]:
             return False
+        if "states" in when and facts.state not in when["states"]:
+            return False
         if "codes_in" in when and not any(policies.vs(when["codes_in"]).contains(None, c) for c in facts.codes):
             return False
         return not ("codes_not_in" in when and any(policies.vs(when["codes_not_in"]).contains(None, c) for c in facts.codes))
@@ -73,7 +75,7 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
 # others are prefixed with the requirement title ("Multidisciplinary evaluation ...: Not documented").
 SELF_CONTAINED = {"single_region", "active_program", "modalities_tried", "no_condition", "conservative_care",
                   "baseline_scale", "frequency", "pain_duration", "code_excluded", "repeat_relief", "trial_relief",
-                  "pain_threshold", "cloned_notes", "diagnosis", "imaging"}
+                  "pain_threshold", "cloned_notes", "diagnosis", "imaging", "no_prior_procedure"}
 
 
 def _run(spec: dict, ctx: Ctx) -> RequirementResult:
@@ -90,10 +92,16 @@ def _run(spec: dict, ctx: Ctx) -> RequirementResult:
 
 def _with_blocks(results: list[RequirementResult], specs: list[dict]) -> tuple[RequirementResult, ...]:
     """Mark results that cannot pass while a prerequisite (``requires`` in the data) is unmet, so
-    that one problem yields one card (pain duration needs the diagnosis first)."""
+    that one problem yields one card (pain duration needs the diagnosis first); a requirement whose
+    part (``includes``) is not met is not met either (a multidisciplinary evaluation without its
+    psychological part), and waits on that part's card."""
     by_id = {r.id: r for r in results}
     out = []
     for r, spec in zip(results, specs, strict=True):
+        part = next((by_id[i] for i in spec.get("includes", ()) if i in by_id and by_id[i].status is not Status.MET), None)
+        if part is not None and r.status is Status.MET:
+            r = RequirementResult(**{**r.__dict__, "status": part.status, "blocked_by": part.id,
+                                     "detail": f"{r.detail}, but its part \"{part.title}\" is {part.status.value}"})
         pre = by_id.get(spec.get("requires", ""))
         if pre is not None and pre.status is not Status.MET and r.status is not Status.MET:
             r = RequirementResult(**{**r.__dict__, "blocked_by": pre.id})

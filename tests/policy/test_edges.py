@@ -49,3 +49,50 @@ def test_place_of_service_is_read_from_service_request_location_code_first(polic
     bare = b.esi_ready(b.Patient()).add(b.coverage("121"), b.location("TX", None))
     assert read_order(order, bare.record(), policies.programs(b.DOS).data, b.TODAY).setting == "asc"
     assert evaluate([order], bare.record(), policies, b.TODAY)[0].pa_needed == "auth-needed"
+
+
+# ---- SCS: trial waived only for a real replacement; one permanent implant (L36204 / A57792) -------
+def _scs_without_trial() -> b.Patient:
+    p = b.scs_ready(b.Patient())
+    p.resources = [r for r in p.resources if not (r["resourceType"] == "Procedure" and r["code"]["coding"][0]["code"] == "63650")]
+    return p
+
+
+def test_generator_replacement_with_an_implant_on_file_needs_no_new_trial(policies):
+    p = _scs_without_trial().add(b.procedure("63655", b.days(2000)))
+    det = _det(policies, p, b.order("63685"), state="AZ")
+    trial = _req(det, "scs.trial")
+    assert trial.status is Status.MET and "Generator replacement" in trial.detail
+    assert "scs.one-permanent" not in {r.id for r in det.requirements}   # no new leads ordered
+
+
+def test_new_paddle_leads_with_an_earlier_implant_are_not_a_replacement(policies):
+    p = _scs_without_trial().add(b.procedure("63685", b.days(2000)))
+    det = _det(policies, p, b.order("63655"), state="AZ")
+    trial = _req(det, "scs.trial")
+    assert trial.status is Status.UNMET and "No stimulator trial" in trial.detail
+    once = _req(det, "scs.one-permanent")
+    assert once.status is Status.UNMET and "A57792" in once.detail and once.citation.source.startswith("Billing article A57792")
+    assert det.covered == "conditional"
+    # Outside Noridian JF (A57792's states) the lifetime limit is not asserted: no source found there.
+    tx = _det(policies, _scs_without_trial().add(b.procedure("63685", b.days(2000))), b.order("63655"), state="TX")
+    assert "scs.one-permanent" not in {r.id for r in tx.requirements}
+    assert _req(tx, "scs.trial").status is Status.UNMET
+
+
+def test_new_paddle_leads_with_an_earlier_trial_and_implant_are_judged_on_the_trial(policies):
+    p = b.scs_ready(b.Patient()).add(b.procedure("63655", b.days(3000)))
+    det = _det(policies, p, b.order("63655", "63685"), state="TX")
+    trial = _req(det, "scs.trial")
+    assert trial.status is Status.MET and trial.detail.startswith("Trial relief")
+
+
+# ---- SCS evaluation consistency (guide §6.2.5) ------------------------------------------------------
+def test_multidisciplinary_evaluation_is_not_met_without_its_psychological_part(policies):
+    p = b.scs_ready(b.Patient())
+    p.resources = [r for r in p.resources if not (r["resourceType"] == "Procedure" and r["code"]["coding"][0]["code"] == "90791")]
+    det = _det(policies, p, b.order("63655"))
+    psych, multi = _req(det, "scs.psych-eval"), _req(det, "scs.multidisciplinary")
+    assert psych.status is Status.UNMET
+    assert multi.status is Status.UNMET and multi.blocked_by == "scs.psych-eval"
+    assert "Psychological evaluation" in multi.detail

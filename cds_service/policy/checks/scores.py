@@ -111,8 +111,13 @@ def repeat_relief(p: dict, ctx: Ctx) -> Outcome:
 @check("trial_relief")
 def trial_relief(p: dict, ctx: Ctx) -> Outcome:
     permanent = ctx.before(ctx.chart.matching("procedures", ctx.vs(p["permanent_vs"])), inclusive=False)
-    if permanent:
-        return met("Replacement of an existing implant: no new trial required", evidence(permanent[-1]))
+    replacing = ctx.vs(p["replacement_vs"])
+    if permanent and ctx.facts.codes and all(replacing.contains(None, c) for c in ctx.facts.codes):
+        # Only a generator/battery replacement keeps the trial that justified the implant on file; new
+        # leads (63655, or 63650 for a percutaneous system) are a new system that needs its own trial.
+        latest = max(permanent, key=lambda i: i.when)
+        return met(f"Generator replacement for the implant of {latest.when.isoformat()}: no new trial required",
+                   evidence(latest))
     trials = ctx.before(ctx.chart.matching("procedures", ctx.vs(p["trial_vs"])), inclusive=False)
     if not trials:
         return missing(ctx, ("Procedure",), "No stimulator trial on file")
@@ -132,6 +137,24 @@ def trial_relief(p: dict, ctx: Ctx) -> Outcome:
     if relief >= 100 * p["improvement"]:
         return met(f"Trial relief {relief}%", *ev)
     return unmet(f"Trial relief {relief}% (>= {round(100 * p['improvement'])}% required)", *ev)
+
+
+@check("no_prior_procedure")
+def no_prior_procedure(p: dict, ctx: Ctx) -> Outcome:
+    """A once-per-lifetime item (one permanent stimulator): unmet when one is already on file, unless the
+    order is only a replacement of its parts."""
+    if p.get("unless_codes_vs") and ctx.facts.codes and all(
+            ctx.vs(p["unless_codes_vs"]).contains(None, c) for c in ctx.facts.codes):
+        return met("Replacement of a part of the implant on file, not a new one")
+    vs = ctx.vs(p["procedures_vs"])
+    prior = ctx.before(ctx.chart.matching("procedures", vs), inclusive=False)
+    if prior:
+        latest = max(prior, key=lambda i: i.when)
+        return unmet(f"A permanent implant is already on file ({latest.when.isoformat()}); {p['limit']}",
+                     evidence(latest, vs))
+    if ctx.incomplete("Procedure"):
+        return missing(ctx, ("Procedure",), "Earlier implants not checked")
+    return met("No earlier permanent implant on file")
 
 
 @check("pain_threshold")

@@ -162,11 +162,16 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
         pa = priorauth.status(rt.pa_codes, decisions, facts.service_date, rt.validity_days, exclude_ref=facts.ref,
                               unread=priorauth.unread(record))
         pa = PriorAuthStatus(**{**pa.__dict__, "citation": rt.program.citation})
+        if rt.follow_on and pa.state is not PAState.SATISFIED:
+            pa = _after_trial(rt, chart, policies, decisions, facts) or pa
     elif rt.info_needed:
         pa = PriorAuthStatus(PAState.UNKNOWN, citation=rt.program.citation)
     else:
         pa = PriorAuthStatus(PAState.NOT_NEEDED, citation=rt.program.citation)
     notes = list(rt.notes)
+    if rt.follow_on and pa.state is PAState.SATISFIED and pa.expires is None:
+        notes.append(f"{rt.program.label}: the permanent implant follows the trial affirmed under UTN {pa.utn}; "
+                     "no new prior authorization is needed. Put that UTN on the permanent implantation claim.")
     if pa.utn and rt.utn_length and len(pa.utn) != rt.utn_length:
         notes.append(f"Authorization number {pa.utn} is {len(pa.utn)} characters; "
                      f"{rt.program.label} UTNs are {rt.utn_length}: check it before billing.")
@@ -199,6 +204,15 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     return Determination(**common, covered=covered, pa_needed=pa_needed, prior_auth=pa, doc_needed=doc_needed,
                          info_needed=tuple(dict.fromkeys(info)), reason=" ".join(reasons), requirements=results,
                          companion_codes_at_risk=at_risk, policy_version="; ".join(versions), notes=tuple(notes))
+
+
+def _after_trial(rt: Route, chart: Chart, policies: PolicySet, decisions: list[priorauth.Decision],
+                 facts: OrderFacts) -> PriorAuthStatus | None:
+    """The trial's affirmed decision, carried over to the permanent implant (``trial_follow_on``)."""
+    trials = chart.matching("procedures", policies.vs(rt.follow_on["trial_vs"]))
+    done = [i.when for i in trials if i.when and i.when < facts.service_date]
+    found = priorauth.follow_on(rt.pa_codes, decisions, done, exclude_ref=facts.ref)
+    return PriorAuthStatus(**{**found.__dict__, "citation": citation(rt.follow_on["citation"])}) if found else None
 
 
 def evaluate(orders: list[dict], record: PatientRecord, policies: PolicySet, today: date) -> list[Determination]:

@@ -43,6 +43,7 @@ class Route:
     reason: str = ""
     notes: tuple[str, ...] = ()
     unread: tuple[str, ...] = ()      # record types whose failed query leaves the program unknown
+    follow_on: dict | None = None     # the program carries a done trial's decision over to the permanent implant
 
 
 def _in_window(window: dict, when: date) -> bool:
@@ -95,7 +96,8 @@ def _medicare(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, program
         where = f" ({facts.state})" if "states" in prog and facts.state else ""
         program = Program(ProgramKind(prog["kind"]), prog["id"], prog["label"] + where,
                           citation(spec.get("citation") or prog["citation"]))
-        return Route(program, pa_codes, associated, prog["validity_days"], prog.get("utn_length"), notes=tuple(notes))
+        return Route(program, pa_codes, associated, prog["validity_days"], prog.get("utn_length"), notes=tuple(notes),
+                     follow_on=spec.get("trial_follow_on"))
     lcd = programs.data["lcd"]
     policy = family_policy(family, facts.state)
     program = Program(ProgramKind.LCD, "lcd", policy.get("label") or lcd["label"], citation(policy["citation"]))

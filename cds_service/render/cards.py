@@ -130,8 +130,8 @@ def _pa_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) ->
                       "warning", "coverage-info", det, smart_link(det, None))]
     if det.prior_auth.state is PAState.SATISFIED:
         term = "UTN" if det.program.kind in _SHORT else "Authorization"
-        expires = det.prior_auth.expires.isoformat() if det.prior_auth.expires else "?"
-        return [Draft(11, seq, clip(f"{term} {det.prior_auth.utn} valid until {expires} ({_codes(det.prior_auth.covered_codes)})"),
+        valid = f"valid until {det.prior_auth.expires.isoformat()}" if det.prior_auth.expires else "on file"
+        return [Draft(11, seq, clip(f"{term} {det.prior_auth.utn} {valid} ({_codes(det.prior_auth.covered_codes)})"),
                       f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
                       f"{notes}{_cite(det)}", "info", "coverage-info", det)]
     if det.prior_auth.state is PAState.UNKNOWN and "location" in det.info_needed:

@@ -83,6 +83,10 @@ class Scenario:
         codes = self.codes()
         if self.pa == "satisfied":
             p.add(b.decision(codes, "A1", b.days(30)))
+        elif self.pa == "expired" and self.program == "opd-pa":
+            # Decided after the trial on file (day 30): not the trial's decision, which the OPD program
+            # would carry over to the permanent implant, but an expired one for this order.
+            p.add(b.decision(codes, "A1", b.days(25), end=b.days(5)))
         elif self.pa == "expired":
             p.add(b.decision(codes, "A1", b.days(200)))
         elif self.pa == "non-affirmed":

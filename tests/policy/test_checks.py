@@ -139,7 +139,7 @@ def test_scs_trial_replacement_and_relief(policies):
     assert r.status is Status.UNMET and "12%" in r.detail
     replacement = b.Patient().add(b.procedure("63685", b.days(2000)))
     r, _ = _req(policies, replacement, "63685", rid="scs.trial")
-    assert r.status is Status.MET and "Replacement" in r.detail
+    assert r.status is Status.MET and "Generator replacement" in r.detail
 
 
 def test_percutaneous_lead_reason_only_for_wiser_paddle_leads(policies):

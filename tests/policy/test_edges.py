@@ -7,7 +7,9 @@ from __future__ import annotations
 from cds_service.policy.engine import evaluate
 from cds_service.policy.model import PAState, ProgramKind, Status
 from cds_service.policy.orders import read_order
+from cds_service.render import render_response
 from tests.support import fhir_builders as b
+from tests.support.fake_smart_link import fake_smart_link
 
 
 def _det(policies, patient, order, *, sopt="121", payer=None, state="TX", pos="11"):
@@ -96,3 +98,26 @@ def test_multidisciplinary_evaluation_is_not_met_without_its_psychological_part(
     assert psych.status is Status.UNMET
     assert multi.status is Status.UNMET and multi.blocked_by == "scs.psych-eval"
     assert "Psychological evaluation" in multi.detail
+
+
+# ---- OPD program: the permanent implant follows the affirmed trial (CGS / NGS OPD pages) ------------
+def test_opd_permanent_implant_uses_the_affirmed_trials_utn(policies):
+    p = b.scs_ready(b.Patient())   # trial 63650 done 30 days before the date of service
+    p.add(b.decision(("63650",), "A1", b.days(200), utn="JFA00000000063"))  # affirmed before the trial, > 120 days ago
+    det = _det(policies, p, b.order("63650"), state="CA", pos="22")
+    assert det.program.kind is ProgramKind.OPD_PA
+    assert det.pa_needed == "satisfied" and det.prior_auth.utn == "JFA00000000063"
+    assert det.prior_auth.citation.url == "https://www.cgsmedicare.com/parta/pa/subs/isn.html"
+    assert any("permanent implantation claim" in n for n in det.notes)
+    sign = render_response([det], [b.order("63650")], hook="order-sign", crd_version="2.2", config={}, today=b.TODAY,
+                           smart_link=fake_smart_link)
+    assert any("UTN JFA00000000063 on file" in c["summary"] for c in sign["cards"])
+
+
+def test_opd_trial_outside_the_program_still_needs_pa_for_the_permanent_implant(policies):
+    """No affirmed OPD decision before the trial: the trial was not done under the program (e.g. in an
+    office), so 63650 needs PA with the permanent implantation."""
+    p = b.scs_ready(b.Patient())
+    p.add(b.decision(("63650",), "A1", b.days(10), utn="JFA00000000064", end=b.days(1)))  # decided after the trial, expired
+    det = _det(policies, p, b.order("63650"), state="CA", pos="22")
+    assert det.pa_needed == "auth-needed" and det.prior_auth.state is PAState.EXPIRED

@@ -77,7 +77,8 @@ class Scenario:
                 p.resources = [r for r in p.resources if not _coded(r, "72514-3")]
         elif self.reqs == "four-prior":  # 4 lumbar sessions in 12 months, each with >= 3 months of relief
             p.add(*(b.procedure("64483", b.days(n)) for n in (350, 280, 200, 120)))
-            p.add(b.score("72514-3", 8, b.days(125)), b.score("72514-3", 2, b.days(20)))
+            p.add(b.score("72514-3", 8, b.days(360)),   # the course's baseline, before its first injection
+                  b.score("72514-3", 8, b.days(125)), b.score("72514-3", 2, b.days(20)))
 
     def _prior_auth(self, p: b.Patient) -> None:
         codes = self.codes()

@@ -121,3 +121,57 @@ def test_opd_trial_outside_the_program_still_needs_pa_for_the_permanent_implant(
     p.add(b.decision(("63650",), "A1", b.days(10), utn="JFA00000000064", end=b.days(1)))  # decided after the trial, expired
     det = _det(policies, p, b.order("63650"), state="CA", pos="22")
     assert det.pa_needed == "auth-needed" and det.prior_auth.state is PAState.EXPIRED
+
+
+# ---- ESI baseline before the injection; underperforming first ESI (guide §6.2.10) -----------------
+def test_a_score_taken_after_an_injection_is_not_its_baseline(policies):
+    p = b.esi_ready(b.Patient())
+    p.resources = [r for r in p.resources if r["resourceType"] != "Observation"]
+    p.add(b.procedure("64483", b.days(40)), b.score("72514-3", 3, b.days(10)))   # first ESI, then a follow-up score
+    det = _det(policies, p, b.order("64483"))
+    base = _req(det, "esi.baseline-scale")
+    assert base.status is Status.UNMET and "taken after an injection" in base.detail
+    assert base.evidence[0].date == b.iso(b.days(10))
+    p.add(b.score("72514-3", 8, b.days(45)))                                        # the real baseline
+    base = _req(_det(policies, p, b.order("64483")), "esi.baseline-scale")
+    assert base.status is Status.MET and b.iso(b.days(45)) in base.detail
+
+
+def test_first_injection_baseline_must_precede_the_injection_day(policies):
+    p = b.esi_ready(b.Patient())
+    p.resources = [r for r in p.resources if r["resourceType"] != "Observation"]
+    p.add(b.score("72514-3", 7, b.DOS))
+    assert _req(_det(policies, p, b.order("64483")), "esi.baseline-scale").status is Status.UNMET
+
+
+def _underperformed(days_ago: int) -> b.Patient:
+    p = b.esi_ready(b.Patient())
+    p.resources = [r for r in p.resources if r["resourceType"] != "Observation"]
+    first = b.procedure("64483", b.days(days_ago))
+    first["bodySite"] = [{"coding": [{"system": "http://snomed.info/sct", "code": "123", "display": "L4-L5"}]}]
+    return p.add(first, b.score("72514-3", 8, b.days(days_ago + 3)), b.score("72514-3", 7, b.days(days_ago - 7)))
+
+
+def test_underperforming_first_esi_allows_a_repeat_with_a_different_approach_after_14_days(policies):
+    order = b.order("62323", reason="M54.16")
+    order["note"] = [{"text": "Transforaminal L4-5 gave 12% relief; switching to interlaminar for bilateral symptoms."}]
+    det = _det(policies, _underperformed(20), order)
+    r = _req(det, "esi.repeat-relief")
+    assert r.status is Status.MET and "different approach" in r.detail and "Only 12% relief" in r.detail
+    # Same approach, same level, no attestation: still the ordinary "only 12% relief" failure.
+    same = _det(policies, _underperformed(20), b.order("64483"))
+    assert _req(same, "esi.repeat-relief").status is Status.UNMET
+
+
+def test_underperforming_repeat_waits_14_days_and_needs_a_rationale(policies):
+    early = b.order("62323", reason="M54.16")
+    early["note"] = [{"text": "switch approach"}]
+    r = _req(_det(policies, _underperformed(10), early), "esi.repeat-relief")
+    assert r.status is Status.UNMET and "at least 14 days" in r.detail
+    level = b.order("64483")
+    level["bodySite"] = [{"coding": [{"system": "http://snomed.info/sct", "code": "456", "display": "L5-S1"}]}]
+    r = _req(_det(policies, _underperformed(20), level), "esi.repeat-relief")
+    assert r.status is Status.UNMET and "needs the rationale" in r.detail
+    attested = _underperformed(20).add(b.attest("esi-underperforming-repeat", b.days(2)))
+    r = _req(_det(policies, attested, b.order("64483")), "esi.repeat-relief")
+    assert r.status is Status.MET and "documented change and rationale" in r.detail

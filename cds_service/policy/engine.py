@@ -24,6 +24,7 @@ from datetime import date
 from cds_service.policy import priorauth
 from cds_service.policy.chart import MALFORMED, Chart
 from cds_service.policy.checks import CHECKS, Ctx, Outcome
+from cds_service.policy.indication import other_use
 from cds_service.policy.loader import PolicyDoc, PolicySet
 from cds_service.policy.model import (
     Determination,
@@ -137,6 +138,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     family = policies.family_of(facts.codes, facts.service_date)
     if family is None:
         return _out_of_scope(facts, coverage_ref, _payer_label(facts, None))
+    if why := other_use(family, facts.codes, order, record, policies):
+        return Determination(**{**_out_of_scope(facts, coverage_ref, _payer_label(facts, None)).__dict__, "reason": why})
     rt = route(facts, family, policies, programs)
     common = {"order_ref": facts.ref, "codes": facts.codes, "family": family.id, "program": rt.program,
               "coverage_ref": coverage_ref, "payer": _payer_label(facts, rt), "service_date": facts.service_date,

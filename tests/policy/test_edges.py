@@ -175,3 +175,23 @@ def test_underperforming_repeat_waits_14_days_and_needs_a_rationale(policies):
     attested = _underperformed(20).add(b.attest("esi-underperforming-repeat", b.days(2)))
     r = _req(_det(policies, attested, b.order("64483")), "esi.repeat-relief")
     assert r.status is Status.MET and "documented change and rationale" in r.detail
+
+
+# ---- 62323 only for ESI use (guide Table A10 note a) ------------------------------------------------
+def test_62323_for_an_intrathecal_trial_is_not_flagged_as_needing_wiser_pa(policies):
+    order = b.order("62323")
+    order["note"] = [{"text": "Intrathecal baclofen trial bolus, lumbar, under fluoroscopy"}]
+    det = _det(policies, b.esi_ready(b.Patient()), order)
+    assert det.pa_needed != "auth-needed" and det.prior_auth.state is not PAState.NEEDED
+    assert det.program.kind is ProgramKind.OUT_OF_SCOPE and "intrathecal" in det.reason
+    sign = render_response([det], [order], hook="order-sign", crd_version="2.2", config={}, today=b.TODAY,
+                           smart_link=fake_smart_link)
+    assert not any("prior authorization required" in c["summary"] for c in sign["cards"])
+
+
+def test_62323_for_an_esi_or_with_no_stated_use_still_needs_wiser_pa(policies):
+    esi = b.order("62323", reason="M54.16")
+    esi["note"] = [{"text": "Lumbar interlaminar ESI, triamcinolone 80 mg; not an intrathecal injection"}]
+    assert _det(policies, b.esi_ready(b.Patient()), esi).pa_needed == "auth-needed"
+    silent = _det(policies, b.esi_ready(b.Patient()), b.order("62323"))
+    assert silent.program.kind is ProgramKind.WISER and silent.pa_needed == "auth-needed"

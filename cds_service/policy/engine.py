@@ -56,6 +56,12 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
                 s["citation"] = over["citation"]
                 s["title"] = over.get("title", s["title"])
                 s["fix"] = over.get("fix", s["fix"])
+            elif s["kind"] != "audit":
+                # The plan's criteria govern (the WISeR guide does not apply to MA or commercial plans):
+                # a criterion the pack keeps from the family cites the pack, flagged until checked in it.
+                s["citation"] = {**spec["citation"], "status": "unconfirmed",
+                                 "note": "Criterion kept from the Medicare LCD family in this plan pack; "
+                                         "not checked against the plan's own text."}
         specs += [dict(s) for s in spec.get("add", ())]
     kind = "plan-pack" if rt.program.kind is ProgramKind.PLAN_PACK else rt.program.kind.value
 
@@ -172,6 +178,11 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     else:
         pa = PriorAuthStatus(PAState.NOT_NEEDED, citation=rt.program.citation)
     notes = list(rt.notes)
+    if rt.outside:
+        # Said, not left silent: the physician must tell "nothing to request" from "not evaluated".
+        criteria = "; ".join(r.title for r in results if r.kind != "audit")
+        notes.insert(0, f"No prior-authorization program applies — nothing to request ({rt.outside}). "
+                        f"The claim is reviewed against {common['policy_label'] or rt.program.label}: {criteria}.")
     if rt.follow_on and pa.state is PAState.SATISFIED and pa.expires is None:
         notes.append(f"{rt.program.label}: the permanent implant follows the trial affirmed under UTN {pa.utn}; "
                      "no new prior authorization is needed. Put that UTN on the permanent implantation claim.")

@@ -72,16 +72,25 @@ def _cite(req_or_det: RequirementResult | Determination) -> str:
     return f"\n\nSource: {c.source}{where}{link} (verified {c.last_verified}){flag}."
 
 
+def _term(det: Determination) -> str:
+    """The program's own word for the approval number, capitalised to open a sentence."""
+    word = det.program.approval_term or "authorization"
+    return word if word.isupper() else word[0].upper() + word[1:]
+
+
 def _pa_summary(det: Determination) -> tuple[str, str] | None:
     pa, short = det.prior_auth, _SHORT.get(det.program.kind, det.program.label)
-    term = "UTN" if det.program.kind in _SHORT else "Authorization"   # UTN is Medicare's word
+    term = _term(det)
     risk = " + companion codes at risk" if det.companion_codes_at_risk else ""
     expires = pa.expires.isoformat() if pa.expires else "?"
+    word = det.program.approval_term
+    article = "an" if word[:1] in tuple("aeiouAEIO") else "a"
+    valid = f" {article.capitalize()} {word} is valid {det.program.validity_days} days." if word and det.program.validity_days else ""
+    without = f"; without {article} {word} {det.program.without_approval}" if det.program.without_approval else ""
     texts = {
-        PAState.NEEDED: (f"{short} prior authorization required — no {term if term == 'UTN' else 'authorization'} on file "
+        PAState.NEEDED: (f"{short} prior authorization required — no {det.program.approval_term or 'authorization'} on file "
                          f"({_codes(det.codes)}{risk})",
-                         "Submit the prior-authorization request before scheduling; without a UTN the claim goes to "
-                         "prepayment review and the companion codes fall with it."),
+                         f"Submit the prior-authorization request before scheduling{without}.{valid}"),
         PAState.NON_AFFIRMED: (f"{short} PA non-affirmed ({term} {pa.utn}) — {_codes(pa.missing_codes or det.codes)} will be denied",
                                "Resubmit with the missing documentation (peer-to-peer is available), or give the patient an ABN."),
         PAState.PENDED: (f"{short} PA pending{f' ({pa.utn})' if pa.utn else ''} — hold scheduling until affirmed",
@@ -129,7 +138,7 @@ def _pa_cards(det: Determination, seq: int, head: str, smart_link: SmartLink) ->
         return [Draft(_PA_RANK[det.prior_auth.state], seq, clip(pa_text[0]), f"{head}\n\n{pa_text[1]}{risk}{notes}{_cite(det)}",
                       "warning", "coverage-info", det, smart_link(det, None))]
     if det.prior_auth.state is PAState.SATISFIED:
-        term = "UTN" if det.program.kind in _SHORT else "Authorization"
+        term = _term(det)
         valid = f"valid until {det.prior_auth.expires.isoformat()}" if det.prior_auth.expires else "on file"
         return [Draft(11, seq, clip(f"{term} {det.prior_auth.utn} {valid} ({_codes(det.prior_auth.covered_codes)})"),
                       f"{head}\n\nAffirmed decision {det.prior_auth.decision_ref} covers every PA code of the order."
@@ -171,7 +180,9 @@ def drafts(dets: list[Determination], smart_link: SmartLink) -> list[Draft]:
         if det.policy_url.startswith("https://"):
             notes = "".join(f"\n\n{n}" for n in det.notes)
             link = {"label": clip(det.policy_label or "Coverage policy", 80), "url": det.policy_url, "type": "absolute"}
-            out.append(Draft(12, seq, clip(f"Policy: {det.policy_label or det.program.label}"),
+            head_line = "No prior authorization needed — claim reviewed against" if det.pa_needed == "no-auth" \
+                and det.program.kind is ProgramKind.LCD else "Policy:"
+            out.append(Draft(12, seq, clip(f"{head_line} {det.policy_label or det.program.label}"),
                              f"{head}\n\nCriteria applied: {det.policy_label}. Program: {det.program.label}.{notes}",
                              "info", "guideline", det, link))
     return out

@@ -4,6 +4,8 @@ builders (tests/support/fhir_builders.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cds_service.policy.engine import evaluate
 from cds_service.policy.model import PAState, ProgramKind, Status
 from cds_service.policy.orders import read_order
@@ -195,3 +197,53 @@ def test_62323_for_an_esi_or_with_no_stated_use_still_needs_wiser_pa(policies):
     assert _det(policies, b.esi_ready(b.Patient()), esi).pa_needed == "auth-needed"
     silent = _det(policies, b.esi_ready(b.Patient()), b.order("62323"))
     assert silent.program.kind is ProgramKind.WISER and silent.pa_needed == "auth-needed"
+
+
+# ---- No silence on a covered-without-PA procedure ---------------------------------------------------
+def _cards(det, order):
+    return render_response([det], [order], hook="order-sign", crd_version="2.2", config={}, today=b.TODAY,
+                           smart_link=fake_smart_link)["cards"]
+
+
+def test_scs_trial_in_an_asc_in_a_wiser_state_gets_an_info_card_naming_the_criteria(policies):
+    order = b.order("63650")
+    det = _det(policies, b.scs_ready(b.Patient()), order, state="TX", pos="24")
+    assert det.program.kind is ProgramKind.LCD and det.pa_needed == "no-auth"
+    cards = _cards(det, order)
+    info = [c for c in cards if c["summary"].startswith("No prior authorization needed")]
+    assert len(info) == 1 and info[0]["indicator"] == "info"
+    body = info[0]["detail"]
+    assert "No prior-authorization program applies" in body
+    assert "CMS WISeR prior authorization: 63650 is not on its list (63655)" in body
+    assert "not an ambulatory surgical center" in body
+    assert "Psychological evaluation before implantation" in body and "NCD 160.7" in body
+    assert info[0]["links"][0]["url"].startswith("https://www.cms.gov/medicare-coverage-database/")
+
+
+# ---- Plan packs cite their own criteria, word and validity; LCDs linked to the CMS MCD -------------
+def test_plan_pack_requirements_cite_the_pack_and_use_the_plans_word_and_validity(policies):
+    order = b.order("64483")
+    det = _det(policies, b.esi_ready(b.Patient()), order, sopt="111", payer="EXAMPLE-MA-EVICORE")
+    assert det.program.kind is ProgramKind.PLAN_PACK and det.pa_needed == "auth-needed"
+    for r in det.requirements:
+        assert "WISeR" not in r.citation.source, (r.id, r.citation.source)
+        assert "eviCore" in r.citation.source or r.kind == "audit", (r.id, r.citation.source)
+    cards = _cards(det, order)
+    text = " ".join(c["summary"] + " " + c["detail"] for c in cards)
+    assert "UTN" not in text and "prepayment review" not in text
+    assert "no authorization number on file" in text and "valid 90 days" in text
+    p = b.esi_ready(b.Patient()).add(b.decision(("64483",), "A1", b.days(30), utn="EV123"))
+    ok = _det(policies, p, order, sopt="111", payer="EXAMPLE-MA-EVICORE")
+    assert ok.prior_auth.expires == b.days(30) + timedelta(days=89)
+    assert any(c["summary"].startswith("Authorization number EV123 valid until") for c in _cards(ok, order))
+
+
+def test_the_lcd_on_the_card_is_the_programs_and_links_to_the_medicare_coverage_database(policies):
+    for order, build in ((b.order("64483"), b.esi_ready), (b.order("63655"), b.scs_ready), (b.order("22513"), b.pva_ready)):
+        for state in ("CA", "TX", "AZ", "OH"):
+            det = _det(policies, build(b.Patient()), order, state=state, pos="31")   # LCD route everywhere
+            assert det.program.kind is ProgramKind.LCD
+            assert det.program.label == det.policy_label
+            assert det.policy_url.startswith("https://www.cms.gov/medicare-coverage-database/view/"), det.policy_url
+            for r in det.requirements:
+                assert "verity.backworkai" not in r.citation.url and "automatedworldhealth" not in r.citation.url

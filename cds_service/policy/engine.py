@@ -43,9 +43,28 @@ OUT_OF_SCOPE_REASON = "not an interventional pain order; painpa makes no determi
 UNREADABLE_REASON = "the draft order could not be read; painpa makes no determination"
 
 
-def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies: PolicySet) -> list[dict]:
-    """The family's requirements, with the plan pack's overrides / drops / additions, filtered by ``when``."""
-    specs = [dict(s) for s in family.data["requirements"]]
+def _choices(spec: dict, windows: dict[str, int]) -> dict:
+    """Apply the tenant's values to the params that are painpa's own choice, and say so in the fix."""
+    said = []
+    for choice in spec.get("painpa_choices", ()):
+        key, default = f"{spec['id']}.{choice['param']}", spec["params"][choice["param"]]
+        if key in windows:
+            spec["params"] = {**spec["params"], choice["param"]: windows[key]}
+            said.append(f"The {windows[key]}-day window is your organisation's setting ({key}; painpa's default "
+                        f"is {default}): not a policy rule.")
+        else:
+            said.append(f"The {default}-day window is painpa's choice, not the policy's: {choice['why']} "
+                        f"Your organisation can change it ({key}).")
+    if said:
+        spec["choice_note"] = " ".join(said)
+    return spec
+
+
+def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies: PolicySet,
+                      windows: dict[str, int] | None = None) -> list[dict]:
+    """The family's requirements, with the plan pack's overrides / drops / additions and the tenant's
+    windows, filtered by ``when``."""
+    specs = [_choices(dict(s), windows or {}) for s in family.data["requirements"]]
     if rt.pack is not None:
         spec = rt.pack.data["families"][family.id]
         dropped = set(spec.get("drop", ()))
@@ -91,8 +110,9 @@ def _run(spec: dict, ctx: Ctx) -> RequirementResult:
     except MALFORMED:
         outcome = Outcome(Status.UNKNOWN, "Could not evaluate: the record holds malformed data for this check")
     detail = outcome.detail if spec["check"] in SELF_CONTAINED else f"{spec['title']}: {outcome.detail}"
+    fix = spec["fix"] if outcome.status is Status.MET or "choice_note" not in spec else f"{spec['fix']} ({spec['choice_note']})"
     return RequirementResult(
-        id=spec["id"], title=spec["title"], status=outcome.status, detail=detail, fix=spec["fix"],
+        id=spec["id"], title=spec["title"], status=outcome.status, detail=detail, fix=fix,
         citation=citation(spec["citation"]), evidence=outcome.evidence, kind=spec["kind"], form=spec.get("form"),
         excludes=bool(spec.get("excludes")), topic=spec["topic"])
 
@@ -158,7 +178,7 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
                              unread=rt.unread)
 
     ctx = Ctx(chart, facts, policies, order)
-    specs = requirement_specs(family, rt, facts, policies)
+    specs = requirement_specs(family, rt, facts, policies, dict(record.defaults.windows))
     results = _with_blocks([_run(spec, ctx) for spec in specs], specs)
     if rt.pack is not None:
         cite = rt.pack.data["families"][family.id]["citation"]

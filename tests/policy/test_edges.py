@@ -247,3 +247,34 @@ def test_the_lcd_on_the_card_is_the_programs_and_links_to_the_medicare_coverage_
             assert det.policy_url.startswith("https://www.cms.gov/medicare-coverage-database/view/"), det.policy_url
             for r in det.requirements:
                 assert "verity.backworkai" not in r.citation.url and "automatedworldhealth" not in r.citation.url
+
+
+# ---- "Ongoing care" means ongoing; painpa's own windows marked and set per tenant --------------------
+def _one_off(code: str) -> b.Patient:
+    p = b.esi_ready(b.Patient())
+    p.resources = [r for r in p.resources if not (r["resourceType"] == "Procedure")]
+    return p.add(b.procedure("97110", b.days(200)), b.procedure("97110", b.days(150)), b.procedure(code, b.days(30)))
+
+
+def test_a_one_off_evaluation_a_month_ago_is_not_an_active_program(policies):
+    det = _det(policies, _one_off("97161"), b.order("64483"))
+    r = _req(det, "esi.active-program")
+    assert r.status is Status.UNMET and "only an evaluation" in r.detail
+    assert "90-day window is painpa's choice" in r.fix and "esi.active-program.within_days" in r.fix
+    single = _req(_det(policies, _one_off("97110"), b.order("64483")), "esi.active-program")
+    assert single.status is Status.UNMET and "only 1 session" in single.detail
+    ongoing = _one_off("97110").add(b.procedure("97110", b.days(12)))
+    assert _req(_det(policies, ongoing, b.order("64483")), "esi.active-program").status is Status.MET
+
+
+def test_painpas_own_windows_are_marked_in_the_data_and_changeable_per_tenant(policies):
+    from cds_service.policy.loader import window_keys
+    from cds_service.policy.record import TenantDefaults
+    keys = window_keys(policies)
+    assert keys["esi.active-program.within_days"] == 90 and keys["pva.imaging.within_days"] == 84
+    assert keys["scs.psych-eval.within_days"] == 365 and keys["scs.trial.window_days"] == 30
+    p = _one_off("97110").add(b.procedure("97110", b.days(100)))     # sessions 100 and 30 days ago
+    assert _req(_det(policies, p, b.order("64483")), "esi.active-program").status is Status.UNMET
+    p.defaults = TenantDefaults(windows=(("esi.active-program.within_days", 120),))
+    r = _req(_det(policies, p, b.order("64483")), "esi.active-program")
+    assert r.status is Status.MET and "120 days" in r.detail

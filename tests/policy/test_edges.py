@@ -252,7 +252,7 @@ def test_the_lcd_on_the_card_is_the_programs_and_links_to_the_medicare_coverage_
 # ---- "Ongoing care" means ongoing; painpa's own windows marked and set per tenant --------------------
 def _one_off(code: str) -> b.Patient:
     p = b.esi_ready(b.Patient())
-    p.resources = [r for r in p.resources if not (r["resourceType"] == "Procedure")]
+    p.resources = [r for r in p.resources if r["resourceType"] != "Procedure"]
     return p.add(b.procedure("97110", b.days(200)), b.procedure("97110", b.days(150)), b.procedure(code, b.days(30)))
 
 

@@ -28,6 +28,8 @@ class Client(Base):
     smart_client_id: Mapped[str | None] = mapped_column(String(256))
     default_state: Mapped[str | None] = mapped_column(String(2))
     default_pos: Mapped[str | None] = mapped_column(String(4))
+    # The tenant's values for windows that are painpa's own choice: {"esi.active-program.within_days": 60}
+    policy_windows: Mapped[dict | None] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -13,6 +13,8 @@ time, and a month boundary must not move with the server's time zone.
 from __future__ import annotations
 
 import calendar
+import html
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -28,7 +30,7 @@ _REFUTED = {"refuted", "entered-in-error"}
 # The resource types each requirement reads: an unmet result over a type the EHR did not return is
 # "unknown", never "missing" (record.incomplete).
 _READS = dict(zip(IDS, (("Encounter", "Procedure"), ("Observation",), ("CarePlan", "Goal", "Observation"),
-                        ("Observation", "Procedure")), strict=True))
+                        ("Observation", "Procedure", "Encounter")), strict=True))
 
 
 @dataclass(frozen=True)
@@ -140,32 +142,77 @@ def _qualifying(record: PatientRecord, policies: PolicySet, rules: dict, today: 
     return cond, (None if since == date.min else since)
 
 
-def _minutes_of(res: dict, rules: dict, policies: PolicySet) -> tuple[date | None, int | None, bool]:
-    """(day, minutes, attributed to a physician/QHP) of one time entry, or (None, None, False)."""
+def _who(record: PatientRecord, refs: list[str], rules: dict, policies: PolicySet) -> str:
+    """``qhp`` when a performer is a physician/QHP by Practitioner.qualification or PractitionerRole.code,
+    ``staff`` when the performers are known to be clinical staff only, ``unknown`` when a Practitioner
+    performer's qualification is not on file (painpa counts it), ``none`` without a practitioner."""
+    qhp, staff = policies.vs(rules["qhp_vs"]), policies.vs(rules["staff_vs"])
+    kinds = set()
+    for ref in refs:
+        if ref.split("/")[-2:-1] not in (["Practitioner"], ["PractitionerRole"]):
+            continue
+        res = record.resolve(ref) or {}
+        codings = [c for q in res.get("qualification") or () if isinstance(q, dict) for c in _codings(q.get("code"))]
+        codings += [c for cc in res.get("code") or () for c in _codings(cc)]
+        if res.get("resourceType") == "PractitionerRole":
+            who = record.resolve((res.get("practitioner") or {}).get("reference")) or {}
+            codings += [c for q in who.get("qualification") or () if isinstance(q, dict) for c in _codings(q.get("code"))]
+        kinds.add("qhp" if qhp.match(codings) else "staff" if staff.match(codings) else "unknown")
+    return next((k for k in ("qhp", "unknown", "staff") if k in kinds), "none")
+
+
+def _linked(res: dict, cond: dict, reasons: tuple) -> bool:
+    """The encounter is for the chronic pain: its reason or diagnosis names the condition or a code of it."""
+    refs = [r.get("reference") or "" for r in res.get("reasonReference") or () if isinstance(r, dict)]
+    refs += [(d.get("condition") or {}).get("reference") or "" for d in res.get("diagnosis") or () if isinstance(d, dict)]
+    return any(r.endswith(f"Condition/{cond.get('id')}") for r in refs) or any(
+        vs.match(_codings(rc)) for rc in res.get("reasonCode") or () for vs in reasons)
+
+
+def _encounter_minutes(enc: dict) -> float:
+    length, period = enc.get("length") or {}, enc.get("period") or {}
+    if isinstance(length.get("value"), int | float):
+        return length["value"] * (60 if (length.get("code") or length.get("unit")) in ("h", "hour", "hours") else 1)
+    start, end = _dt(period.get("start")), _dt(period.get("end"))
+    return (end - start).total_seconds() / 60 if start and end and end >= start else 0
+
+
+def _minutes_of(res: dict, rules: dict, policies: PolicySet, record: PatientRecord, cond: dict,
+                reasons: tuple, logged: set[str]) -> tuple[date | None, int | None, str]:
+    """(day, minutes, who) of one time entry — who as in :func:`_who` — or (None, None, "none")."""
+    if res.get("resourceType") == "Encounter":
+        period = res.get("period") or {}
+        if (res.get("status") != "finished" or (res.get("class") or {}).get("code") not in rules["encounter_classes"]
+                or f"Encounter/{res.get('id')}" in logged or not _linked(res, cond, reasons)):
+            return None, None, "none"
+        minutes = int(_encounter_minutes(res))
+        who = [(p.get("individual") or {}).get("reference", "") for p in res.get("participant") or () if isinstance(p, dict)]
+        if not any(who):     # nobody's time: not a time entry (the visit itself is judged as the initial visit)
+            return None, None, "none"
+        return _day(period.get("start")), minutes or None, _who(record, who, rules["performer"], policies)
     if res.get("resourceType") == "Observation":
         if res.get("status") not in _DONE_OBS or not _has_code(res.get("code"), rules["observation_code"]):
-            return None, None, False
+            return None, None, "none"
         q = res.get("valueQuantity") or {}
         value, unit = q.get("value"), (q.get("code") or q.get("unit") or "min").lower()
         if not isinstance(value, int | float) or value < 0 or unit not in ("min", "h"):
-            return None, None, False
+            return None, None, "none"
         minutes = int(value * 60) if unit == "h" else int(value)
         day = _day(res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start"))
         who = [p.get("reference", "") for p in res.get("performer") or ()]
     elif res.get("resourceType") == "Procedure":
         if res.get("status") != "completed" or policies.vs(rules["procedure_vs"]).match(
                 _codings(res.get("code"))) is None:
-            return None, None, False
+            return None, None, "none"
         period = res.get("performedPeriod") or {}
         start, end = _dt(period.get("start")), _dt(period.get("end"))
         if start is None or end is None or end < start:
-            return None, None, False
+            return None, None, "none"
         minutes, day = int((end - start).total_seconds() // 60), _day(period.get("start"))
         who = [(p.get("actor") or {}).get("reference", "") for p in res.get("performer") or ()]
     else:
-        return None, None, False
-    attributed = any(w.split("/")[-2:-1] in (["Practitioner"], ["PractitionerRole"]) for w in who)
-    return day, minutes, attributed
+        return None, None, "none"
+    return day, minutes, _who(record, who, rules["performer"], policies)
 
 
 def _initial_visit(record: PatientRecord, policies: PolicySet, rules: dict, cond: dict, first: date, today: date):
@@ -177,13 +224,10 @@ def _initial_visit(record: PatientRecord, policies: PolicySet, rules: dict, cond
             continue
         if (enc.get("class") or {}).get("code") not in rules["encounter_classes"]:
             continue
-        length = enc.get("length") or {}
-        start, end = _dt(period.get("start")), _dt(period.get("end"))
-        minutes = (length.get("value") * (60 if length.get("code") == "h" else 1)) if isinstance(
-            length.get("value"), int | float) else ((end - start).total_seconds() / 60 if start and end else 0)
-        linked = any(vs.match(_codings(rc)) for rc in enc.get("reasonCode") or () for vs in reasons) or any(
-            (r.get("reference") or "").endswith(f"Condition/{cond.get('id')}") for r in enc.get("reasonReference") or ())
-        if minutes >= rules["min_minutes"] and linked:
+        minutes = _encounter_minutes(enc)
+        who = [(p.get("individual") or {}).get("reference", "") for p in enc.get("participant") or () if isinstance(p, dict)]
+        staff_only = bool(who) and _who(record, who, rules["_performer"], policies) == "staff"
+        if minutes >= rules["min_minutes"] and _linked(enc, cond, reasons) and not staff_only:
             return day, _ev(enc, period.get("start"), next(iter(enc.get("type") or ()), None))
     prior = policies.vs(rules["prior_billing_vs"])
     for proc in record.of("Procedure"):
@@ -200,7 +244,17 @@ def _resolve(record: PatientRecord, owner: dict, ref: dict | None) -> dict | Non
     return record.resolve(raw)
 
 
+def _narrative(plan: dict) -> str:
+    """What the plan says in words: description, narrative (XHTML tags dropped), notes."""
+    div = re.sub(r"<[^>]+>", " ", text_of((plan.get("text") or {}).get("div")))
+    notes = " ".join(text_of(n.get("text")) for n in plan.get("note") or () if isinstance(n, dict))
+    return f"{text_of(plan.get('description'))} {html.unescape(div)} {notes}".lower()
+
+
 def _element_ok(record: PatientRecord, plan: dict, check: dict) -> bool:
+    if check["element"] == "narrative":
+        text = _narrative(plan)
+        return any(k in text for k in check["text_keywords"])
     values = plan.get(check["element"]) or []
     for value in values if isinstance(values, list) else [values]:
         target = _resolve(record, plan, value) if check.get("resolve") else value
@@ -225,7 +279,7 @@ def _care_plan(record: PatientRecord, rules: dict, first: date):
             continue
         missing = tuple(e["label"] for e in rules["elements"]
                         if not any(_element_ok(record, plan, c) for c in e["any"]))
-        cpm = any(_has_code(cat, rules["category"]) for cat in plan.get("category") or ())
+        cpm = any(_has_code(cat, c) for cat in plan.get("category") or () for c in rules["categories"])
         key = (len(missing), not cpm)
         if best is None or key < best[0]:
             best = (key, plan, missing)
@@ -249,22 +303,28 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
     cond, since = found
     first, last = month_bounds(today)
     iv_rules = {**rules["initial_visit"], "_chronic_vs": rules["chronic"]["chronic_pain_vs"],
-                "_pain_vs": rules["chronic"]["pain_conditions_vs"]}
+                "_pain_vs": rules["chronic"]["pain_conditions_vs"], "_performer": rules["time"]["performer"]}
     iv_day, iv_ev = _initial_visit(record, policies, iv_rules, cond, first, today)
 
     t = rules["time"]
     count_from = max(first, since or first)
     if not t["count_before_initial_visit"] and iv_day is not None:
         count_from = max(count_from, iv_day)
-    minutes = unattributed = 0
+    minutes = unattributed = staff = 0
     time_ev = []
-    for res in (*record.of("Observation"), *record.of("Procedure")):
-        day, mins, attributed = _minutes_of(res, t, policies)
+    reasons = (policies.vs(iv_rules["_chronic_vs"]), policies.vs(iv_rules["_pain_vs"]))
+    # An encounter whose minutes a CPM Observation or Procedure already logs is not counted again.
+    logged = {(r.get("encounter") or {}).get("reference") or "" for r in (*record.of("Observation"), *record.of("Procedure"))
+              if _minutes_of(r, t, policies, record, cond, reasons, set())[1] is not None}
+    for res in (*record.of("Observation"), *record.of("Procedure"), *record.of("Encounter")):
+        day, mins, who = _minutes_of(res, t, policies, record, cond, reasons, logged)
         if day is None or mins is None or not count_from <= day <= min(last, today):
             continue
-        if attributed:
+        if who in ("qhp", "unknown"):
             minutes += mins
-            time_ev.append(_ev(res, str(day), res.get("code")))
+            time_ev.append(_ev(res, str(day), res.get("code") or next(iter(res.get("type") or ()), None)))
+        elif who == "staff":
+            staff += mins
         else:
             unattributed += mins
     g3002, g3003 = billable_units(minutes, t["g3002_minutes"], t["g3003_minutes"])
@@ -283,6 +343,8 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
     plan, plan_missing = _care_plan(record, rules["care_plan"], first)
     month_name = f"{first:%B %Y}"
     unattr = f" ({unattributed} more minutes have no physician/QHP performer and do not count)" if unattributed else ""
+    if staff:
+        unattr += f" ({staff} minutes of clinical staff time do not count)"
     reqs = (
         _req(IDS[0], "Initial face-to-face visit (≥ 30 min, in person)", iv_day is not None,
              f"Initial visit on {iv_day}" if iv_day else "No in-person visit of 30 minutes or more for the chronic pain on file",

@@ -96,7 +96,8 @@ def _info(row: Client | Row) -> ClientInfo:
         jwks=row.jwks,
         fhir_bases=tuple(row.fhir_bases or ()),
         smart_client_id=row.smart_client_id,
-        defaults=TenantDefaults(state=row.default_state, place_of_service=row.default_pos),
+        defaults=TenantDefaults(state=row.default_state, place_of_service=row.default_pos,
+                                windows=tuple(sorted((row.policy_windows or {}).items()))),
         crd_version=row.crd_version,
     )
 
@@ -153,8 +154,28 @@ _CLIENTS = Client.__table__
 # session and the per-call statement construction (Database.begin).
 _GET_CLIENT = select(*(_CLIENTS.c[name] for name in (
     "iss", "tenant", "jwks_url", "jwks", "fhir_bases", "smart_client_id", "default_state", "default_pos",
-    "crd_version",
+    "crd_version", "policy_windows",
 ))).where(_CLIENTS.c.iss == bindparam("iss"))
+
+
+MAX_WINDOW_DAYS = 3650
+
+
+def set_policy_windows(db: Database, iss: str, windows: dict[str, int], known: dict[str, int]) -> ClientInfo:
+    """Set (replace) the tenant's values for painpa's own windows; ``known`` maps each settable key to
+    painpa's default (cds_service.policy.loader.window_keys). An empty ``windows`` restores the defaults."""
+    for key, days in windows.items():
+        if key not in known:
+            raise ClientError(f"{key!r} is not a window painpa lets a tenant set; one of: {', '.join(sorted(known))}")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WINDOW_DAYS:
+            raise ClientError(f"{key}={days!r} must be a whole number of days between 1 and {MAX_WINDOW_DAYS}")
+    with db.session() as s:
+        row = s.scalar(select(Client).where(Client.iss == iss))
+        if row is None:
+            raise ClientError(f"no client registered with iss {iss!r}")
+        row.policy_windows = dict(windows) or None
+        s.flush()
+        return _info(row)
 
 
 def get_client(db: Database, iss: str) -> ClientInfo | None:

@@ -1,4 +1,4 @@
-"""``painpa clients add | list | remove | set-smart-secret`` (ARCHITECTURE.md interface contract; CDS
+"""``painpa clients add | list | remove | set-smart-secret | set-windows`` (ARCHITECTURE.md interface contract; CDS
 Hooks 2.0 §Security: the operator's allowlist of clients, their keys and FHIR bases; SMART App Launch
 2.2 ``client-confidential-symmetric`` for the app's secret at an EHR that requires one)."""
 
@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     secret.add_argument("--fhir-base", required=True, metavar="URL", help="the EHR's FHIR base (the launch iss)")
     secret.add_argument("--clear", action="store_true", help="remove the stored secret instead")
     secret.set_defaults(func=set_smart_secret)
+    windows = csub.add_parser("set-windows", help="set this tenant's values for the windows that are painpa's own "
+                                                  "choice, not a policy's (no KEY=DAYS: back to painpa's defaults)")
+    windows.add_argument("--iss", required=True, help="the client's iss")
+    windows.add_argument("windows", nargs="*", metavar="KEY=DAYS", help="e.g. esi.active-program.within_days=60")
+    windows.set_defaults(func=set_windows)
 
 
 def _db():
@@ -172,4 +177,28 @@ def set_smart_secret(args: argparse.Namespace) -> int:
         print(f"painpa clients set-smart-secret: {exc}", file=sys.stderr)
         return 2
     print(f"{'removed the' if args.clear else 'stored the sealed'} SMART client secret for {base}")
+    return 0
+
+
+def set_windows(args: argparse.Namespace) -> int:
+    from cds_service.clients import ClientError, set_policy_windows  # see the note on imports above
+    from cds_service.policy.loader import load_policies, window_keys
+
+    known = window_keys(load_policies())
+    values: dict[str, int] = {}
+    for item in args.windows:
+        key, _, days = item.partition("=")
+        if not days.strip().isdigit():
+            print(f"painpa clients set-windows: {item!r} is not KEY=DAYS; keys: {', '.join(sorted(known))}",
+                  file=sys.stderr)
+            return 2
+        values[key.strip()] = int(days)
+    try:
+        info = set_policy_windows(_db(), args.iss, values, known)
+    except ClientError as exc:
+        print(f"painpa clients set-windows: {exc}", file=sys.stderr)
+        return 2
+    for key, default in sorted(known.items()):
+        print(f"{key} = {dict(info.defaults.windows).get(key, default)}"
+              f"{'' if key in dict(info.defaults.windows) else ' (painpa default)'}")
     return 0

@@ -13,22 +13,33 @@ time, and a month boundary must not move with the server's time zone.
 from __future__ import annotations
 
 import calendar
+import html
+import re
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 
 from cds_service.policy.chart import text_of
+from cds_service.policy.cpm_time import (
+    DONE_OBS,
+    codings,
+    day_of,
+    encounter_minutes,
+    has_code,
+    linked,
+    minutes_of,
+    who_of,
+)
 from cds_service.policy.loader import PolicySet
 from cds_service.policy.model import Citation, Evidence, RequirementResult, Status
 from cds_service.policy.record import PatientRecord
 
 IDS = ("cpm.initial-visit", "cpm.pain-scale", "cpm.care-plan", "cpm.time")
-_DONE_OBS = {"final", "amended", "corrected"}
 _INACTIVE = {"resolved", "inactive", "remission"}
 _REFUTED = {"refuted", "entered-in-error"}
 # The resource types each requirement reads: an unmet result over a type the EHR did not return is
 # "unknown", never "missing" (record.incomplete).
 _READS = dict(zip(IDS, (("Encounter", "Procedure"), ("Observation",), ("CarePlan", "Goal", "Observation"),
-                        ("Observation", "Procedure")), strict=True))
+                        ("Observation", "Procedure", "Encounter")), strict=True))
 
 
 @dataclass(frozen=True)
@@ -71,38 +82,13 @@ def billable_units(minutes: int, g3002_minutes: int = 30, g3003_minutes: int = 1
     return 1, (minutes - g3002_minutes) // g3003_minutes
 
 
-def _day(raw) -> date | None:
-    if not isinstance(raw, str) or len(raw) < 10:
-        return None
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        return None
-
-
-def _dt(raw) -> datetime | None:
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) and "T" in raw else None
-    except ValueError:
-        return None
-
-
 def _cite(section: dict) -> Citation:
     c = section["citation"]
     return Citation(c["source"], c.get("section", ""), c.get("url", ""), c["last_verified"], c["status"] == "confirmed")
 
 
-def _codings(cc) -> list[dict]:
-    return [c for c in (cc or {}).get("coding") or () if isinstance(c, dict)]
-
-
-def _has_code(cc, system_code: str) -> bool:
-    system, _, code = system_code.partition("|")
-    return any(c.get("system") == system and c.get("code") == code for c in _codings(cc))
-
-
 def _ev(res: dict, when: str | None, cc=None) -> Evidence:
-    coding = next(iter(_codings(cc)), {})
+    coding = next(iter(codings(cc)), {})
     return Evidence(f"{res.get('resourceType')}/{res.get('id')}", when,
                     f"{coding.get('system')}|{coding.get('code')}" if coding else None,
                     text_of(coding.get("display")) or text_of((cc or {}).get("text")) or None)
@@ -113,18 +99,18 @@ def _qualifying(record: PatientRecord, policies: PolicySet, rules: dict, today: 
     chronic, pain = policies.vs(rules["chronic_pain_vs"]), policies.vs(rules["pain_conditions_vs"])
     best = None
     for cond in record.of("Condition"):
-        status = {c.get("code") for c in _codings(cond.get("clinicalStatus"))}
-        verification = {c.get("code") for c in _codings(cond.get("verificationStatus"))}
+        status = {c.get("code") for c in codings(cond.get("clinicalStatus"))}
+        verification = {c.get("code") for c in codings(cond.get("verificationStatus"))}
         if status & _INACTIVE or verification & _REFUTED:
             continue
-        codings = _codings(cond.get("code"))
-        is_chronic = chronic.match(codings) is not None
-        if not is_chronic and pain.match(codings) is None:
+        coded = codings(cond.get("code"))
+        is_chronic = chronic.match(coded) is not None
+        if not is_chronic and pain.match(coded) is None:
             continue
         # A pain code without an onset has lasted at least since it was recorded; a chronic-pain
         # code says "chronic" itself, so it qualifies even with no date at all.
-        onset = _day(cond.get("onsetDateTime") or (cond.get("onsetPeriod") or {}).get("start")) or (
-            None if is_chronic else _day(cond.get("recordedDate")))
+        onset = day_of(cond.get("onsetDateTime") or (cond.get("onsetPeriod") or {}).get("start")) or (
+            None if is_chronic else day_of(cond.get("recordedDate")))
         if onset is None and not is_chronic:
             continue
         # "Longer than 3 months": the day after onset + 3 calendar months is the first qualifying day.
@@ -140,55 +126,24 @@ def _qualifying(record: PatientRecord, policies: PolicySet, rules: dict, today: 
     return cond, (None if since == date.min else since)
 
 
-def _minutes_of(res: dict, rules: dict, policies: PolicySet) -> tuple[date | None, int | None, bool]:
-    """(day, minutes, attributed to a physician/QHP) of one time entry, or (None, None, False)."""
-    if res.get("resourceType") == "Observation":
-        if res.get("status") not in _DONE_OBS or not _has_code(res.get("code"), rules["observation_code"]):
-            return None, None, False
-        q = res.get("valueQuantity") or {}
-        value, unit = q.get("value"), (q.get("code") or q.get("unit") or "min").lower()
-        if not isinstance(value, int | float) or value < 0 or unit not in ("min", "h"):
-            return None, None, False
-        minutes = int(value * 60) if unit == "h" else int(value)
-        day = _day(res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start"))
-        who = [p.get("reference", "") for p in res.get("performer") or ()]
-    elif res.get("resourceType") == "Procedure":
-        if res.get("status") != "completed" or policies.vs(rules["procedure_vs"]).match(
-                _codings(res.get("code"))) is None:
-            return None, None, False
-        period = res.get("performedPeriod") or {}
-        start, end = _dt(period.get("start")), _dt(period.get("end"))
-        if start is None or end is None or end < start:
-            return None, None, False
-        minutes, day = int((end - start).total_seconds() // 60), _day(period.get("start"))
-        who = [(p.get("actor") or {}).get("reference", "") for p in res.get("performer") or ()]
-    else:
-        return None, None, False
-    attributed = any(w.split("/")[-2:-1] in (["Practitioner"], ["PractitionerRole"]) for w in who)
-    return day, minutes, attributed
-
-
 def _initial_visit(record: PatientRecord, policies: PolicySet, rules: dict, cond: dict, first: date, today: date):
     reasons = (policies.vs(rules["_chronic_vs"]), policies.vs(rules["_pain_vs"]))
     for enc in sorted(record.of("Encounter"), key=lambda e: (e.get("period") or {}).get("start") or ""):
         period = enc.get("period") or {}
-        day = _day(period.get("start"))
+        day = day_of(period.get("start"))
         if enc.get("status") != "finished" or day is None or day > today:
             continue
         if (enc.get("class") or {}).get("code") not in rules["encounter_classes"]:
             continue
-        length = enc.get("length") or {}
-        start, end = _dt(period.get("start")), _dt(period.get("end"))
-        minutes = (length.get("value") * (60 if length.get("code") == "h" else 1)) if isinstance(
-            length.get("value"), int | float) else ((end - start).total_seconds() / 60 if start and end else 0)
-        linked = any(vs.match(_codings(rc)) for rc in enc.get("reasonCode") or () for vs in reasons) or any(
-            (r.get("reference") or "").endswith(f"Condition/{cond.get('id')}") for r in enc.get("reasonReference") or ())
-        if minutes >= rules["min_minutes"] and linked:
+        minutes = encounter_minutes(enc)
+        who = [(p.get("individual") or {}).get("reference", "") for p in enc.get("participant") or () if isinstance(p, dict)]
+        staff_only = bool(who) and who_of(record, who, rules["_performer"], policies) == "staff"
+        if minutes >= rules["min_minutes"] and linked(enc, cond, reasons) and not staff_only:
             return day, _ev(enc, period.get("start"), next(iter(enc.get("type") or ()), None))
     prior = policies.vs(rules["prior_billing_vs"])
     for proc in record.of("Procedure"):
-        day = _day(proc.get("performedDateTime") or (proc.get("performedPeriod") or {}).get("start"))
-        if proc.get("status") == "completed" and day and day < first and prior.match(_codings(proc.get("code"))):
+        day = day_of(proc.get("performedDateTime") or (proc.get("performedPeriod") or {}).get("start"))
+        if proc.get("status") == "completed" and day and day < first and prior.match(codings(proc.get("code"))):
             return day, _ev(proc, str(day), proc.get("code"))
     return None, None
 
@@ -200,7 +155,17 @@ def _resolve(record: PatientRecord, owner: dict, ref: dict | None) -> dict | Non
     return record.resolve(raw)
 
 
+def _narrative(plan: dict) -> str:
+    """What the plan says in words: description, narrative (XHTML tags dropped), notes."""
+    div = re.sub(r"<[^>]+>", " ", text_of((plan.get("text") or {}).get("div")))
+    notes = " ".join(text_of(n.get("text")) for n in plan.get("note") or () if isinstance(n, dict))
+    return f"{text_of(plan.get('description'))} {html.unescape(div)} {notes}".lower()
+
+
 def _element_ok(record: PatientRecord, plan: dict, check: dict) -> bool:
+    if check["element"] == "narrative":
+        text = _narrative(plan)
+        return any(k in text for k in check["text_keywords"])
     values = plan.get(check["element"]) or []
     for value in values if isinstance(values, list) else [values]:
         target = _resolve(record, plan, value) if check.get("resolve") else value
@@ -208,7 +173,7 @@ def _element_ok(record: PatientRecord, plan: dict, check: dict) -> bool:
             continue
         if check.get("resolve") and target.get("resourceType") != check["resolve"]:
             continue
-        if check.get("code") and not _has_code(target.get("code"), check["code"]):
+        if check.get("code") and not has_code(target.get("code"), check["code"]):
             continue
         if check.get("require") and not target.get(check["require"]):
             continue
@@ -220,12 +185,12 @@ def _care_plan(record: PatientRecord, rules: dict, first: date):
     """The active care plan with the most required elements, and the elements it lacks."""
     best = None
     for plan in record.of("CarePlan"):
-        end = _day((plan.get("period") or {}).get("end"))
+        end = day_of((plan.get("period") or {}).get("end"))
         if plan.get("status") != "active" or (end is not None and end < first):
             continue
         missing = tuple(e["label"] for e in rules["elements"]
                         if not any(_element_ok(record, plan, c) for c in e["any"]))
-        cpm = any(_has_code(cat, rules["category"]) for cat in plan.get("category") or ())
+        cpm = any(has_code(cat, c) for cat in plan.get("category") or () for c in rules["categories"])
         key = (len(missing), not cpm)
         if best is None or key < best[0]:
             best = (key, plan, missing)
@@ -249,22 +214,28 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
     cond, since = found
     first, last = month_bounds(today)
     iv_rules = {**rules["initial_visit"], "_chronic_vs": rules["chronic"]["chronic_pain_vs"],
-                "_pain_vs": rules["chronic"]["pain_conditions_vs"]}
+                "_pain_vs": rules["chronic"]["pain_conditions_vs"], "_performer": rules["time"]["performer"]}
     iv_day, iv_ev = _initial_visit(record, policies, iv_rules, cond, first, today)
 
     t = rules["time"]
     count_from = max(first, since or first)
     if not t["count_before_initial_visit"] and iv_day is not None:
         count_from = max(count_from, iv_day)
-    minutes = unattributed = 0
+    minutes = unattributed = staff = 0
     time_ev = []
-    for res in (*record.of("Observation"), *record.of("Procedure")):
-        day, mins, attributed = _minutes_of(res, t, policies)
+    reasons = (policies.vs(iv_rules["_chronic_vs"]), policies.vs(iv_rules["_pain_vs"]))
+    # An encounter whose minutes a CPM Observation or Procedure already logs is not counted again.
+    logged = {(r.get("encounter") or {}).get("reference") or "" for r in (*record.of("Observation"), *record.of("Procedure"))
+              if minutes_of(r, t, policies, record, cond, reasons, set())[1] is not None}
+    for res in (*record.of("Observation"), *record.of("Procedure"), *record.of("Encounter")):
+        day, mins, who = minutes_of(res, t, policies, record, cond, reasons, logged)
         if day is None or mins is None or not count_from <= day <= min(last, today):
             continue
-        if attributed:
+        if who in ("qhp", "unknown"):
             minutes += mins
-            time_ev.append(_ev(res, str(day), res.get("code")))
+            time_ev.append(_ev(res, str(day), res.get("code") or next(iter(res.get("type") or ()), None)))
+        elif who == "staff":
+            staff += mins
         else:
             unattributed += mins
     g3002, g3003 = billable_units(minutes, t["g3002_minutes"], t["g3003_minutes"])
@@ -274,15 +245,17 @@ def month_status(record: PatientRecord, policies: PolicySet, today: date) -> Cpm
     scales = [policies.vs(v) for v in rules["pain_scale"]["scales_vs"]]
     scale_ev = None
     for obs in record.of("Observation"):
-        day = _day(obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get("start"))
-        if (obs.get("status") in _DONE_OBS and day and first <= day <= today
-                and any(vs.match(_codings(obs.get("code"))) for vs in scales)
+        day = day_of(obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get("start"))
+        if (obs.get("status") in DONE_OBS and day and first <= day <= today
+                and any(vs.match(codings(obs.get("code"))) for vs in scales)
                 and any(k.startswith("value") for k in obs)):
             scale_ev = _ev(obs, str(day), obs.get("code"))
             break
     plan, plan_missing = _care_plan(record, rules["care_plan"], first)
     month_name = f"{first:%B %Y}"
     unattr = f" ({unattributed} more minutes have no physician/QHP performer and do not count)" if unattributed else ""
+    if staff:
+        unattr += f" ({staff} minutes of clinical staff time do not count)"
     reqs = (
         _req(IDS[0], "Initial face-to-face visit (≥ 30 min, in person)", iv_day is not None,
              f"Initial visit on {iv_day}" if iv_day else "No in-person visit of 30 minutes or more for the chronic pain on file",

@@ -24,6 +24,7 @@ from datetime import date
 from cds_service.policy import priorauth
 from cds_service.policy.chart import MALFORMED, Chart
 from cds_service.policy.checks import CHECKS, Ctx, Outcome
+from cds_service.policy.indication import other_use
 from cds_service.policy.loader import PolicyDoc, PolicySet
 from cds_service.policy.model import (
     Determination,
@@ -42,9 +43,28 @@ OUT_OF_SCOPE_REASON = "not an interventional pain order; painpa makes no determi
 UNREADABLE_REASON = "the draft order could not be read; painpa makes no determination"
 
 
-def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies: PolicySet) -> list[dict]:
-    """The family's requirements, with the plan pack's overrides / drops / additions, filtered by ``when``."""
-    specs = [dict(s) for s in family.data["requirements"]]
+def _choices(spec: dict, windows: dict[str, int]) -> dict:
+    """Apply the tenant's values to the params that are painpa's own choice, and say so in the fix."""
+    said = []
+    for choice in spec.get("painpa_choices", ()):
+        key, default = f"{spec['id']}.{choice['param']}", spec["params"][choice["param"]]
+        if key in windows:
+            spec["params"] = {**spec["params"], choice["param"]: windows[key]}
+            said.append(f"The {windows[key]}-day window is your organisation's setting ({key}; painpa's default "
+                        f"is {default}): not a policy rule.")
+        else:
+            said.append(f"The {default}-day window is painpa's choice, not the policy's: {choice['why']} "
+                        f"Your organisation can change it ({key}).")
+    if said:
+        spec["choice_note"] = " ".join(said)
+    return spec
+
+
+def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies: PolicySet,
+                      windows: dict[str, int] | None = None) -> list[dict]:
+    """The family's requirements, with the plan pack's overrides / drops / additions and the tenant's
+    windows, filtered by ``when``."""
+    specs = [_choices(dict(s), windows or {}) for s in family.data["requirements"]]
     if rt.pack is not None:
         spec = rt.pack.data["families"][family.id]
         dropped = set(spec.get("drop", ()))
@@ -55,12 +75,20 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
                 s["citation"] = over["citation"]
                 s["title"] = over.get("title", s["title"])
                 s["fix"] = over.get("fix", s["fix"])
+            elif s["kind"] != "audit":
+                # The plan's criteria govern (the WISeR guide does not apply to MA or commercial plans):
+                # a criterion the pack keeps from the family cites the pack, flagged until checked in it.
+                s["citation"] = {**spec["citation"], "status": "unconfirmed",
+                                 "note": "Criterion kept from the Medicare LCD family in this plan pack; "
+                                         "not checked against the plan's own text."}
         specs += [dict(s) for s in spec.get("add", ())]
     kind = "plan-pack" if rt.program.kind is ProgramKind.PLAN_PACK else rt.program.kind.value
 
     def applies(s: dict) -> bool:
         when = s.get("when") or {}
         if "programs" in when and kind not in when["programs"]:
+            return False
+        if "states" in when and facts.state not in when["states"]:
             return False
         if "codes_in" in when and not any(policies.vs(when["codes_in"]).contains(None, c) for c in facts.codes):
             return False
@@ -73,7 +101,7 @@ def requirement_specs(family: PolicyDoc, rt: Route, facts: OrderFacts, policies:
 # others are prefixed with the requirement title ("Multidisciplinary evaluation ...: Not documented").
 SELF_CONTAINED = {"single_region", "active_program", "modalities_tried", "no_condition", "conservative_care",
                   "baseline_scale", "frequency", "pain_duration", "code_excluded", "repeat_relief", "trial_relief",
-                  "pain_threshold", "cloned_notes", "diagnosis", "imaging"}
+                  "pain_threshold", "cloned_notes", "diagnosis", "imaging", "no_prior_procedure"}
 
 
 def _run(spec: dict, ctx: Ctx) -> RequirementResult:
@@ -82,18 +110,25 @@ def _run(spec: dict, ctx: Ctx) -> RequirementResult:
     except MALFORMED:
         outcome = Outcome(Status.UNKNOWN, "Could not evaluate: the record holds malformed data for this check")
     detail = outcome.detail if spec["check"] in SELF_CONTAINED else f"{spec['title']}: {outcome.detail}"
+    fix = spec["fix"] if outcome.status is Status.MET or "choice_note" not in spec else f"{spec['fix']} ({spec['choice_note']})"
     return RequirementResult(
-        id=spec["id"], title=spec["title"], status=outcome.status, detail=detail, fix=spec["fix"],
+        id=spec["id"], title=spec["title"], status=outcome.status, detail=detail, fix=fix,
         citation=citation(spec["citation"]), evidence=outcome.evidence, kind=spec["kind"], form=spec.get("form"),
         excludes=bool(spec.get("excludes")), topic=spec["topic"])
 
 
 def _with_blocks(results: list[RequirementResult], specs: list[dict]) -> tuple[RequirementResult, ...]:
     """Mark results that cannot pass while a prerequisite (``requires`` in the data) is unmet, so
-    that one problem yields one card (pain duration needs the diagnosis first)."""
+    that one problem yields one card (pain duration needs the diagnosis first); a requirement whose
+    part (``includes``) is not met is not met either (a multidisciplinary evaluation without its
+    psychological part), and waits on that part's card."""
     by_id = {r.id: r for r in results}
     out = []
     for r, spec in zip(results, specs, strict=True):
+        part = next((by_id[i] for i in spec.get("includes", ()) if i in by_id and by_id[i].status is not Status.MET), None)
+        if part is not None and r.status is Status.MET:
+            r = RequirementResult(**{**r.__dict__, "status": part.status, "blocked_by": part.id,
+                                     "detail": f"{r.detail}, but its part \"{part.title}\" is {part.status.value}"})
         pre = by_id.get(spec.get("requires", ""))
         if pre is not None and pre.status is not Status.MET and r.status is not Status.MET:
             r = RequirementResult(**{**r.__dict__, "blocked_by": pre.id})
@@ -129,6 +164,8 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     family = policies.family_of(facts.codes, facts.service_date)
     if family is None:
         return _out_of_scope(facts, coverage_ref, _payer_label(facts, None))
+    if why := other_use(family, facts.codes, order, record, policies):
+        return Determination(**{**_out_of_scope(facts, coverage_ref, _payer_label(facts, None)).__dict__, "reason": why})
     rt = route(facts, family, policies, programs)
     common = {"order_ref": facts.ref, "codes": facts.codes, "family": family.id, "program": rt.program,
               "coverage_ref": coverage_ref, "payer": _payer_label(facts, rt), "service_date": facts.service_date,
@@ -141,7 +178,7 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
                              unread=rt.unread)
 
     ctx = Ctx(chart, facts, policies, order)
-    specs = requirement_specs(family, rt, facts, policies)
+    specs = requirement_specs(family, rt, facts, policies, dict(record.defaults.windows))
     results = _with_blocks([_run(spec, ctx) for spec in specs], specs)
     if rt.pack is not None:
         cite = rt.pack.data["families"][family.id]["citation"]
@@ -154,11 +191,21 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
         pa = priorauth.status(rt.pa_codes, decisions, facts.service_date, rt.validity_days, exclude_ref=facts.ref,
                               unread=priorauth.unread(record))
         pa = PriorAuthStatus(**{**pa.__dict__, "citation": rt.program.citation})
+        if rt.follow_on and pa.state is not PAState.SATISFIED:
+            pa = _after_trial(rt, chart, policies, decisions, facts) or pa
     elif rt.info_needed:
         pa = PriorAuthStatus(PAState.UNKNOWN, citation=rt.program.citation)
     else:
         pa = PriorAuthStatus(PAState.NOT_NEEDED, citation=rt.program.citation)
     notes = list(rt.notes)
+    if rt.outside:
+        # Said, not left silent: the physician must tell "nothing to request" from "not evaluated".
+        criteria = "; ".join(r.title for r in results if r.kind != "audit")
+        notes.insert(0, f"No prior-authorization program applies — nothing to request ({rt.outside}). "
+                        f"The claim is reviewed against {common['policy_label'] or rt.program.label}: {criteria}.")
+    if rt.follow_on and pa.state is PAState.SATISFIED and pa.expires is None:
+        notes.append(f"{rt.program.label}: the permanent implant follows the trial affirmed under UTN {pa.utn}; "
+                     "no new prior authorization is needed. Put that UTN on the permanent implantation claim.")
     if pa.utn and rt.utn_length and len(pa.utn) != rt.utn_length:
         notes.append(f"Authorization number {pa.utn} is {len(pa.utn)} characters; "
                      f"{rt.program.label} UTNs are {rt.utn_length}: check it before billing.")
@@ -191,6 +238,15 @@ def _evaluate_one(order: dict, record: PatientRecord, chart: Chart, decisions: l
     return Determination(**common, covered=covered, pa_needed=pa_needed, prior_auth=pa, doc_needed=doc_needed,
                          info_needed=tuple(dict.fromkeys(info)), reason=" ".join(reasons), requirements=results,
                          companion_codes_at_risk=at_risk, policy_version="; ".join(versions), notes=tuple(notes))
+
+
+def _after_trial(rt: Route, chart: Chart, policies: PolicySet, decisions: list[priorauth.Decision],
+                 facts: OrderFacts) -> PriorAuthStatus | None:
+    """The trial's affirmed decision, carried over to the permanent implant (``trial_follow_on``)."""
+    trials = chart.matching("procedures", policies.vs(rt.follow_on["trial_vs"]))
+    done = [i.when for i in trials if i.when and i.when < facts.service_date]
+    found = priorauth.follow_on(rt.pa_codes, decisions, done, exclude_ref=facts.ref)
+    return PriorAuthStatus(**{**found.__dict__, "citation": citation(rt.follow_on["citation"])}) if found else None
 
 
 def evaluate(orders: list[dict], record: PatientRecord, policies: PolicySet, today: date) -> list[Determination]:

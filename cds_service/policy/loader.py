@@ -184,6 +184,10 @@ def _cross_check(doc: PolicyDoc, valuesets: dict[str, ValueSet], family_reqs: di
                 raise PolicyError(doc.path, f"requirements/{i}/id", f"duplicate requirement id {req['id']!r}")
             seen.add(req["id"])
         for i, req in enumerate(doc.data["requirements"]):
+            for j, choice in enumerate(req.get("painpa_choices", ())):
+                if not isinstance(req["params"].get(choice["param"]), int):
+                    raise PolicyError(doc.path, f"requirements/{i}/painpa_choices/{j}/param",
+                                      f"{choice['param']!r} is not an integer param of {req['id']!r}")
             if req.get("requires") and req["requires"] not in seen:
                 raise PolicyError(doc.path, f"requirements/{i}/requires", f"no requirement {req['requires']!r} in this family")
     if doc.type == "pack":
@@ -246,3 +250,14 @@ def load_policies(root: Path | None = None) -> PolicySet:
     if not any(v[0].type == "programs" for v in docs.values()):
         raise PolicyError(root / "policies", "", "no 'programs' policy document found")
     return PolicySet(valuesets=valuesets, docs=docs, root=str(root))
+
+
+def window_keys(policies: PolicySet) -> dict[str, int]:
+    """Every window a tenant may set ("<requirement id>.<param>") with painpa's default."""
+    out: dict[str, int] = {}
+    for versions in policies.docs.values():
+        for doc in versions:
+            for req in doc.data.get("requirements") or () if doc.type == "family" else ():
+                for choice in req.get("painpa_choices", ()):
+                    out.setdefault(f"{req['id']}.{choice['param']}", req["params"][choice["param"]])
+    return out

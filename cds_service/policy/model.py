@@ -89,6 +89,9 @@ class Program:
     id: str                        # policy id, e.g. "wiser", "opd-pa", "lcd", "pack:evicore-spine"
     label: str                     # "CMS WISeR (Texas)"
     citation: Citation | None = None
+    approval_term: str = ""        # the program's word for the approval number: "UTN", "authorization number"
+    validity_days: int | None = None   # how long an approval is valid for the date of service
+    without_approval: str = ""     # what happens to the claim without one, in the program's terms
 
 
 @dataclass(frozen=True)

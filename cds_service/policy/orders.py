@@ -3,6 +3,8 @@
 - Codes: CPT/HCPCS codings of ``code`` and ``orderDetail`` (CRD 2.x: clients SHOULD send a billing
   coding; standards.md §2.8). Two-character CPT/HCPCS codings and ``code:MOD`` suffixes are modifiers.
 - Date of service: ``occurrence[x]``; when absent, ``today`` (flagged as assumed).
+- Setting: ``ServiceRequest.locationCode`` coded with CMS place-of-service codes (CRD 2.2.1 sends the
+  place of service there), else the Location's ``type`` as below.
 - Service state and setting: ``locationReference`` → Location (address.state; type coded with CMS
   place-of-service codes), else the performer's / requester's PractitionerRole.location, else the
   tenant default (the registered client's default state and place of service, cds_service/clients.py;
@@ -89,19 +91,22 @@ def _resolve(record: PatientRecord, container: dict, ref: object) -> dict | None
     return record.resolve(ref) if isinstance(ref, str) else None
 
 
+def _pos_setting(concepts: object, pos_systems: set[str], settings: dict[str, str]) -> str | None:
+    """The setting of the first CMS place-of-service coding among ``concepts``."""
+    for concept in concepts if isinstance(concepts, list) else ():
+        for coding in _codings(concept):
+            if coding.get("system") in pos_systems and coding.get("code") in settings:
+                return settings[coding["code"]]
+    return None
+
+
 def _location_facts(loc: dict | None, pos_systems: set[str], settings: dict[str, str]) -> tuple[str | None, str | None]:
     if not isinstance(loc, dict):
         return None, None
     state = ((loc.get("address") or {}).get("state") or "").strip().upper() or None
     if state and len(state) != 2:
         state = None
-    setting = None
-    for concept in loc.get("type") or ():
-        for coding in _codings(concept):
-            if coding.get("system") in pos_systems and coding.get("code") in settings:
-                setting = settings[coding["code"]]
-                break
-    return state, setting
+    return state, _pos_setting(loc.get("type"), pos_systems, settings)
 
 
 def _locations(record: PatientRecord, order: dict) -> list[dict]:
@@ -160,7 +165,8 @@ def read_order(order: dict, record: PatientRecord, programs: dict | None, today:
     codes, mods = _billing(order) if rtype == "ServiceRequest" else ((), ())
     when, assumed = _service_date(order, today)
     pos = (programs or {}).get("places_of_service") or {"systems": [], "settings": {}}
-    state = setting = None
+    state = None
+    setting = _pos_setting(order.get("locationCode"), set(pos["systems"]), pos["settings"])
     for loc in _locations(record, order):
         s, st = _location_facts(loc, set(pos["systems"]), pos["settings"])
         state, setting = state or s, setting or st

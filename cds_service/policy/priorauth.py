@@ -193,3 +193,17 @@ def _judged(pa_codes: tuple[str, ...], decisions: list[Decision], service_date: 
             if result.state is state:
                 return result
     return judged[0]
+
+
+def follow_on(pa_codes: tuple[str, ...], decisions: list[Decision], trials: Iterable[date],
+              exclude_ref: str = "") -> PriorAuthStatus | None:
+    """The affirmed decision of a trial already done, when the program carries it over to the permanent
+    implant (OPD program: the trial's UTN goes on the permanent implantation claim). No expiry: the
+    MACs state none for the permanent claim."""
+    done = sorted(trials)
+    for d in sorted(decisions, key=lambda d: (d.decided or date.min, d.ref), reverse=True):
+        if d.ref == exclude_ref or not d.number or d.decided is None:
+            continue
+        if all(d.codes.get(c) == "affirmed" for c in pa_codes) and any(t >= d.decided for t in done):
+            return PriorAuthStatus(PAState.SATISFIED, utn=d.number, decision_ref=d.ref, covered_codes=pa_codes)
+    return None

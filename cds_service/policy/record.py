@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TenantDefaults:
-    """Fallbacks when an order names no location: the practice's state and CMS place of service."""
+    """The tenant's settings: fallbacks when an order names no location (the practice's state and CMS
+    place of service), and its own values for the windows that are painpa's choice."""
 
     state: str | None = None
     place_of_service: str | None = None
+    # Windows that are painpa's own choice (policy data ``painpa_choices``), set for this tenant:
+    # ("<requirement id>.<param>", days) pairs, e.g. ("esi.active-program.within_days", 60).
+    windows: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass

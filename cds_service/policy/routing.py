@@ -43,11 +43,20 @@ class Route:
     reason: str = ""
     notes: tuple[str, ...] = ()
     unread: tuple[str, ...] = ()      # record types whose failed query leaves the program unknown
+    follow_on: dict | None = None     # the program carries a done trial's decision over to the permanent implant
+    outside: str = ""                 # why each Medicare PA program configured for the family does not apply
 
 
 def _in_window(window: dict, when: date) -> bool:
     return date.fromisoformat(window["start"]) <= when and (
         "end" not in window or when <= date.fromisoformat(window["end"]))
+
+
+def _approval(data: dict) -> dict:
+    """The program's or plan's own word for the approval, its validity and the claim's fate without it."""
+    approval = data.get("approval") or {}
+    return {"approval_term": approval.get("term", ""), "validity_days": data.get("validity_days"),
+            "without_approval": approval.get("without", "")}
 
 
 def family_policy(family: PolicyDoc, state: str | None) -> dict:
@@ -61,9 +70,35 @@ def family_policy(family: PolicyDoc, state: str | None) -> dict:
     return fallback
 
 
+_PLACES = {"office": "an office", "home": "the home", "hopd": "a hospital outpatient department",
+           "asc": "an ambulatory surgical center", "inpatient": "an inpatient stay", "ed": "an emergency department",
+           "other": "another place of service"}
+
+
+def _why_not(prog: dict, spec: dict, facts: OrderFacts, policies: PolicySet, pa_codes: tuple[str, ...]) -> str | None:
+    """Why this Medicare PA program does not govern the order ("" when it does; None when the state or
+    place of service that would decide is unknown)."""
+    if not pa_codes:
+        listed = ", ".join(sorted(policies.vs(spec["pa_codes"]).codes()))
+        return f"{', '.join(facts.codes)} is not on its list ({listed})"
+    if not _in_window(prog["window"], facts.service_date):
+        return "the date of service is outside its dates"
+    if off := set(facts.modifiers) & set(prog.get("excluded_modifiers", ())):
+        return f"the {', '.join(sorted(off))} modifier takes the order out of it"
+    if facts.setting in prog.get("excluded_settings", ()):
+        return f"{_PLACES[facts.setting]} is excluded"
+    if "settings" in prog and facts.setting not in prog["settings"]:
+        return None if facts.setting is None else (
+            f"it applies only in {' or '.join(_PLACES[s] for s in prog['settings'])}, not {_PLACES[facts.setting]}")
+    if "states" in prog and facts.state not in prog["states"]:
+        return None if facts.state is None else f"it applies only in {', '.join(prog['states'])}"
+    return ""
+
+
 def _medicare(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, programs: PolicyDoc) -> Route:
     unresolved: list[tuple[dict, str]] = []
     notes: list[str] = []
+    outside: list[str] = []
     for prog in programs.data["programs"]:
         spec = prog["families"].get(family.id)
         if not spec or facts.coverage_kind not in prog["coverage_kinds"]:
@@ -74,19 +109,12 @@ def _medicare(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, program
                 notes.append(f"{', '.join(off)}: {spec.get('suspended_status', 'suspended')}")
         pa_vs = policies.vs(spec["pa_codes"])
         pa_codes = tuple(c for c in facts.codes if pa_vs.contains(None, c))
-        if not pa_codes or not _in_window(prog["window"], facts.service_date):
+        why = _why_not(prog, spec, facts, policies, pa_codes)
+        if why is None:
+            unresolved.append((prog, "place of service" if "settings" in prog and facts.setting is None else "service state"))
             continue
-        if set(facts.modifiers) & set(prog.get("excluded_modifiers", ())):
-            continue
-        if facts.setting in prog.get("excluded_settings", ()):
-            continue
-        if "settings" in prog and facts.setting not in prog["settings"]:
-            if facts.setting is None:
-                unresolved.append((prog, "place of service"))
-            continue
-        if "states" in prog and facts.state not in prog["states"]:
-            if facts.state is None:
-                unresolved.append((prog, "service state"))
+        if why:
+            outside.append(f"{prog['label']}: {why}")
             continue
         associated = ()
         if spec.get("associated_codes"):
@@ -94,8 +122,9 @@ def _medicare(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, program
             associated = tuple(sorted(c for c in assoc if not pa_vs.contains(None, c)))
         where = f" ({facts.state})" if "states" in prog and facts.state else ""
         program = Program(ProgramKind(prog["kind"]), prog["id"], prog["label"] + where,
-                          citation(spec.get("citation") or prog["citation"]))
-        return Route(program, pa_codes, associated, prog["validity_days"], prog.get("utn_length"), notes=tuple(notes))
+                          citation(spec.get("citation") or prog["citation"]), **_approval(prog))
+        return Route(program, pa_codes, associated, prog["validity_days"], prog.get("utn_length"), notes=tuple(notes),
+                     follow_on=spec.get("trial_follow_on"))
     lcd = programs.data["lcd"]
     policy = family_policy(family, facts.state)
     program = Program(ProgramKind.LCD, "lcd", policy.get("label") or lcd["label"], citation(policy["citation"]))
@@ -103,7 +132,7 @@ def _medicare(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, program
         names = "; ".join(f"{p['label']} depends on the {what}" for p, what in unresolved)
         return Route(program, info_needed=("location",), notes=tuple(notes),
                      reason=f"Prior authorization undetermined: {names}, which the order does not give.")
-    return Route(program, notes=tuple(notes))
+    return Route(program, notes=tuple(notes), outside="; ".join(outside))
 
 
 def route(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, programs: PolicyDoc | None) -> Route:
@@ -116,7 +145,8 @@ def route(facts: OrderFacts, family: PolicyDoc, policies: PolicySet, programs: P
         pa_codes = ()
         if spec.get("pa_codes"):
             pa_codes = tuple(c for c in facts.codes if policies.vs(spec["pa_codes"]).contains(None, c))
-        program = Program(ProgramKind.PLAN_PACK, pack.id, pack.data["payer"]["name"], citation(spec["citation"]))
+        program = Program(ProgramKind.PLAN_PACK, pack.id, pack.data["payer"]["name"], citation(spec["citation"]),
+                          **_approval(pack.data))
         return Route(program, pa_codes, validity_days=pack.data["validity_days"], pack=pack)
     if facts.coverage is None and facts.coverage_unread:
         # The Coverage query failed: "no rules for this plan" or "no coverage" would both be guesses.

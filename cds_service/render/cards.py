@@ -75,8 +75,22 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _term(det: Determination) -> str:
-    return "UTN" if det.program.kind in _SHORT else "authorization"   # UTN is Medicare's word
+def _term(det: Determination, *, opens: bool = False) -> str:
+    """The program's own word for the approval ("UTN" for Medicare's programs, "authorization
+    number" for a plan pack); capitalised when it opens a sentence."""
+    word = det.program.approval_term or "authorization"
+    return word[0].upper() + word[1:] if opens else word
+
+
+def _without(det: Determination) -> str:
+    """What the program does to a claim with no approval, and how long an approval lasts: the
+    program's own terms (policy data), never Medicare's words on a plan's card."""
+    word = det.program.approval_term or "authorization"
+    article = "an" if word[:1].lower() in "aeiou" else "a"
+    without = f"; without {article} {word} {det.program.without_approval}" if det.program.without_approval else ""
+    valid = f" {article.capitalize()} {word} is valid {det.program.validity_days} days." \
+        if det.program.validity_days else ""
+    return f"Submit the request before scheduling{without}.{valid}"
 
 
 def _checklist(det: Determination) -> list[Item]:
@@ -118,8 +132,7 @@ def _pa_state(det: Determination) -> Item | None:
         if det.companion_codes_at_risk else ""
     texts = {   # state: (headline, short, what to do)
         PAState.NEEDED: (f"{short} prior authorization required — no {term} on file", f"{short} PA needed",
-                         "Submit the request before scheduling; without it the claim goes to prepayment review "
-                         "and the companion codes fall with it."),
+                         _without(det)),
         PAState.NON_AFFIRMED: (f"{short} PA non-affirmed ({term} {pa.utn}) — {_codes(pa.missing_codes or det.codes)} "
                                "will be denied", f"{short} PA non-affirmed",
                                "Resubmit with the missing documentation (peer-to-peer is available), or give the "
@@ -128,8 +141,8 @@ def _pa_state(det: Determination) -> Item | None:
                          f"{short} PA pending", f"Wait for the affirmed decision and its {term} before the procedure."),
         PAState.EXPIRED: (f"{short} {term} {pa.utn} expired {expires} — new PA needed for this date of service",
                           f"{short} {term} expired", "Submit a new request covering the planned date of service."),
-        PAState.PARTIAL: (f"{term} {pa.utn} does not cover {_codes(pa.missing_codes)} — add the code(s) to the PA",
-                          f"{term} lacks {_codes(pa.missing_codes)}",
+        PAState.PARTIAL: (f"{_term(det, opens=True)} {pa.utn} does not cover {_codes(pa.missing_codes)} — add the "
+                          "code(s) to the PA", f"{_term(det, opens=True)} lacks {_codes(pa.missing_codes)}",
                           "Codes not on the request are denied: request the missing codes on the same service's PAR."),
     }
     if pa.unread:   # a PA program applies but its records were not returned (not an unknown plan)
@@ -143,7 +156,7 @@ def _pa_state(det: Determination) -> Item | None:
         return Item(_PA_RANK[pa.state], "coverage-info", head, f"**Prior authorization:** {head}{which}. {todo}{risk}",
                     warning=True, citation=pa.citation, linked=True, short=brief)
     if pa.state is PAState.SATISFIED:
-        head = f"{term} {pa.utn} valid until {expires}"
+        head = f"{_term(det, opens=True)} {pa.utn} " + (f"valid until {expires}" if pa.expires else "on file")
         return Item(11, "coverage-info", head,
                     f"**Prior authorization:** {head}; the affirmed decision covers {_codes(pa.covered_codes)}.")
     if pa.state is PAState.UNKNOWN and "location" in det.info_needed:
@@ -153,9 +166,14 @@ def _pa_state(det: Determination) -> Item | None:
 
 
 def _ready(det: Determination) -> Item:
+    label = det.policy_label or det.program.label
+    if det.program.kind is ProgramKind.LCD and det.pa_needed == "no-auth":
+        # "nothing needed" must read differently from "not evaluated": say which criteria the claim
+        # meets review against, and (in the notes) why no prior-authorization program applies
+        head = f"No prior authorization needed — claim reviewed against {label}"
+        return Item(12, "guideline", head, f"**{head}.** Nothing missing." + "".join(f"\n\n{n}" for n in det.notes))
     pa = "no prior authorization needed" if det.pa_needed in (None, "no-auth") else "prior authorization in order"
-    return Item(12, "guideline", f"nothing missing, {pa}",
-                f"Nothing missing for {det.policy_label or det.program.label}; {pa}.")
+    return Item(12, "guideline", f"nothing missing, {pa}", f"Nothing missing for {label}; {pa}.")
 
 
 def _sources(items: Sequence[Item]) -> str:

@@ -29,6 +29,8 @@ class Client(Base):
     default_state: Mapped[str | None] = mapped_column(String(2))
     default_pos: Mapped[str | None] = mapped_column(String(4))
     crd_version: Mapped[str | None] = mapped_column(String(8))   # answered when a request names none
+    # The tenant's values for windows that are painpa's own choice: {"esi.active-program.within_days": 60}
+    policy_windows: Mapped[dict | None] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

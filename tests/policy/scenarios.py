@@ -77,12 +77,17 @@ class Scenario:
                 p.resources = [r for r in p.resources if not _coded(r, "72514-3")]
         elif self.reqs == "four-prior":  # 4 lumbar sessions in 12 months, each with >= 3 months of relief
             p.add(*(b.procedure("64483", b.days(n)) for n in (350, 280, 200, 120)))
-            p.add(b.score("72514-3", 8, b.days(125)), b.score("72514-3", 2, b.days(20)))
+            p.add(b.score("72514-3", 8, b.days(360)),   # the course's baseline, before its first injection
+                  b.score("72514-3", 8, b.days(125)), b.score("72514-3", 2, b.days(20)))
 
     def _prior_auth(self, p: b.Patient) -> None:
         codes = self.codes()
         if self.pa == "satisfied":
             p.add(b.decision(codes, "A1", b.days(30)))
+        elif self.pa == "expired" and self.program == "opd-pa":
+            # Decided after the trial on file (day 30): not the trial's decision, which the OPD program
+            # would carry over to the permanent implant, but an expired one for this order.
+            p.add(b.decision(codes, "A1", b.days(25), end=b.days(5)))
         elif self.pa == "expired":
             p.add(b.decision(codes, "A1", b.days(200)))
         elif self.pa == "non-affirmed":

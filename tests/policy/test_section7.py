@@ -29,7 +29,7 @@ LEDGER = {
         "One region per session": ("enforced", "esi.single-region", "test_checks::test_one_region_per_session"),
         "Levels per session": ("data-flagged", "esi.levels-per-session"),
         "Contraindications (infection, compressive lesion)": ("enforced", "esi.contraindications", "test_checks::test_active_infection_is_a_contraindication"),
-        "Underperforming first ESI: repeat after 14 days, different approach": ("data-flagged", "esi.underperforming-repeat"),
+        "Underperforming first ESI: repeat after 14 days, different approach": ("enforced", "esi.repeat-relief", "test_edges::test_underperforming_first_esi_allows_a_repeat_with_a_different_approach_after_14_days"),
         "Sedation need documented": ("data-flagged", "esi.sedation"),
         "Sessions / approach / levels planned": ("data-flagged", "esi.session-plan"),
     },

@@ -72,7 +72,8 @@ def test_an_order_with_nothing_missing_gets_a_ready_card_linking_to_its_policy(p
     _, _, resp = _render(policies, orders_patient=([b.order("64483")], p))
     card, = resp["cards"]
     assert card["indicator"] == "info" and card["source"]["topic"]["code"] == "guideline"
-    assert card["summary"].endswith(": nothing missing, no prior authorization needed")
+    # an LCD-only order: "nothing needed" said apart from "not evaluated", with the criteria named
+    assert "No prior authorization needed — claim reviewed against" in card["summary"]
     assert [lk["type"] for lk in card["links"]] == ["absolute"] and card["links"][0]["url"] == card["source"]["url"]
     assert "Sources:" not in card["detail"]
 

@@ -35,10 +35,25 @@ def _score(item: Item) -> float | None:
 
 @check("baseline_scale")
 def baseline_scale(p: dict, ctx: Ctx) -> Outcome:
-    found = [(i, vs) for i, vs, _ in _scored(ctx, p["scales_vs"]) if ctx.before([i], p["within_days"])]
+    """The baseline is dated before the injection(s) it is the baseline for: the ordered one, or, for a
+    repeat, the first injection of the course in this region (relief is measured "from baseline",
+    guide §6.2.10). A score taken after an injection measures its effect and never serves as one."""
+    first, course = ctx.dos, []
+    if p.get("procedures_vs"):
+        _, dates, _ = _sessions(ctx, p)
+        course = [d for d in dates if d > ctx.dos - timedelta(days=p["course_days"])]
+        first = course[0] if course else ctx.dos
+    scored = _scored(ctx, p["scales_vs"])
+    found = [(i, vs) for i, vs, _ in scored if i.when < first and (first - i.when).days <= p["within_days"]]
+    what = f"the first injection of this course ({first.isoformat()})" if course else "the injection"
     if found:
         item, vs = max(found, key=lambda t: t[0].when)
-        return met(f"Baseline score {item.when.isoformat()}", evidence(item, vs))
+        return met(f"Baseline score {item.when.isoformat()}, before {what}", evidence(item, vs))
+    after = [(i, vs) for i, vs, _ in scored if first <= i.when <= ctx.dos]
+    if after:
+        item, vs = min(after, key=lambda t: t[0].when)
+        return unmet(f"No baseline score before {what}: the score of {item.when.isoformat()} was taken after "
+                     "an injection and measures its effect, not the baseline", evidence(item, vs))
     return missing(ctx, ("Observation",), "No baseline pain score on file")
 
 
@@ -86,7 +101,7 @@ def repeat_relief(p: dict, ctx: Ctx) -> Outcome:
     last = recent[-1]
     last_ev = evidence(max((i for i in prior if i.when == last), key=lambda i: i.ref))
     scored = _scored(ctx, p["scales_vs"])
-    baselines = [t for t in scored if t[0].when <= last and _score(t[0]) is not None]
+    baselines = [t for t in scored if t[0].when < last and _score(t[0]) is not None]
     if not baselines:
         return missing(ctx, ("Observation",), f"No score before the last injection ({last.isoformat()}) to compare", last_ev)
     base, vs, code = max(baselines, key=lambda t: t[0].when)
@@ -105,14 +120,61 @@ def repeat_relief(p: dict, ctx: Ctx) -> Outcome:
         return met(f"{relief}% relief sustained {(sustained[-1].when - last).days} days after the last injection", *ev)
     if good:
         return unmet(f"{relief}% relief recorded, but not shown for >= {p['sustained_days']} days", *ev)
+    if (under := p.get("underperforming")) and len(recent) == 1:
+        return _after_underperforming(under, ctx, last, relief, ev)
     return unmet(f"Only {relief}% relief after the last injection (>= {round(100 * p['improvement'])}% required)", *ev)
+
+
+def _after_underperforming(under: dict, ctx: Ctx, last: date, relief: int, ev: tuple) -> Outcome:
+    """Guide §6.2.10: when the first ESI underperforms, a repeat after 14 days with a different approach,
+    level or medication and a clear rationale. The change is read from the codes (approach) and the
+    bodySite (level), or attested with the rationale; the rationale is the attestation or the order's note."""
+    days = (ctx.dos - last).days
+    head = f"Only {relief}% relief after the first ESI ({last.isoformat()})"
+    if days < under["min_days"]:
+        return unmet(f"{head}: a repeat needs at least {under['min_days']} days (planned {days} days after it)", *ev)
+    attested = [i for i in ctx.chart.attested(under["attestation_code"]) if i.when and last <= i.when <= ctx.dos]
+    changes = _changes(under, ctx, last)
+    note = " ".join(str(n.get("text") or "") for n in ctx.order.get("note") or () if isinstance(n, dict)).strip()
+    if attested:
+        return met(f"{head}: repeat after {days} days with a documented change and rationale", *ev, evidence(attested[-1]))
+    if changes and note:
+        return met(f"{head}: repeat after {days} days with a different {' and '.join(changes)}; rationale on the order", *ev)
+    lacking = "the rationale" if changes else "a different approach, level or medication with the rationale"
+    return unmet(f"{head}: a repeat after {days} days needs {lacking} documented", *ev)
+
+
+def _sites(resource: dict) -> set[tuple]:
+    return {(c.get("system"), c.get("code")) for s in resource.get("bodySite") or () for c in s.get("coding") or ()}
+
+
+def _changes(under: dict, ctx: Ctx, last: date) -> list[str]:
+    prior = [ctx.chart.record.resolve(i.ref) or {} for i in ctx.chart.matching("procedures", ctx.vs(under["procedures_vs"]))
+             if i.when == last]
+    prior_codes = {c.get("code") for r in prior for c in (r.get("code") or {}).get("coding") or ()}
+
+    def approach(codes: set) -> set[str]:
+        return {name for name, vs_id in under["approach_vss"].items() if any(ctx.vs(vs_id).contains(None, c) for c in codes)}
+
+    out = []
+    if approach(set(ctx.facts.codes)) - approach(prior_codes):
+        out.append("approach")
+    ordered, before = _sites(ctx.order), set().union(*(_sites(r) for r in prior)) if prior else set()
+    if ordered and before and not ordered & before:
+        out.append("level")
+    return out
 
 
 @check("trial_relief")
 def trial_relief(p: dict, ctx: Ctx) -> Outcome:
     permanent = ctx.before(ctx.chart.matching("procedures", ctx.vs(p["permanent_vs"])), inclusive=False)
-    if permanent:
-        return met("Replacement of an existing implant: no new trial required", evidence(permanent[-1]))
+    replacing = ctx.vs(p["replacement_vs"])
+    if permanent and ctx.facts.codes and all(replacing.contains(None, c) for c in ctx.facts.codes):
+        # Only a generator/battery replacement keeps the trial that justified the implant on file; new
+        # leads (63655, or 63650 for a percutaneous system) are a new system that needs its own trial.
+        latest = max(permanent, key=lambda i: i.when)
+        return met(f"Generator replacement for the implant of {latest.when.isoformat()}: no new trial required",
+                   evidence(latest))
     trials = ctx.before(ctx.chart.matching("procedures", ctx.vs(p["trial_vs"])), inclusive=False)
     if not trials:
         return missing(ctx, ("Procedure",), "No stimulator trial on file")
@@ -132,6 +194,24 @@ def trial_relief(p: dict, ctx: Ctx) -> Outcome:
     if relief >= 100 * p["improvement"]:
         return met(f"Trial relief {relief}%", *ev)
     return unmet(f"Trial relief {relief}% (>= {round(100 * p['improvement'])}% required)", *ev)
+
+
+@check("no_prior_procedure")
+def no_prior_procedure(p: dict, ctx: Ctx) -> Outcome:
+    """A once-per-lifetime item (one permanent stimulator): unmet when one is already on file, unless the
+    order is only a replacement of its parts."""
+    if p.get("unless_codes_vs") and ctx.facts.codes and all(
+            ctx.vs(p["unless_codes_vs"]).contains(None, c) for c in ctx.facts.codes):
+        return met("Replacement of a part of the implant on file, not a new one")
+    vs = ctx.vs(p["procedures_vs"])
+    prior = ctx.before(ctx.chart.matching("procedures", vs), inclusive=False)
+    if prior:
+        latest = max(prior, key=lambda i: i.when)
+        return unmet(f"A permanent implant is already on file ({latest.when.isoformat()}); {p['limit']}",
+                     evidence(latest, vs))
+    if ctx.incomplete("Procedure"):
+        return missing(ctx, ("Procedure",), "Earlier implants not checked")
+    return met("No earlier permanent implant on file")
 
 
 @check("pain_threshold")

@@ -73,16 +73,41 @@ def conservative_care(p: dict, ctx: Ctx) -> Outcome:
 
 @check("active_program")
 def active_program(p: dict, ctx: Ctx) -> Outcome:
+    """Guide §6.2.10: the patient "must be in" an active rehabilitation, home exercise or functional
+    restoration program — ongoing, not a one-off. Counts: the clinician's attestation; a course (a
+    record with a period: running, or reaching into the window); or treatment sessions on at least
+    ``min_sessions`` days within the window. An evaluation alone plans care; it is not care."""
     if p.get("attestation_code") and (att := ctx.before(ctx.chart.attested(p["attestation_code"]))):
         return met("Active program documented", evidence(att[-1]))
     lo = ctx.dos - timedelta(days=p["within_days"])
+    evaluations = ctx.vs(p["evaluations_vs"]) if p.get("evaluations_vs") else None
+    sessions: dict[date, tuple[Item, ValueSet]] = {}
+    one_off = None
     for vs_id in p["modalities_vs"].values():
         vs = ctx.vs(vs_id)
         for item in _modality_items(ctx, vs):
             start, end = item.start or item.end, item.end
-            if start and start <= ctx.dos and ((end or start) >= lo):
-                return met(f"Ongoing care: {item.text or vs.title} ({(end or start).isoformat()})", evidence(item, vs))
-    return missing(ctx, ("Procedure",), f"No active rehab / home-exercise program in the last {p['within_days']} days")
+            if not start or start > ctx.dos or (end or start) < lo:
+                continue
+            if end and end > start:
+                return met(f"Ongoing care: {item.text.strip() or vs.title} ({start.isoformat()} to {end.isoformat()})",
+                           evidence(item, vs))
+            if evaluations and evaluations.match(list(item.codings)):
+                one_off = one_off or (item, vs)
+                continue
+            sessions.setdefault(start, (item, vs))
+    need = p.get("min_sessions", 1)
+    if len(sessions) >= need:
+        days = sorted(sessions)
+        item, vs = sessions[days[-1]]
+        return met(f"Ongoing care: {len(days)} sessions in the last {p['within_days']} days, latest "
+                   f"{days[-1].isoformat()}", *(evidence(*sessions[d]) for d in days[-need:]))
+    found = [*sessions.values(), *([one_off] if one_off else [])]
+    what = "an evaluation" if one_off and not sessions else f"{len(sessions)} session"
+    detail = (f"No active rehab / home-exercise program: only {what} in the last {p['within_days']} days "
+              f"(ongoing means sessions on at least {need} days, or a course still running)") if found else \
+        f"No active rehab / home-exercise program in the last {p['within_days']} days"
+    return missing(ctx, ("Procedure",), detail, *(evidence(i, v) for i, v in found[:3]))
 
 
 @check("modalities_tried")

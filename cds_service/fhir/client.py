@@ -10,6 +10,7 @@ Nothing here logs a URL with a query (it may hold patient ids) or a header.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
 
@@ -85,6 +86,8 @@ class FhirClient:
         self.deadline = deadline  # time.monotonic() value
         self.max_pages = max_pages
         self.budget = Budget()  # bytes and resources this call may read in total (security.limits)
+        self.reads = 0          # requests sent (pages included), from the query pool's threads
+        self._reads_lock = threading.Lock()
 
     def url_for(self, relative_or_absolute: str) -> str | None:
         """Absolute URL under the base, or None when the reference points elsewhere."""
@@ -107,6 +110,8 @@ class FhirClient:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise FhirError("deadline passed")
+        with self._reads_lock:
+            self.reads += 1
         headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"

@@ -8,6 +8,10 @@ with what arrived, and the resource types that did not arrive are named in ``rec
 so the policy says "unknown", never "unmet". A second round reads the Location, PractitionerRole,
 Organization, Encounter and Coverage the draft orders point to (service state and setting), only
 when they are relative or under the same base: absolute references to other hosts are never read.
+What an honoured prefetch key of the order's context (``practitionerRoles``, ``locations``,
+``organizations``: cds_service/fhir/queries.py) does not hold is not read either, so a call whose
+prefetch was honoured makes no FHIR read at all; the reads a call made are counted
+(cds_service/fhir/reads.py) for its audit row and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from urllib3 import PoolManager
 
 from cds_service import cpu, metrics, shared
 from cds_service.config import Settings
+from cds_service.fhir import reads
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
-from cds_service.fhir.queries import QUERIES
+from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
 
 log = logging.getLogger(__name__)
@@ -98,6 +103,14 @@ def _usable(value: object) -> bool:
     if not isinstance(value, dict) or value.get("resourceType") in (None, "OperationOutcome"):
         return False
     return value.get("resourceType") != "Bundle" or isinstance(value.get("entry", []), list)
+
+
+def _no_data(prefetch: Mapping[str, object], key: str) -> bool:
+    """CH2 §Prefetch: "If the CDS Client has no data to populate a template prefetch key, the
+    prefetch template key MUST have a value of null". Honoured only where a FHIR server could have
+    been asked instead (the same answer, one read fewer) and never for the patient or coverage,
+    which without them stay missing (the 412 of CDS Hooks 2.0 for CRD 2.0.1 clients, CC-24)."""
+    return key in prefetch and prefetch[key] is None
 
 
 def _references(resource: dict) -> list[str]:
@@ -207,6 +220,8 @@ def gather(
     types = {q.key: q.resource_type for q in queries}
     for q in queries:
         value = prefetch.get(q.key)
+        if client and _no_data(prefetch, q.key) and not q.required:
+            continue    # the client's answer: nothing on file (the same as an empty search)
         if _usable(value):
             record.add(value)
             if client and value.get("resourceType") == "Bundle":
@@ -238,8 +253,10 @@ def gather(
             for page in pages:
                 record.add(page)
     if client:
-        # What the draft orders point to is known now: read it in the same parallel round.
-        searching = {types[k] for k in jobs}  # e.g. Coverage: its search will very likely bring it
+        # What the draft orders point to is known now: read it in the same parallel round, except
+        # the types an honoured prefetch key answers in full (a read would find nothing more).
+        answered = {rtype for k, rtype in CONTEXT_TYPES.items() if _usable(prefetch.get(k)) or _no_data(prefetch, k)}
+        searching = {types[k] for k in jobs} | answered  # e.g. Coverage: its search will very likely bring it
         refs = [ref for ref in _wanted(client, record, orders, set()) if ref.split("/")[0] not in searching]
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
@@ -252,7 +269,8 @@ def gather(
         if key is not None and fresh:
             shared.set_json(cache, CACHE_NS, shared.digest(*key), {**cached, **fresh}, CACHE_TTL_S)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
-                           attempted)
+                           attempted, answered)
+        reads.add(client.reads)
     return record
 
 
@@ -277,10 +295,12 @@ def _wanted(client: FhirClient, record: PatientRecord, sources: Sequence[dict], 
     return list(wanted)
 
 
-def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict], attempted: set[str]) -> None:
-    """Up to two more rounds for what the fetched resources point to (PractitionerRole → Location)."""
+def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict], attempted: set[str],
+                       answered: set[str]) -> None:
+    """Up to two more rounds for what the fetched resources point to (PractitionerRole → Location),
+    but not the types in ``answered`` (honoured prefetch keys)."""
     for _round in range(2):
-        wanted = _wanted(client, record, sources, attempted)
+        wanted = [ref for ref in _wanted(client, record, sources, attempted) if ref.split("/")[0] not in answered]
         if not wanted:
             return
         attempted.update(wanted)

@@ -16,7 +16,6 @@ prefetch was honoured makes no FHIR read at all; the reads a call made are count
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -31,16 +30,16 @@ from urllib3 import PoolManager
 
 from cds_service import cpu, metrics, shared
 from cds_service.config import Settings
-from cds_service.fhir import reads
+from cds_service.fhir import reads, warm
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
 from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
+from cds_service.fhir.warm import cache_key
 from cds_service.policy.record import PatientRecord, TenantDefaults
 
 log = logging.getLogger(__name__)
 
 # Types a draft order (or what it points to) may reference that the policy reads for place of service.
 FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
-CACHE_TTL_S = 120
 REF_PREFIX = "ref:"
 # Every call's queries run on one pool per process: a pool started for each round of queries made
 # every call pay for its thread starts in CPU (bench/RESULTS.md, "pooled FHIR query threads"). Threads
@@ -56,10 +55,7 @@ _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
 
-# The order-select → order-sign warm cache lives in cds_service.shared: serialized and bounded in
-# bytes in-process (an entry-count bound let 512 records of 5,000 resources take gigabytes, as the
-# bench showed), or in Redis when PAINPA_REDIS_URL is set so that any worker can reuse it.
-CACHE_NS = "gather"
+
 @cache
 def _connections() -> PoolManager:
     """Connection pools for callers that bring none (the SMART app's worklist, the CPM app)."""
@@ -76,13 +72,8 @@ def _query_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def cache_key(scope: Sequence[str | None], fhir_server: str, patient_id: str, user_id: str | None, token: str) -> tuple:
-    """Cache entries are bound to client, tenant, server, patient, user and the token itself (hashed)."""
-    return (*scope, fhir_server, patient_id, user_id, hashlib.sha256(token.encode()).hexdigest())
-
-
 def clear_cache() -> None:
-    shared.clear(CACHE_NS)
+    warm.clear()
 
 
 def render_template(template: str, context: Mapping[str, str | None]) -> str | None:
@@ -129,9 +120,10 @@ def _references(resource: dict) -> list[str]:
     return out
 
 
-def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]], set[str]]:
+def _run(client: FhirClient, jobs: dict[str, str],
+         raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
     """Run ``jobs`` (key -> relative query) in parallel until done or the deadline; return results
-    and the keys that failed."""
+    and the keys that failed. With ``raw``, each key's answer bytes are kept there too."""
     results: dict[str, list[dict]] = {}
     failed: set[str] = set()
     if not jobs:
@@ -144,7 +136,7 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     def submit_more() -> None:
         while queue and len(pending) < PER_CALL_QUERIES:
             key, query = queue.popleft()
-            fut = pool.submit(client.fetch, query)
+            fut = pool.submit(client.read_pages, query)
             futures[fut] = key
             pending.add(fut)
 
@@ -159,8 +151,9 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
                 submit_more()
                 for fut in done:
                     key = futures[fut]
-                    try:
-                        results[key] = fut.result()
+                    try:   # parsed here, one answer at a time (FhirClient.read_pages says why)
+                        results[key] = client.finish(jobs[key], fut.result(),
+                                                     raw.setdefault(key, []) if raw is not None else None)
                     except FhirError as exc:
                         log.info("FHIR query %s failed: %s", key, exc)
                         failed.add(key)
@@ -214,7 +207,7 @@ def gather(
     if client and cache_scope is not None:
         key = cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
     cache = shared.cache_for(settings.redis_url)
-    cached = (shared.get_json(cache, CACHE_NS, shared.digest(*key)) or {}) if key else {}
+    cached = warm.load(cache, key) if key else {}
 
     jobs: dict[str, str] = {}
     types = {q.key: q.resource_type for q in queries}
@@ -260,14 +253,14 @@ def gather(
         refs = [ref for ref in _wanted(client, record, orders, set()) if ref.split("/")[0] not in searching]
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
-        results, failed = _run(client, jobs)
+        raw: dict[str, list[bytes]] | None = {} if key is not None else None
+        results, failed = _run(client, jobs, raw)
         for pages in results.values():
             for page in pages:
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
-        fresh = {k: v for k, v in results.items() if k not in failed}
-        if key is not None and fresh:
-            shared.set_json(cache, CACHE_NS, shared.digest(*key), {**cached, **fresh}, CACHE_TTL_S)
+        if raw is not None and (fresh := {k: raw[k] for k in results if k not in failed}):
+            warm.store(cache, key, cached, fresh)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
                            attempted, answered)
         reads.add(client.reads)

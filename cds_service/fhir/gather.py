@@ -142,22 +142,22 @@ def _run(client: FhirClient, jobs: dict[str, str],
 
     submit_more()
     try:
-        with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
-            while pending:
-                remaining = client.deadline - time.monotonic()
-                if remaining <= 0:
-                    break
+        while pending:
+            remaining = client.deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
                 done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-                submit_more()
-                for fut in done:
-                    key = futures[fut]
-                    try:   # parsed here, one answer at a time (FhirClient.read_pages says why)
-                        results[key] = client.finish(jobs[key], fut.result(),
-                                                     raw.setdefault(key, []) if raw is not None else None)
-                    except FhirError as exc:
-                        log.info("FHIR query %s failed: %s", key, exc)
-                        failed.add(key)
-                        results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
+            submit_more()
+            for fut in done:
+                key = futures[fut]
+                try:   # parsed here, in the CPU slot, one answer at a time (FhirClient.read_pages says why)
+                    results[key] = client.finish(jobs[key], fut.result(),
+                                                 raw.setdefault(key, []) if raw is not None else None)
+                except FhirError as exc:
+                    log.info("FHIR query %s failed: %s", key, exc)
+                    failed.add(key)
+                    results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
     finally:
         for fut in pending:
             fut.cancel()        # not started yet: never will; running ones end on their timeouts

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 import uuid
@@ -95,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             profiler.stop()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         state.of(app).db.dispose()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{args.calls} x {args.hook}, {args.size} resources {'in prefetch' if args.source == 'prefetch' else 'read from FHIR'}: "
           f"{elapsed / args.calls * 1000:.1f} ms "
-          f"wall, {cpu / args.calls * 1000:.1f} ms CPU per call{'' if args.no_profiler else ' (profiled)'}")
+          f"wall, {cpu / args.calls * 1000:.1f} ms CPU per call{'' if args.no_profiler else ' (profiled)'}, "
+          f"peak RSS {peak_mb:.0f} MB")
     if args.no_profiler:
         return 0
     print(profiler.output_text(unicode=True, color=False, show_all=False))

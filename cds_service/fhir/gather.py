@@ -250,7 +250,9 @@ def gather(
         # the types an honoured prefetch key answers in full (a read would find nothing more).
         answered = {rtype for k, rtype in CONTEXT_TYPES.items() if _usable(prefetch.get(k)) or _no_data(prefetch, k)}
         searching = {types[k] for k in jobs} | answered  # e.g. Coverage: its search will very likely bring it
-        refs = [ref for ref in _wanted(client, record, orders, set()) if ref.split("/")[0] not in searching]
+        queried = set(jobs.values())    # e.g. the requester's PractitionerRole is often the ``user`` read
+        refs = [ref for ref in _wanted(client, record, orders, set())
+                if ref.split("/")[0] not in searching and ref not in queried]
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
         raw: dict[str, list[bytes]] | None = {} if key is not None else None

@@ -93,3 +93,11 @@ def test_a_partial_context_reads_only_the_missing_part(app, caller, fhir):
     instance, _answer = _sign(caller, fhir, prefetch)
     assert [e["path"] for e in fhir.log()] == ["/fhir/Location/loc-asc-1"]
     assert _audited_reads(app, instance) == 1
+
+
+def test_without_prefetch_each_resource_is_read_once(app, caller, fhir):
+    """The ordering practitioner's role is both the ``user`` and the order's requester: one read."""
+    instance, _answer = _sign(caller, fhir, {})
+    paths = [e["path"] for e in fhir.log() if "?" not in e["path"]]
+    assert paths.count("/fhir/PractitionerRole/role-pain-1") == 1
+    assert _audited_reads(app, instance) == len(fhir.log())

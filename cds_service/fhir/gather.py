@@ -2,14 +2,16 @@
 queries under one deadline (CDS Hooks 2.0 §Prefetch, §FHIR Resource Access; CRD foundation
 "Performance"; standards.md §7 budget, §8.3).
 
-A prefetch key that is missing, ``null`` or an OperationOutcome is queried from ``fhirServer`` with
-the bearer token. All such queries run at once; when the deadline passes the record is returned
-with what arrived, and the resource types that did not arrive are named in ``record.incomplete``
-so the policy says "unknown", never "unmet". A second round reads the Location, PractitionerRole,
-Organization, Encounter and Coverage the draft orders point to (service state and setting), only
-when they are relative or under the same base: absolute references to other hosts are never read.
-What an honoured prefetch key of the order's context (``practitionerRoles``, ``locations``,
-``organizations``: cds_service/fhir/queries.py) does not hold is not read either, so a call whose
+A prefetch key that is missing or an OperationOutcome (or ``null`` for the patient or coverage) is
+queried from ``fhirServer`` with the bearer token. All such queries run at once, with the Location,
+PractitionerRole, Encounter and Coverage the draft orders point to (service state and setting);
+only when a PractitionerRole or Encounter read brings a Location not yet read does a second round
+follow. References are read only when relative or under the same base: absolute references to
+other hosts are never read. When the deadline passes the record is returned with what arrived, and
+the resource types that did not arrive are named in ``record.incomplete`` so the policy says
+"unknown", never "unmet". What an honoured prefetch key of the order's context
+(``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not hold is not read, nor a
+``null`` history key (CH2: no data), so a call whose
 prefetch was honoured makes no FHIR read at all; the reads a call made are counted
 (cds_service/fhir/reads.py) for its audit row and ``/metrics``.
 """
@@ -39,7 +41,9 @@ from cds_service.policy.record import PatientRecord, TenantDefaults
 log = logging.getLogger(__name__)
 
 # Types a draft order (or what it points to) may reference that the policy reads for place of service.
-FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
+# Not Organization: nothing reads an order's, a role's or an encounter's organization, and reading
+# them took a second round of reads (a round trip to the EHR) on every call that lacked them.
+FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Encounter", "Coverage"})
 REF_PREFIX = "ref:"
 # Every call's queries run on one pool per process: a pool started for each round of queries made
 # every call pay for its thread starts in CPU (bench/RESULTS.md, "pooled FHIR query threads"). Threads
@@ -109,7 +113,7 @@ def _references(resource: dict) -> list[str]:
     for key in ("locationReference", "performer", "insurance", "location"):
         items = resource.get(key) or []
         refs.extend(items if isinstance(items, list) else [items])
-    for key in ("requester", "encounter", "organization", "serviceProvider"):
+    for key in ("requester", "encounter"):
         refs.append(resource.get(key))
     out: list[str] = []
     for item in refs:

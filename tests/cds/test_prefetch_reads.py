@@ -101,3 +101,28 @@ def test_without_prefetch_each_resource_is_read_once(app, caller, fhir):
     paths = [e["path"] for e in fhir.log() if "?" not in e["path"]]
     assert paths.count("/fhir/PractitionerRole/role-pain-1") == 1
     assert _audited_reads(app, instance) == len(fhir.log())
+
+
+def test_partial_prefetch_is_read_in_one_parallel_round(app, caller, fhir, monkeypatch):
+    """The missing history and what the order points to go out together; the order's organization
+    (read by nothing) is not asked for, so no second round waits on the EHR."""
+    from cds_service.fhir import gather as gathering
+    from tests.support.hook_requests import load
+
+    rounds: list[int] = []
+    real_run = gathering._run
+
+    def counted(client, jobs, raw=None):
+        rounds.append(len(jobs))
+        return real_run(client, jobs, raw)
+
+    monkeypatch.setattr(gathering, "_run", counted)
+    order = load("orders.json")["esi"]
+    order["performer"] = [{"reference": "Organization/org-cms"}]
+    prefetch = {k: v for k, v in full_prefetch().items() if k not in ("procedures", "observations")}
+    body = hook_body(orders=[order], prefetch=prefetch, fhir_server=fhir.base, token="tok-" + uuid.uuid4().hex)
+    assert caller.post(SIGN, body).status_code == 200
+    paths = sorted(e["path"] for e in fhir.log())
+    assert paths[:1] == ["/fhir/Location/loc-asc-1"] and "/fhir/Observation" in paths and "/fhir/Procedure" in paths
+    assert not any(p.startswith("/fhir/Organization") for p in paths)
+    assert len(rounds) == 1

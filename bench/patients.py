@@ -106,8 +106,11 @@ def draft_order(today: date, pid: str = PATIENT_ID) -> dict:
 
 
 def prefetch(resources: list[dict]) -> dict:
-    """Every discovery prefetch key answered from ``resources`` (as a capable EHR would)."""
-    from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
+    """Every discovery prefetch key answered from ``resources`` (as a capable EHR would), and no
+    other key (CDS Hooks 2.0: data other services asked for MUST NOT be sent)."""
+    from cds_service.fhir.queries import QUERIES, prefetch_templates
+
+    asked = prefetch_templates()
 
     by_type: dict[str, list[dict]] = {}
     for r in resources:
@@ -126,12 +129,17 @@ def prefetch(resources: list[dict]) -> dict:
     # locations and organizations they and the order name, the coverage's payor.
     pid = by_type["Patient"][0]["id"]
     context = practice(pid)
-    out["encounter"] = next(r for r in context if r["resourceType"] == "Encounter")
-    for key, rtype in CONTEXT_TYPES.items():
+    for key, rtype in CONTEXT_KEYS.items():
+        if key not in asked:
+            continue
         hits = [r for r in context if r["resourceType"] == rtype]
-        out[key] = {"resourceType": "Bundle", "type": "searchset", "total": len(hits),
-                    "entry": [{"resource": r} for r in hits]}
+        out[key] = hits[0] if key == "encounter" else {"resourceType": "Bundle", "type": "searchset",
+                                                       "total": len(hits), "entry": [{"resource": r} for r in hits]}
     return out
+
+
+CONTEXT_KEYS = {"encounter": "Encounter", "practitionerRoles": "PractitionerRole", "locations": "Location",
+                "organizations": "Organization"}
 
 
 def hook_body(hook: str, today: date, *, pid: str = PATIENT_ID, prefetch_values: dict | None = None,

@@ -11,9 +11,8 @@ other hosts are never read. When the deadline passes the record is returned with
 the resource types that did not arrive are named in ``record.incomplete`` so the policy says
 "unknown", never "unmet". What an honoured prefetch key of the order's context
 (``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not hold is not read, nor a
-``null`` history key (CH2: no data), so a call whose
-prefetch was honoured makes no FHIR read at all; the reads a call made are counted
-(cds_service/fhir/reads.py) for its audit row and ``/metrics``.
+``null`` history key (CH2: no data), so a call whose prefetch was honoured makes no FHIR read at
+all; the reads a call made are counted (cds_service/fhir/reads.py) for its audit row and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from cds_service.config import Settings
 from cds_service.fhir import reads, warm
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
 from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
-from cds_service.fhir.warm import cache_key
 from cds_service.policy.record import PatientRecord, TenantDefaults
 
 log = logging.getLogger(__name__)
@@ -209,7 +207,7 @@ def gather(
         )
     key = None
     if client and cache_scope is not None:
-        key = cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
+        key = warm.cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
     cache = shared.cache_for(settings.redis_url)
     cached = warm.load(cache, key) if key else {}
 

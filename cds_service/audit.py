@@ -3,8 +3,8 @@ NOT retain ... except for audit"; standards.md §8.9–8.10).
 
 One row per hook call, refusals included (401, 429): hookInstance, service, hook, a salted
 SHA-256 of the patient reference, order codes, a determination summary, card uuids, latency, HTTP
-status, the FHIR reads the call made (none when its prefetch was honoured) and the request id that the call's log lines carry (``X-Request-Id``,
-cds_service/security/request_ids.py). Never a token, a JWT or a patient id in clear. Rows older
+status, the FHIR reads the call made (none when its prefetch was honoured, cds_service/fhir/reads.py)
+and the request id that the call's log lines carry (``X-Request-Id``, cds_service/security/request_ids.py). Never a token, a JWT or a patient id in clear. Rows older
 than ``audit_retention_days`` are purged by ``painpa audit purge`` (run it from cron).
 """
 

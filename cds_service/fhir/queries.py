@@ -96,7 +96,7 @@ CONTEXT_PREFETCH: dict[str, str] = {
 # The types whose every reference from the order's context an honoured key above answers: a
 # reference of such a type that the answer lacks is not read again (CH2 §Prefetch: prefetched data
 # "MUST equal" what the service would get by querying; a read would find nothing more).
-CONTEXT_TYPES = {"practitionerRoles": "PractitionerRole", "organizations": "Organization", "locations": "Location"}
+CONTEXT_TYPES = {"practitionerRoles": "PractitionerRole", "locations": "Location"}   # organizations: never read
 
 
 def prefetch_templates() -> dict[str, str]:

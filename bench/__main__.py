@@ -2,12 +2,15 @@
 ``painpa serve`` under gunicorn, beside a bare-Flask baseline under the same gunicorn settings.
 
 Cases: the patient history (a) in prefetch, or (b) fetched from a FHIR server with 0 or
-300 ms injected per query, for (c) patients of 50, 500 and 5,000 resources. Each (case, hook) has
+300 ms injected per query, for (c) patients of 50, 500 and 5,000 resources; and ``prefetch-N-slowfhir``:
+every discovery prefetch key answered (the order's context too) and a FHIR server at 150 ms per read
+named in the call, which an honoured prefetch never needs. Each (case, hook) has
 a latency phase (one client, calls back to back: the service's own time) and a throughput phase
 (``--load-concurrency`` clients for ``--load-seconds``). The same bodies and JWT headers go to
-painpa and to the baseline. Prints a table, painpa's p50 ratio to the baseline, the targets.
+painpa and to the baseline. Prints a table (with the FHIR reads each painpa call made, counted by
+the FHIR server), painpa's p50 ratio to the baseline, the targets.
 
-    python -m bench [--quick] [--sizes 50,500,5000] [--sources prefetch,fhir0,fhir300] [--json OUT]
+    python -m bench [--quick] [--sizes 50,500,5000] [--sources prefetch,prefetch-slowfhir,fhir0,fhir300] [--json OUT]
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ WARMUP = 3
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="50,500,5000", help="patient sizes in resources")
-    p.add_argument("--sources", default="prefetch,fhir0,fhir300",
-                   help="prefetch, fhirN (FHIR server with N ms per query)")
+    p.add_argument("--sources", default="prefetch,prefetch-slowfhir,fhir0,fhir300",
+                   help="prefetch, prefetch-slowfhir (prefetch and a FHIR server at 150 ms per read), "
+                        "fhirN (FHIR server with N ms per query)")
+    p.add_argument("--slowfhir-sizes", default="500", help="sizes of the prefetch-slowfhir case")
     p.add_argument("--requests", type=int, default=200, help="latency phase: calls per (case, hook)")
     p.add_argument("--seconds", type=float, default=20.0, help="latency phase: wall-clock bound")
     p.add_argument("--load-concurrency", type=int, default=8, help="throughput phase: concurrent clients")
@@ -60,16 +65,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+SLOW_FHIR_MS = 150   # an EHR's FHIR read (they cost 50-300 ms), for the prefetch-slowfhir case
+
+
 def _sources(spec: str) -> list[tuple[str, int]]:
     out = []
     for item in spec.split(","):
         item = item.strip()
         if item == "prefetch":
             out.append(("prefetch", 0))
+        elif item == "prefetch-slowfhir":
+            out.append(("prefetch-slowfhir", SLOW_FHIR_MS))
         elif item.startswith("fhir") and item[4:].isdigit():
             out.append(("fhir", int(item[4:])))
         else:
-            raise SystemExit(f"unknown source {item!r}: use prefetch or fhirN (N ms per query)")
+            raise SystemExit(f"unknown source {item!r}: use prefetch, prefetch-slowfhir or fhirN (N ms per query)")
     return out
 
 
@@ -86,9 +96,9 @@ class Bench:
 
     def template(self, hook: str, size: int, source: str) -> bytes:
         pid = f"bench-pt-{size}"
-        prefetch = patients.prefetch(self.history[size]) if source == "prefetch" else None
+        prefetch = patients.prefetch(self.history[size]) if source.startswith("prefetch") else None
         body = patients.hook_body(hook.removesuffix("-warm"), self.today, pid=pid, prefetch_values=prefetch,
-                                  fhir_server=self.fhir.base if source == "fhir" else None,
+                                  fhir_server=self.fhir.base if source != "prefetch" else None,
                                   hook_instance=HOOK_INSTANCE.decode(), token=FHIR_TOKEN.decode())
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -103,7 +113,8 @@ class Bench:
         """Latency phase, then throughput phase; also the CPU seconds the server tree and this client
         spent in the throughput phase (what a call costs, whoever else shares the cores)."""
         a = self.args
-        load.drive(url, payloads[:WARMUP], headers[:WARMUP], concurrency=1, max_seconds=a.seconds)
+        self.fhir.clear_log()
+        warm = load.drive(url, payloads[:WARMUP], headers[:WARMUP], concurrency=1, max_seconds=a.seconds)
         lat = load.drive(url, payloads[WARMUP:], headers[WARMUP:], concurrency=1, max_seconds=a.seconds)
         thr, cpu = None, {}
         if a.load_seconds > 0:
@@ -112,10 +123,14 @@ class Bench:
                              max_seconds=a.load_seconds)
             cpu = {"cpu_s": servers.tree_cpu_seconds(self.pids[server]) - server0,
                    "client_cpu_s": time.process_time() - client0}
+        calls = warm.count + lat.count + (thr.count if thr else 0)
+        if server == "painpa" and calls:   # what reached the FHIR server, per call (the baseline reads none)
+            cpu["fhir_reads"] = self.fhir.reads() / calls
         return lat, thr, cpu
 
     def case(self, source: str, latency_ms: int, size: int) -> None:
-        name = f"prefetch-{size}" if source == "prefetch" else f"fhir{latency_ms}-{size}"
+        name = {"prefetch": f"prefetch-{size}", "prefetch-slowfhir": f"prefetch-{size}-slowfhir"}.get(
+            source, f"fhir{latency_ms}-{size}")
         self.fhir.set_latency(latency_ms / 1000)
         # order-sign-warm follows order-select within seconds (as in an EHR) with the same patient, user
         # and access token, so it may reuse the select's FHIR reads (the warm cache, 120 s).
@@ -154,7 +169,8 @@ class Bench:
             mem.__enter__()
         try:
             for source, latency_ms in _sources(self.args.sources):
-                for size in (int(s) for s in self.args.sizes.split(",")):
+                sizes = self.args.slowfhir_sizes if source == "prefetch-slowfhir" else self.args.sizes
+                for size in (int(s) for s in sizes.split(",")):
                     self.case(source, latency_ms, size)
         finally:
             for mem in self.mem.values():
@@ -163,7 +179,7 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = sorted({int(s) for s in f"{args.sizes},{args.slowfhir_sizes}".split(",")})
     # The rate limiter still counts every call (its cost is measured) but never throttles the bench;
     # the prefetch bound must admit the 5,000-resource patient plus the order's context.
     extra_env = {"PAINPA_RATE_LIMIT": "1000000", "PAINPA_MAX_PREFETCH_RESOURCES": "10000",
@@ -172,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="painpa-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         history = {size: patients.make_patient(size, started.date(), f"bench-pt-{size}") for size in sizes}
-        resources = patients.practice() + [r for size in sizes for r in history[size]]
+        resources = [r for size in sizes for r in patients.practice(f"bench-pt-{size}") + history[size]]
         if args.postgres:
             from tests.support.postgres import postgres_server
 

@@ -15,20 +15,21 @@ from bench.report import Row, ratio
 
 
 def _rows(path: Path) -> list[Row]:
-    return [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    return [Row(**r) for r in json.loads(path.read_text())["rows"]]   # older runs: no reads column
 
 
 def _fmt(row: Row | None, rows: list[Row]) -> list[str]:
     if row is None:
-        return ["-"] * 7
+        return ["-"] * 8
     rat = ratio(rows, row)
     return [f"{row.p50_ms:.1f}", f"{row.p95_ms:.1f}", f"{row.p99_ms:.1f}", f"{row.rps:.0f}" if row.rps else "-",
-            f"{row.cpu_ms:.1f}" if row.cpu_ms else "-", f"{row.peak_mb:.0f}", f"{rat:.1f}x" if rat else "-"]
+            f"{row.cpu_ms:.1f}" if row.cpu_ms else "-", f"{row.peak_mb:.0f}", f"{rat:.1f}x" if rat else "-",
+            f"{row.fhir_reads:.2f}" if row.fhir_reads is not None else "-"]
 
 
 def markdown(before: list[Row], after: list[Row]) -> str:
-    head = ("| case | hook | p50 before | p95 | p99 | req/s | cpu ms | peak MB | x bare | p50 after | p95 | p99 "
-            "| req/s | cpu ms | peak MB | x bare | bare p50 (after) |")
+    head = ("| case | hook | p50 before | p95 | p99 | req/s | cpu ms | peak MB | x bare | reads | p50 after | p95 "
+            "| p99 | req/s | cpu ms | peak MB | x bare | reads | bare p50 (after) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     keys = [(r.case, r.hook) for r in after if r.server == "painpa"]
     keys += [(r.case, r.hook) for r in before if r.server == "painpa" and (r.case, r.hook) not in keys]

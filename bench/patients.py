@@ -19,10 +19,17 @@ from sandbox.seed.practice import location
 
 PATIENT_ID = "bench-pt"  # default; a run with several sizes uses bench-pt-{size}
 ROLE = {"resourceType": "PractitionerRole", "id": "bench-role", "active": True,
-        "practitioner": {"reference": "Practitioner/bench-dr"}, "location": [{"reference": "Location/bench-asc"}]}
+        "practitioner": {"reference": "Practitioner/bench-dr"}, "location": [{"reference": "Location/bench-asc"}],
+        "organization": {"reference": "Organization/bench-clinic"}}
 PRACTITIONER = {"resourceType": "Practitioner", "id": "bench-dr", "name": [{"family": "Okafor", "given": ["Chidi"]}]}
 SITE = location("bench-asc", "Austin Surgery Center", "24", "TX", "Austin")
 PAYER = {"resourceType": "Organization", "id": "payer-medicare", "name": "Medicare Part A/B (MAC)"}
+CLINIC = {"resourceType": "Organization", "id": "bench-clinic", "name": "Austin Spine and Pain"}
+# The visit the order is placed in (an EHR's order-sign names it): its location and service provider.
+ENCOUNTER = {"resourceType": "Encounter", "id": "bench-enc", "status": "in-progress",
+             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+             "location": [{"location": {"reference": "Location/bench-asc"}}],
+             "serviceProvider": {"reference": "Organization/bench-clinic"}}
 
 _COMORBID = ("M54.50", "G89.4", "M48.062", "M51.16", "M54.17")
 _MEDS = ("5640", "25480", "140587", "21949")
@@ -79,16 +86,18 @@ def make_patient(size: int, today: date, pid: str = PATIENT_ID) -> list[dict]:
     return c.resources[:max(size, 20)]
 
 
-def practice() -> list[dict]:
-    """What the order points to (requester, site, payer), served by the FHIR server but not in prefetch."""
-    return [copy.deepcopy(r) for r in (ROLE, PRACTITIONER, SITE, PAYER)]
+def practice(pid: str = PATIENT_ID) -> list[dict]:
+    """What the order points to (requester, site, clinic, payer, the visit), served by the FHIR server."""
+    encounter = {**copy.deepcopy(ENCOUNTER), "id": f"{pid}-enc", "subject": {"reference": f"Patient/{pid}"}}
+    return [copy.deepcopy(r) for r in (ROLE, PRACTITIONER, SITE, PAYER, CLINIC)] + [encounter]
 
 
 def draft_order(today: date, pid: str = PATIENT_ID) -> dict:
     return {"resourceType": "ServiceRequest", "id": "bench-sr", "status": "draft", "intent": "order",
             "code": {"coding": [{"system": CPT, "code": "64483",
                                  "display": "Transforaminal epidural injection, lumbar or sacral, single level"}]},
-            "subject": {"reference": f"Patient/{pid}"}, "authoredOn": today.isoformat(),
+            "subject": {"reference": f"Patient/{pid}"}, "encounter": {"reference": f"Encounter/{pid}-enc"},
+            "authoredOn": today.isoformat(),
             "requester": {"reference": "PractitionerRole/bench-role"},
             "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M54.16"}]}],
             "insurance": [{"reference": f"Coverage/{pid}-1"}],  # Chart ids: Patient, then {pid}-1
@@ -97,8 +106,11 @@ def draft_order(today: date, pid: str = PATIENT_ID) -> dict:
 
 
 def prefetch(resources: list[dict]) -> dict:
-    """Every discovery prefetch key answered from ``resources`` (as a capable EHR would)."""
-    from cds_service.fhir.queries import QUERIES
+    """Every discovery prefetch key answered from ``resources`` (as a capable EHR would), and no
+    other key (CDS Hooks 2.0: data other services asked for MUST NOT be sent)."""
+    from cds_service.fhir.queries import QUERIES, prefetch_templates
+
+    asked = prefetch_templates()
 
     by_type: dict[str, list[dict]] = {}
     for r in resources:
@@ -113,17 +125,27 @@ def prefetch(resources: list[dict]) -> dict:
             hits = by_type.get(q.resource_type, [])
             out[q.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(hits),
                           "entry": [{"resource": r} for r in hits]}
-    # What the order points to, as a CRD 2.2 client's extra prefetch would carry it (the service keeps
-    # well-formed keys beyond its own templates), so prefetch alone answers place and state of service.
-    out["orderContext"] = {"resourceType": "Bundle", "type": "collection",
-                           "entry": [{"resource": r} for r in practice()]}
+    # The order's context keys (CRD 2.2.1 standard prefetch): the visit, the requester's role, the
+    # locations and organizations they and the order name, the coverage's payor.
+    pid = by_type["Patient"][0]["id"]
+    context = practice(pid)
+    for key, rtype in CONTEXT_KEYS.items():
+        if key not in asked:
+            continue
+        hits = [r for r in context if r["resourceType"] == rtype]
+        out[key] = hits[0] if key == "encounter" else {"resourceType": "Bundle", "type": "searchset",
+                                                       "total": len(hits), "entry": [{"resource": r} for r in hits]}
     return out
+
+
+CONTEXT_KEYS = {"encounter": "Encounter", "practitionerRoles": "PractitionerRole", "locations": "Location",
+                "organizations": "Organization"}
 
 
 def hook_body(hook: str, today: date, *, pid: str = PATIENT_ID, prefetch_values: dict | None = None,
               fhir_server: str | None = None, hook_instance: str | None = None, token: str | None = None) -> dict:
     order = draft_order(today, pid)
-    context: dict = {"userId": "PractitionerRole/bench-role", "patientId": pid,
+    context: dict = {"userId": "PractitionerRole/bench-role", "patientId": pid, "encounterId": f"{pid}-enc",
                      "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}}
     if hook == "order-select":
         context["selections"] = ["ServiceRequest/bench-sr"]

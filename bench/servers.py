@@ -97,6 +97,13 @@ class FhirServer:
         slow = dict.fromkeys(FHIR_TYPES, seconds) if seconds else {}
         requests.post(f"{self.root}/_control", json={"slow": slow}, timeout=5).raise_for_status()
 
+    def clear_log(self) -> None:
+        requests.delete(f"{self.root}/_log", timeout=5).raise_for_status()
+
+    def reads(self) -> int:
+        """FHIR requests received since :meth:`clear_log` (every page of a search counts)."""
+        return len(requests.get(f"{self.root}/_log", timeout=30).json())
+
 
 @contextmanager
 def fhir_server(resources: list[dict], workdir: Path, *, page_size: int = 1000) -> Iterator[FhirServer]:

@@ -3,8 +3,8 @@ NOT retain ... except for audit"; standards.md §8.9–8.10).
 
 One row per hook call, refusals included (401, 429): hookInstance, service, hook, a salted
 SHA-256 of the patient reference, order codes, a determination summary, card uuids, latency, HTTP
-status and the request id that the call's log lines carry (``X-Request-Id``,
-cds_service/security/request_ids.py). Never a token, a JWT or a patient id in clear. Rows older
+status, the FHIR reads the call made (none when its prefetch was honoured, cds_service/fhir/reads.py)
+and the request id that the call's log lines carry (``X-Request-Id``, cds_service/security/request_ids.py). Never a token, a JWT or a patient id in clear. Rows older
 than ``audit_retention_days`` are purged by ``painpa audit purge`` (run it from cron).
 """
 
@@ -74,6 +74,7 @@ def record(
     status: int,
     incomplete: Iterable[str] = (),
     request_id: str | None = None,
+    fhir_reads: int | None = None,
 ) -> None:
     """Write the audit row. A failure propagates: a call whose row cannot be written is answered 503
     by the HTTP layer (cds_service/http_errors.py), never 200 without its row (docs/security.md §2.7)."""
@@ -92,6 +93,7 @@ def record(
         status=status,
         incomplete=sorted(incomplete),
         request_id=request_id,
+        fhir_reads=fhir_reads,
     )
     # Core insert (Database.begin): one row per hook call, no ORM object needed.
     with db.begin() as conn:

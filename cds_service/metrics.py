@@ -1,5 +1,6 @@
 """``/metrics`` in the Prometheus text exposition format 0.0.4: request counts by service and
-status, a latency histogram per service and dependency failures; no patient data in any label.
+status, a latency histogram per service, the FHIR reads per call and dependency failures; no
+patient data in any label.
 
 Under ``painpa serve`` the figures are the whole service's, summed over its worker processes
 (prometheus_client's multiprocess mode: each worker writes its values to memory-mapped files in a
@@ -15,6 +16,9 @@ unavailable). ``painpa_dependency_errors_total{dependency}`` counts the failures
 operation that failed; none while the circuit breaker skips Redis, cds_service/shared/cache.py)
 and ``fhir`` (each FHIR query of a hook call or SMART session that failed or missed the deadline,
 whose resource type the answer then calls incomplete, cds_service/fhir/gather.py).
+``painpa_cds_fhir_reads{service}`` is a histogram of the FHIR requests each answered call sent
+(cds_service/fhir/reads.py): its ``le="0"`` bucket counts the calls whose prefetch was honoured in
+full, ``_sum / _count`` is the mean reads per call.
 
 ``/metrics`` is not public (it tells who calls how often and what fails): with
 ``PAINPA_METRICS_TOKEN`` set it answers only ``Authorization: Bearer <token>`` (RFC 6750 §2.1;
@@ -53,6 +57,8 @@ _requests = Counter("painpa_cds_requests", "CDS service calls by service and HTT
                     ("service", "status"), registry=_registry)
 _seconds = Histogram("painpa_cds_request_seconds", "CDS service call latency.", ("service",),
                      buckets=BUCKETS, registry=_registry)
+_fhir_reads = Histogram("painpa_cds_fhir_reads", "FHIR requests sent per CDS service call (0: prefetch sufficed).",
+                        ("service",), buckets=(0, 1, 2, 4, 8, 16, 32, 64), registry=_registry)
 DEPENDENCIES = ("database", "redis", "fhir")
 _dependency_errors = Counter("painpa_dependency_errors", "Failures of a dependency met while answering: database "
                              "busy or unavailable, Redis unavailable, FHIR queries failed or past the deadline.",
@@ -66,9 +72,11 @@ _FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 bp = Blueprint("metrics", __name__)
 
 
-def observe(service: str, status: int, seconds: float) -> None:
+def observe(service: str, status: int, seconds: float, fhir_reads: int | None = None) -> None:
     _requests.labels(service, str(status)).inc()
     _seconds.labels(service).observe(seconds)
+    if fhir_reads is not None:
+        _fhir_reads.labels(service).observe(fhir_reads)
 
 
 def dependency_error(dependency: str, count: int = 1) -> None:

@@ -10,6 +10,7 @@ Nothing here logs a URL with a query (it may hold patient ids) or a header.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
 
@@ -85,6 +86,8 @@ class FhirClient:
         self.deadline = deadline  # time.monotonic() value
         self.max_pages = max_pages
         self.budget = Budget()  # bytes and resources this call may read in total (security.limits)
+        self.reads = 0          # requests sent (pages included), from the query pool's threads
+        self._reads_lock = threading.Lock()
 
     def url_for(self, relative_or_absolute: str) -> str | None:
         """Absolute URL under the base, or None when the reference points elsewhere."""
@@ -99,6 +102,11 @@ class FhirClient:
         return urls.under(url, self.base) is not None
 
     def get(self, url: str) -> dict:
+        """The resource at ``url``."""
+        return parse(self.read(url))
+
+    def read(self, url: str) -> bytes:
+        """The body at ``url``, read under the deadline, the size cap and the call's byte budget."""
         # The URL sent is the one checked, in its normal form: urllib3 would otherwise remove dot
         # segments after the check (a next link "{base}/../../admin" would leave the base).
         url = urls.under(url, self.base)
@@ -107,6 +115,8 @@ class FhirClient:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise FhirError("deadline passed")
+        with self._reads_lock:
+            self.reads += 1
         headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
@@ -121,43 +131,55 @@ class FhirClient:
                 if resp.status != 200:
                     discard(resp)
                     raise FhirError(f"HTTP {resp.status}")
-                content = read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
+                return read_bounded(resp, MAX_BODY_BYTES, self.deadline, self.budget)
         except (BodyRefused, OSError, HTTPError, ValueError) as exc:  # ValueError: http.client on a bad header
             raise FhirError(str(exc) if isinstance(exc, BodyRefused) else type(exc).__name__) from None
-        try:
-            # Not orjson: more peak memory for no CPU gained (bench/RESULTS.md, "Tried and not kept").
-            body = json.loads(content)
-        except (ValueError, RecursionError):
-            raise FhirError("response is not JSON") from None
-        if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":
-            raise FhirError("response is not a resource")
-        return body
 
-    def fetch(self, relative: str) -> list[dict]:
-        """Read or search; a search follows ``next`` links under the base up to ``max_pages``."""
+    def fetch(self, relative: str, raw: list[bytes] | None = None) -> list[dict]:
+        """Read or search; a search follows ``next`` links under the base up to ``max_pages``. The
+        pages' bytes go to ``raw`` when given (the warm cache keeps them, cds_service/fhir/warm.py)."""
+        return self.finish(relative, self.read_pages(relative), raw)
+
+    def read_pages(self, relative: str) -> list[tuple[bytes, dict | None]]:
+        """The reading half of :meth:`fetch`, for a query thread: each page's bytes, parsed (and
+        checked) only when they may hold a ``next`` link to follow. The last page is left to
+        :meth:`finish` in the caller's thread: JSON parsed on a dozen query threads at once cost a
+        third more CPU than parsed by one (they take the GIL from one another), and the queries
+        still overlap on the network (bench/RESULTS.md, "FHIR path")."""
         url = self.url_for(relative)
         if url is None:
             raise FhirError("reference outside the registered FHIR base")
-        body = self.get(url)
+        pages: list[tuple[bytes, dict | None]] = []
+        content = self.read(url)
+        while _may_link(content):
+            body = self._accept(relative, parse(content), [p for _, p in pages])
+            pages.append((content, body))
+            nxt = next_link(body)
+            if not nxt or not self.owns(nxt):
+                return pages
+            if len(pages) >= self.max_pages:
+                raise Truncated([p for _, p in pages])
+            content = self.read(nxt)
+        pages.append((content, None))
+        return pages
+
+    def finish(self, relative: str, pages: list[tuple[bytes, dict | None]], raw: list[bytes] | None = None) -> list[dict]:
+        """The pages of :meth:`read_pages`, each parsed and checked once; their bytes go to ``raw``."""
+        out: list[dict] = []
+        for content, body in pages:
+            out.append(body if body is not None else self._accept(relative, parse(content), out))
+        if raw is not None:
+            raw.extend(content for content, _ in pages)
+        return out
+
+    def _accept(self, relative: str, body: dict, before: list[dict]) -> dict:
+        """``body`` as a page of the answer to ``relative`` after the pages ``before``: of the type
+        asked for, and within the call's resource budget (past it, the pages before are kept)."""
         if wrong := answers.problem(relative, body):  # a Patient where Coverage was asked = failed query
             raise FhirError(wrong)
         if not self.budget.take_resources(body):
-            raise FhirError("the call's resource budget is spent")
-        if body.get("resourceType") != "Bundle":
-            return [body]
-        pages = [body]
-        while len(pages) < self.max_pages:
-            nxt = next_link(pages[-1])
-            if not nxt or not self.owns(nxt):
-                break
-            pages.append(self.get(nxt))
-            if wrong := answers.problem(relative, pages[-1]):
-                raise FhirError(wrong)
-            if not self.budget.take_resources(pages[-1]):
-                raise Truncated(pages[:-1])
-        if len(pages) >= self.max_pages and (nxt := next_link(pages[-1])) and self.owns(nxt):
-            raise Truncated(pages)
-        return pages
+            raise Truncated(list(before)) if before else FhirError("the call's resource budget is spent")
+        return body
 
     def continue_bundle(self, bundle: dict) -> list[dict]:
         """Follow the ``next`` links of a prefetched Bundle (CDS Hooks 2.0 allows paginated prefetch)."""
@@ -170,6 +192,24 @@ class FhirClient:
             current = self.get(nxt)
             pages.append(current)
         return pages
+
+
+def _may_link(content: bytes) -> bool:
+    """Whether a body may hold a ``next`` link: the JSON string ``"next"`` (a link's relation), or
+    any ``\\u`` escape (which could spell it); without either it has none."""
+    return b'"next"' in content or b"\\u" in content
+
+
+def parse(content: bytes) -> dict:
+    """A FHIR resource from a response body (not an OperationOutcome)."""
+    try:
+        # Not orjson: more peak memory for no CPU gained (bench/RESULTS.md, "Tried and not kept").
+        body = json.loads(content)
+    except (ValueError, RecursionError):
+        raise FhirError("response is not JSON") from None
+    if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":
+        raise FhirError("response is not a resource")
+    return body
 
 
 def next_link(bundle: dict) -> str | None:

@@ -2,17 +2,21 @@
 queries under one deadline (CDS Hooks 2.0 §Prefetch, §FHIR Resource Access; CRD foundation
 "Performance"; standards.md §7 budget, §8.3).
 
-A prefetch key that is missing, ``null`` or an OperationOutcome is queried from ``fhirServer`` with
-the bearer token. All such queries run at once; when the deadline passes the record is returned
-with what arrived, and the resource types that did not arrive are named in ``record.incomplete``
-so the policy says "unknown", never "unmet". A second round reads the Location, PractitionerRole,
-Organization, Encounter and Coverage the draft orders point to (service state and setting), only
-when they are relative or under the same base: absolute references to other hosts are never read.
+A prefetch key that is missing or an OperationOutcome (or ``null`` for the patient or coverage) is
+queried from ``fhirServer`` with the bearer token. All such queries run at once, with the Location,
+PractitionerRole, Encounter and Coverage the draft orders point to (service state and setting);
+only when a PractitionerRole or Encounter read brings a Location not yet read does a second round
+follow. References are read only when relative or under the same base: absolute references to
+other hosts are never read. When the deadline passes the record is returned with what arrived, and
+the resource types that did not arrive are named in ``record.incomplete`` so the policy says
+"unknown", never "unmet". What an honoured prefetch key of the order's context
+(``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not hold is not read, nor a
+``null`` history key (CH2: no data), so a call whose prefetch was honoured makes no FHIR read at
+all; the reads a call made are counted (cds_service/fhir/reads.py) for its audit row and ``/metrics``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -27,15 +31,17 @@ from urllib3 import PoolManager
 
 from cds_service import cpu, metrics, shared
 from cds_service.config import Settings
+from cds_service.fhir import reads, warm
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
-from cds_service.fhir.queries import QUERIES
+from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
 
 log = logging.getLogger(__name__)
 
 # Types a draft order (or what it points to) may reference that the policy reads for place of service.
-FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Organization", "Encounter", "Coverage"})
-CACHE_TTL_S = 120
+# Not Organization: nothing reads an order's, a role's or an encounter's organization, and reading
+# them took a second round of reads (a round trip to the EHR) on every call that lacked them.
+FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Encounter", "Coverage"})
 REF_PREFIX = "ref:"
 # Every call's queries run on one pool per process: a pool started for each round of queries made
 # every call pay for its thread starts in CPU (bench/RESULTS.md, "pooled FHIR query threads"). Threads
@@ -51,10 +57,7 @@ _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
 
-# The order-select → order-sign warm cache lives in cds_service.shared: serialized and bounded in
-# bytes in-process (an entry-count bound let 512 records of 5,000 resources take gigabytes, as the
-# bench showed), or in Redis when PAINPA_REDIS_URL is set so that any worker can reuse it.
-CACHE_NS = "gather"
+
 @cache
 def _connections() -> PoolManager:
     """Connection pools for callers that bring none (the SMART app's worklist, the CPM app)."""
@@ -71,13 +74,8 @@ def _query_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def cache_key(scope: Sequence[str | None], fhir_server: str, patient_id: str, user_id: str | None, token: str) -> tuple:
-    """Cache entries are bound to client, tenant, server, patient, user and the token itself (hashed)."""
-    return (*scope, fhir_server, patient_id, user_id, hashlib.sha256(token.encode()).hexdigest())
-
-
 def clear_cache() -> None:
-    shared.clear(CACHE_NS)
+    warm.clear()
 
 
 def render_template(template: str, context: Mapping[str, str | None]) -> str | None:
@@ -100,12 +98,20 @@ def _usable(value: object) -> bool:
     return value.get("resourceType") != "Bundle" or isinstance(value.get("entry", []), list)
 
 
+def _no_data(prefetch: Mapping[str, object], key: str) -> bool:
+    """CH2 §Prefetch: "If the CDS Client has no data to populate a template prefetch key, the
+    prefetch template key MUST have a value of null". Honoured only where a FHIR server could have
+    been asked instead (the same answer, one read fewer) and never for the patient or coverage,
+    which without them stay missing (the 412 of CDS Hooks 2.0 for CRD 2.0.1 clients, CC-24)."""
+    return key in prefetch and prefetch[key] is None
+
+
 def _references(resource: dict) -> list[str]:
     refs: list[object] = []
     for key in ("locationReference", "performer", "insurance", "location"):
         items = resource.get(key) or []
         refs.extend(items if isinstance(items, list) else [items])
-    for key in ("requester", "encounter", "organization", "serviceProvider"):
+    for key in ("requester", "encounter"):
         refs.append(resource.get(key))
     out: list[str] = []
     for item in refs:
@@ -116,9 +122,10 @@ def _references(resource: dict) -> list[str]:
     return out
 
 
-def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]], set[str]]:
+def _run(client: FhirClient, jobs: dict[str, str],
+         raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
     """Run ``jobs`` (key -> relative query) in parallel until done or the deadline; return results
-    and the keys that failed."""
+    and the keys that failed. With ``raw``, each key's answer bytes are kept there too."""
     results: dict[str, list[dict]] = {}
     failed: set[str] = set()
     if not jobs:
@@ -131,27 +138,28 @@ def _run(client: FhirClient, jobs: dict[str, str]) -> tuple[dict[str, list[dict]
     def submit_more() -> None:
         while queue and len(pending) < PER_CALL_QUERIES:
             key, query = queue.popleft()
-            fut = pool.submit(client.fetch, query)
+            fut = pool.submit(client.read_pages, query)
             futures[fut] = key
             pending.add(fut)
 
     submit_more()
     try:
-        with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
-            while pending:
-                remaining = client.deadline - time.monotonic()
-                if remaining <= 0:
-                    break
+        while pending:
+            remaining = client.deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
                 done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-                submit_more()
-                for fut in done:
-                    key = futures[fut]
-                    try:
-                        results[key] = fut.result()
-                    except FhirError as exc:
-                        log.info("FHIR query %s failed: %s", key, exc)
-                        failed.add(key)
-                        results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
+            submit_more()
+            for fut in done:
+                key = futures[fut]
+                try:   # parsed here, in the CPU slot, one answer at a time (FhirClient.read_pages says why)
+                    results[key] = client.finish(jobs[key], fut.result(),
+                                                 raw.setdefault(key, []) if raw is not None else None)
+                except FhirError as exc:
+                    log.info("FHIR query %s failed: %s", key, exc)
+                    failed.add(key)
+                    results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
     finally:
         for fut in pending:
             fut.cancel()        # not started yet: never will; running ones end on their timeouts
@@ -199,14 +207,16 @@ def gather(
         )
     key = None
     if client and cache_scope is not None:
-        key = cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
+        key = warm.cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
     cache = shared.cache_for(settings.redis_url)
-    cached = (shared.get_json(cache, CACHE_NS, shared.digest(*key)) or {}) if key else {}
+    cached = warm.load(cache, key) if key else {}
 
     jobs: dict[str, str] = {}
     types = {q.key: q.resource_type for q in queries}
     for q in queries:
         value = prefetch.get(q.key)
+        if client and _no_data(prefetch, q.key) and not q.required:
+            continue    # the client's answer: nothing on file (the same as an empty search)
         if _usable(value):
             record.add(value)
             if client and value.get("resourceType") == "Bundle":
@@ -238,21 +248,26 @@ def gather(
             for page in pages:
                 record.add(page)
     if client:
-        # What the draft orders point to is known now: read it in the same parallel round.
-        searching = {types[k] for k in jobs}  # e.g. Coverage: its search will very likely bring it
-        refs = [ref for ref in _wanted(client, record, orders, set()) if ref.split("/")[0] not in searching]
+        # What the draft orders point to is known now: read it in the same parallel round, except
+        # the types an honoured prefetch key answers in full (a read would find nothing more).
+        answered = {rtype for k, rtype in CONTEXT_TYPES.items() if _usable(prefetch.get(k)) or _no_data(prefetch, k)}
+        searching = {types[k] for k in jobs} | answered  # e.g. Coverage: its search will very likely bring it
+        queried = set(jobs.values())    # e.g. the requester's PractitionerRole is often the ``user`` read
+        refs = [ref for ref in _wanted(client, record, orders, set())
+                if ref.split("/")[0] not in searching and ref not in queried]
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
-        results, failed = _run(client, jobs)
+        raw: dict[str, list[bytes]] | None = {} if key is not None else None
+        results, failed = _run(client, jobs, raw)
         for pages in results.values():
             for page in pages:
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
-        fresh = {k: v for k, v in results.items() if k not in failed}
-        if key is not None and fresh:
-            shared.set_json(cache, CACHE_NS, shared.digest(*key), {**cached, **fresh}, CACHE_TTL_S)
+        if raw is not None and (fresh := {k: raw[k] for k in results if k not in failed}):
+            warm.store(cache, key, cached, fresh)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
-                           attempted)
+                           attempted, answered)
+        reads.add(client.reads)
     return record
 
 
@@ -277,10 +292,12 @@ def _wanted(client: FhirClient, record: PatientRecord, sources: Sequence[dict], 
     return list(wanted)
 
 
-def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict], attempted: set[str]) -> None:
-    """Up to two more rounds for what the fetched resources point to (PractitionerRole → Location)."""
+def _follow_references(client: FhirClient, record: PatientRecord, sources: list[dict], attempted: set[str],
+                       answered: set[str]) -> None:
+    """Up to two more rounds for what the fetched resources point to (PractitionerRole → Location),
+    but not the types in ``answered`` (honoured prefetch keys)."""
     for _round in range(2):
-        wanted = _wanted(client, record, sources, attempted)
+        wanted = [ref for ref in _wanted(client, record, sources, attempted) if ref.split("/")[0] not in answered]
         if not wanted:
             return
         attempted.update(wanted)

@@ -1,6 +1,15 @@
 """The patient history painpa reads, declared once: the same list builds the discovery prefetch
 templates (CDS Hooks 2.0 §Prefetch Template; CC-4, CC-5: only context tokens, no _include, no
 chaining, no modifiers) and the queries issued when a prefetch value is missing.
+
+The order's context (its encounter, the ordering practitioner's role, the locations and organizations
+they name, the coverage's payor) is asked for with the keys and template forms of CRD 2.2.1's
+standard prefetch (``CRDServices.json``; CRD "Additional prefetch capabilities": FHIRPath tokens
+over ``context`` and earlier prefetch keys, functions ``ofType()``/``resolve()``, no ``_include``,
+which the CDS Hooks work group left out of the proposal CRD pre-adopts). A CDS Hooks 2.0 client that
+cannot fill such a token omits the key (CH2 §Prefetch: "MUST NOT send keys it chose not to
+satisfy"); painpa then reads what the orders point to itself (cds_service/fhir/gather.py).
+docs/performance.md "Prefetch" says which forms are portable and why.
 """
 
 from __future__ import annotations
@@ -62,5 +71,35 @@ QUERIES: tuple[Query, ...] = (
 )
 
 
+# Who ordered and where (CRD 2.2.1 CRDServices.json, order-select and order-sign, these keys verbatim),
+# plus the Coverage's payor Organization in ``organizations`` (the same form: a ``%coverage`` prefetch
+# variable, listed after ``coverage`` as CRD dev-18 requires): the payer routing reads its identifiers.
+_ROLES = ("%encounter.participant.individual", "context.draftOrders.entry.resource.sender",
+          "context.draftOrders.entry.resource.recipient", "context.draftOrders.entry.resource.requester",
+          "context.draftOrders.entry.resource.performer", "context.draftOrders.entry.resource.orderer",
+          "context.draftOrders.entry.resource.prescriber")
+CONTEXT_PREFETCH: dict[str, str] = {
+    "encounter": "Encounter/{{context.encounterId}}",
+    "practitionerRoles": "PractitionerRole?_id={{" + "|".join(f"{p}.resolve().ofType(PractitionerRole).id"
+                                                             for p in _ROLES) + "}}",
+    "organizations": "Organization?_id={{%practitionerRoles.entry.resource.organization.resolve().id"
+                     "|%encounter.serviceProvider.resolve().ofType(Organization).id"
+                     "|context.draftOrders.entry.resource.dispenseRequest.performer.resolve().id"
+                     "|context.draftOrders.entry.resource.sender.resolve().ofType(Organization).id"
+                     "|context.draftOrders.entry.resource.recipient.resolve().ofType(Organization).id"
+                     "|context.draftOrders.entry.resource.performer.resolve().ofType(Organization).id"
+                     "|%coverage.entry.resource.payor.resolve().ofType(Organization).id}}",
+    "locations": "Location?_id={{%practitionerRoles.entry.resource.location.resolve().id"
+                 "|%encounter.location.location.resolve().id"
+                 "|context.draftOrders.entry.resource.locationReference.resolve().id}}",
+}
+# The types whose every reference from the order's context an honoured key above answers: a
+# reference of such a type that the answer lacks is not read again (CH2 §Prefetch: prefetched data
+# "MUST equal" what the service would get by querying; a read would find nothing more).
+CONTEXT_TYPES = {"practitionerRoles": "PractitionerRole", "locations": "Location"}   # organizations: never read
+
+
 def prefetch_templates() -> dict[str, str]:
-    return {q.key: q.template for q in QUERIES}
+    """Discovery's templates: the history queries, then the order's context (``%key`` variables
+    refer to keys listed before them)."""
+    return {q.key: q.template for q in QUERIES} | CONTEXT_PREFETCH

@@ -23,6 +23,7 @@ from cds_service.auth import AuthError, authenticate
 from cds_service.clients import ClientInfo
 from cds_service.clock import today_utc
 from cds_service.errors import Refused
+from cds_service.fhir import reads as fhir_reads
 from cds_service.hooks import feedback, registry
 from cds_service.hooks.request import HookRequest, InvalidRequest, parse_json, parse_request
 from cds_service.hooks.service import HookCall, HookResult, ServiceDef
@@ -125,7 +126,7 @@ def _throttle(service: ServiceDef, client: ClientInfo, started: float) -> None:
 
 
 def _audit(service_id: str, client: ClientInfo | None, hook_req: HookRequest | None, result: HookResult | None,
-           status: int, elapsed: float) -> None:
+           status: int, elapsed: float, fhir_reads: int | None = None) -> None:
     """The call's audit row. A write that fails is logged here, naming the hookInstance (or that none
     was read) and the status the call would have had, then raised: the call is answered 503 (database
     busy or unavailable) or 500, never without its row (docs/security.md §2.7)."""
@@ -145,6 +146,7 @@ def _audit(service_id: str, client: ClientInfo | None, hook_req: HookRequest | N
             status=status,
             incomplete=result.record.incomplete if result else (),
             request_id=request_ids.current(),
+            fhir_reads=fhir_reads,
         )
     except Exception as exc:
         log.error("audit row not written for hookInstance %s (would have answered %d): %s; answered %d",
@@ -165,6 +167,7 @@ def _call_service(service_id: str):
         _throttle(service, client, started)
     hook_req: HookRequest | None = None
     result: HookResult | None = None
+    count = fhir_reads.begin()
     if client is None:
         resp = unauthorized()
     else:
@@ -207,8 +210,8 @@ def _call_service(service_id: str):
             log.exception("hook call failed: %s", type(exc).__name__)
             resp = error_response(500, "Internal error; the incident was logged")
     elapsed = time.monotonic() - started
-    _audit(service.id, client, hook_req, result, resp.status_code, elapsed)   # raises: then 503, not 200
-    metrics.observe(service.id, resp.status_code, elapsed)
+    _audit(service.id, client, hook_req, result, resp.status_code, elapsed, count.reads)   # raises: then 503, not 200
+    metrics.observe(service.id, resp.status_code, elapsed, count.reads)
     return resp
 
 

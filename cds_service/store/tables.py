@@ -96,3 +96,5 @@ class AuditEvent(Base):
     incomplete: Mapped[list] = mapped_column(JSON, default=list)
     # The call's X-Request-Id (cds_service/security/request_ids.py): the key to its log lines.
     request_id: Mapped[str | None] = mapped_column(String(128))
+    # FHIR requests the call sent (cds_service/fhir/reads.py); None for a call refused before reading.
+    fhir_reads: Mapped[int | None] = mapped_column(Integer)

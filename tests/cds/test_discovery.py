@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 from cds_service import state
@@ -43,13 +45,38 @@ def test_cc3_no_null_or_empty_values(client):
         assert value not in (None, "", [], {}), path
 
 
+# CRD 2.2.1 "Additional prefetch capabilities" (deviations.md): FHIRPath over ``context`` and earlier
+# prefetch keys (``%key``), with only today(), ofType(), resolve() and read() as functions.
+CRD_FUNCTIONS = {"today", "ofType", "resolve", "read"}
+CRD_STANDARD = Path(__file__).resolve().parents[2] / "tests" / "cds" / "data" / "crd-2.2.1-standard-prefetch.json"
+
+
+def _crd_token_ok(token: str, earlier_keys: list[str]) -> bool:
+    for path in token.split("|"):
+        root = path.split(".")[0]
+        if not (root == "context" or (root.startswith("%") and root[1:] in earlier_keys)):
+            return False
+        if set(re.findall(r"(\w+)\(", path)) - CRD_FUNCTIONS:
+            return False
+    return True
+
+
 def test_cc4_prefetch_tokens_are_portable(client):
+    """CDS Hooks 2.0 tokens, or CRD 2.2.1's standard prefetch forms (a CH2-only client omits those keys)."""
+    standard = json.loads(CRD_STANDARD.read_text())
     for s in client.get("/cds-services").get_json()["services"]:
         if s["hook"] in ("order-select", "order-sign"):
-            assert {"patient", "coverage", "user"} <= set(s["prefetch"])
-        for template in s["prefetch"].values():
+            assert {"patient", "coverage", "user", "encounter", "practitionerRoles", "locations",
+                    "organizations"} <= set(s["prefetch"])
+        keys = list(s["prefetch"])
+        for i, (key, template) in enumerate(s["prefetch"].items()):
             tokens = set(re.findall(r"\{\{\s*([^}]*?)\s*\}\}", template))
-            assert tokens <= ALLOWED_TOKENS, template
+            if tokens <= ALLOWED_TOKENS:
+                continue
+            assert all(_crd_token_ok(t, keys[:i]) for t in tokens), template   # %key only after that key
+            if key in standard.get(s["hook"], {}):
+                # The key of CRD's standard prefetch: its template, or (organizations) one more payor term.
+                assert template == standard[s["hook"]][key] or template.startswith(standard[s["hook"]][key][:-2] + "|"), key
 
 
 def test_cc5_prefetch_queries_use_the_ch2_subset(client):

@@ -178,20 +178,20 @@ def test_one_call_keeps_few_queries_in_flight_and_follows_a_bounded_number_of_re
     order = load("orders.json")["esi"]
     order["performer"] = [{"reference": f"PractitionerRole/ghost-{i}"} for i in range(300)]
     lock, running, peak = threading.Lock(), [0], [0]
-    real_fetch = FhirClient.fetch
+    real_read = FhirClient.read_pages
 
-    def observed_fetch(self, query):
+    def observed_read(self, query):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
         try:
             time.sleep(0.005)            # long enough for the queries to overlap
-            return real_fetch(self, query)
+            return real_read(self, query)
         finally:
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(FhirClient, "fetch", observed_fetch)
+    monkeypatch.setattr(FhirClient, "read_pages", observed_read)
     record = _gather(replace(fast, fhir_deadline_s=10.0), fhir, orders=[order])
     user = "/fhir/PractitionerRole/role-pain-1"      # the userId query, not a reference
     reads = [e["path"] for e in fhir.log() if e["path"] != user

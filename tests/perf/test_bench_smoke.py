@@ -36,16 +36,23 @@ def test_generated_patients_have_the_requested_size_and_story():
 
 def test_quick_bench_run_produces_well_formed_figures(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = bench_main(["--quick", "--sizes", "50", "--sources", "prefetch,fhir0", "--json", str(out)])
+    code = bench_main(["--quick", "--sizes", "50", "--sources", "prefetch,prefetch-slowfhir,fhir0",
+                       "--slowfhir-sizes", "50", "--json", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed  # every call answered 200, by painpa and by the baseline
     data = json.loads(out.read_text())
     rows = data["rows"]
     cases = {(r["case"], r["hook"], r["server"]) for r in rows}
-    for case in ("prefetch-50", "fhir0-50"):
+    for case in ("prefetch-50", "prefetch-50-slowfhir", "fhir0-50"):
         for hook in ("order-select", "order-sign"):
             assert (case, hook, "painpa") in cases and (case, hook, "baseline") in cases
     assert ("fhir0-50", "order-sign-warm", "painpa") in cases
+    # FHIR reads per call, as the FHIR server counted them: none when every prefetch key is honoured
+    # (the FHIR server is named, at 150 ms per read), some when the history must be read.
+    reads = {(r["case"], r["hook"]): r["fhir_reads"] for r in rows if r["server"] == "painpa"}
+    assert reads[("prefetch-50-slowfhir", "order-sign")] == 0 and reads[("prefetch-50", "order-sign")] == 0
+    assert reads[("fhir0-50", "order-sign")] >= 14      # the history's queries, at least
+    assert all(r["fhir_reads"] is None for r in rows if r["server"] == "baseline")
     for r in rows:
         assert r["n"] >= 1 and r["errors"] == 0
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]

@@ -186,7 +186,7 @@ def one_worker(tmp_path_factory):
     work = tmp_path_factory.mktemp("slot")
     today = datetime.now(UTC).date()
     data = work / "fhir.json"
-    data.write_text(json.dumps(patients.practice() + patients.make_patient(50, today, PID)))
+    data.write_text(json.dumps(patients.practice(PID) + patients.make_patient(50, today, PID)))
     fhir_port = free_port()
     fhir_root = f"http://127.0.0.1:{fhir_port}"
     fhir_cmd = [sys.executable, "-m", "tests.support.fhir_server", "--port", str(fhir_port), "--data", str(data)]

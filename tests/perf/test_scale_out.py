@@ -78,7 +78,7 @@ def stack(tmp_path_factory, postgres_url, redis_url, jwks_host):
     work = tmp_path_factory.mktemp("scale")
     today = datetime.now(UTC).date()
     data = work / "fhir.json"
-    data.write_text(json.dumps(patients.practice() + patients.make_patient(50, today, PID)))
+    data.write_text(json.dumps(patients.practice(PID) + patients.make_patient(50, today, PID)))
     key = tjwt.make_key("ES384")
     jwks_host.keys = tjwt.jwks(key)
     fhir_port, port = free_port(), free_port()

@@ -176,7 +176,18 @@ def main() -> None:
     args = parser.parse_args()
     app = create_app(_load(args.data), args.page_size, args.token)
     if args.keep_alive:
+        import socket
+
         from cds_service.gunicorn_conf import Application
+
+        @app.before_request
+        def no_delay() -> None:
+            # As real FHIR servers do: without TCP_NODELAY a kept-alive answer written in two parts
+            # waits for the client's delayed ACK (~40 ms on loopback). gunicorn sets it on the
+            # listening socket, which Linux copies to accepted ones; set here, it does not depend on that.
+            sock = request.environ.get("gunicorn.socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         # One worker: the /_control switches live in its memory. Threads for every query in flight
         # (the bench's 8 clients x ~12 parallel queries, each held by the injected latency).

@@ -1,0 +1,64 @@
+"""The order-select → order-sign warm cache of FHIR answers (CRD foundation "Performance": an
+order-sign that follows its order-select within seconds, same patient, user and access token, need
+not read the chart again).
+
+Kept in cds_service.shared (in-process, bounded in bytes, or Redis when ``PAINPA_REDIS_URL`` is set),
+each entry bound to client, tenant, server, patient, user and a hash of the token. An entry is the
+answers' own bytes, as the FHIR server sent them, joined into one JSON object ``{key: [page, ...]}``
+and compressed (zlib level 1): serializing the parsed answers again cost more CPU than the rest of
+the FHIR path's own work (bench/RESULTS.md, "FHIR path"), and compressed they take ~17× less room,
+so the byte bound holds many more calls and the process's memory stays low.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zlib
+from collections.abc import Mapping, Sequence
+
+from cds_service import shared
+from cds_service.shared import SharedCache
+
+log = logging.getLogger(__name__)
+
+CACHE_NS = "gather-z"      # not the earlier namespace: its entries were uncompressed JSON
+CACHE_TTL_S = 120
+MAX_ENTRY_BYTES = 64 * 2**20   # decompressed: an entry larger than any call may read is not one of ours
+
+
+def cache_key(scope: Sequence[str | None], fhir_server: str, patient_id: str, user_id: str | None, token: str) -> tuple:
+    """Cache entries are bound to client, tenant, server, patient, user and the token itself (hashed)."""
+    return (*scope, fhir_server, patient_id, user_id, hashlib.sha256(token.encode()).hexdigest())
+
+
+def clear() -> None:
+    shared.clear(CACHE_NS)
+
+
+def load(cache: SharedCache, key: tuple) -> dict[str, list[dict]]:
+    """The entry for ``key``: pages by prefetch key (or ``ref:Type/id``); empty when none or unreadable."""
+    raw = cache.get(CACHE_NS, shared.digest(*key))
+    if raw is None:
+        return {}
+    try:
+        inflate = zlib.decompressobj()
+        text = inflate.decompress(raw, MAX_ENTRY_BYTES)
+        if inflate.unconsumed_tail:
+            raise ValueError("entry too large")
+        value = json.loads(text)
+    except (zlib.error, ValueError, RecursionError) as exc:
+        log.info("warm cache entry unreadable (%s): read again", type(exc).__name__)
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def store(cache: SharedCache, key: tuple, cached: Mapping[str, list[dict]], fresh: Mapping[str, list[bytes]],
+          ttl_s: float = CACHE_TTL_S) -> None:
+    """Keep what this call read (``fresh``: each answer's bytes, pages in order) with what it found
+    cached; the bytes are joined, never parsed and serialized again."""
+    parts = [json.dumps(k).encode() + b":" + json.dumps(v, separators=(",", ":")).encode()
+             for k, v in cached.items() if k not in fresh]
+    parts += [json.dumps(k).encode() + b":[" + b",".join(pages) + b"]" for k, pages in fresh.items()]
+    cache.set(CACHE_NS, shared.digest(*key), zlib.compress(b"{" + b",".join(parts) + b"}", 1), ttl_s)

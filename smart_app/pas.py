@@ -4,7 +4,8 @@ ClaimResponse in the EHR so the next order-sign sees the decision (ARCHITECTURE.
 file is a ClaimResponse with use = preauthorization).
 
 The payer's endpoint comes from the chart (Coverage.payor → Organization.endpoint → Endpoint.address)
-and must be a FHIR base the operator registered; the EHR's token is never sent to the payer.
+and must be a FHIR base the operator registered; the EHR's token is never sent to the payer, painpa's
+own backend-services token is (SMART App Launch 2.2 backend-services.md; smart_app.backend).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import UTC, datetime
 
 import requests
 
+from cds_service import state
 from cds_service.fhir.client import new_session
+from smart_app import backend
 from smart_app.discovery import LaunchError
 from smart_app.fhir import AppFhir, FhirAccessError
 from smart_app.registry import is_registered_base
@@ -78,6 +81,21 @@ def _summary(claim_response: dict) -> str:
         f", authorization number {number}" if number else "")
 
 
+def _post_with_token(db, address: str, operation: str, body: dict) -> requests.Response:
+    """POST to the payer's PAS API with painpa's backend-services token when the payer requires one
+    (smart_app.backend); a 401 to a kept token is retried once with a new one."""
+    settings = state.current().settings
+    for attempt in (1, 2):
+        headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
+                   **backend.payer_headers(db, settings, address)}
+        resp = _session.post(f"{address}/{operation}", json=body, timeout=(2.0, 15.0), allow_redirects=False,
+                             headers=headers)
+        if resp.status_code != 401 or "Authorization" not in headers or attempt == 2:
+            return resp
+        backend.forget(address)
+    return resp
+
+
 def submit(db, fhir: AppFhir, wl, order_ref: str) -> str:
     det = wl.determination(order_ref)
     if det is None:
@@ -87,8 +105,7 @@ def submit(db, fhir: AppFhir, wl, order_ref: str) -> str:
         raise LaunchError("The payer's PAS endpoint is not a registered FHIR base; painpa will not call it.", 403)
     bundle = build_bundle(fhir, wl, det, payer)
     try:
-        resp = _session.post(f"{address}/Claim/$submit", json=bundle, timeout=(2.0, 15.0), allow_redirects=False,
-                             headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"})
+        resp = _post_with_token(db, address, "Claim/$submit", bundle)
         body = resp.json()
     except (requests.RequestException, ValueError):
         raise LaunchError("The payer's PAS endpoint did not answer with FHIR; nothing was stored.", 502) from None

@@ -1,6 +1,8 @@
-"""SMART App Launch 2.2 endpoints: ``/fhir/.well-known/smart-configuration`` (§5.1 Conformance),
-``/auth/authorize`` (GET and POST, §"Obtain authorization code"; patient picker for standalone
-launch), ``/auth/token`` (§"Obtain access token", refresh) and ``/auth/jwks.json``.
+"""SMART App Launch 2.2 endpoints: ``/fhir/.well-known/smart-configuration`` (§5.1 Conformance; the
+same document at ``/payer/.well-known/smart-configuration``, the payer's PAS API being protected by
+this server too), ``/auth/authorize`` (GET and POST, §"Obtain authorization code"; patient picker for
+standalone launch), ``/auth/token`` (§"Obtain access token", refresh, backend services),
+``/auth/register`` (RFC 7591) and ``/auth/jwks.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ bp = Blueprint("sandbox_auth", __name__, template_folder="../templates")
 
 
 @bp.get("/fhir/.well-known/smart-configuration")
+@bp.get("/payer/.well-known/smart-configuration")
 def smart_configuration():
     base = state.current().settings.base_url
     body = {
@@ -27,11 +30,13 @@ def smart_configuration():
         "jwks_uri": f"{base}/auth/jwks.json",
         "authorization_endpoint": f"{base}/auth/authorize",
         "token_endpoint": f"{base}/auth/token",
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384"],
+        "registration_endpoint": f"{base}/auth/register",
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384", "ES256", "RS256"],
         "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access",
-                             "patient/*.rs", "user/*.rs", "patient/*.cruds", "user/*.cruds"],
+                             "patient/*.rs", "user/*.rs", "patient/*.cruds", "user/*.cruds", "system/*.rs",
+                             "system/Claim.cr", "system/ClaimResponse.rs"],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": ["launch-ehr", "launch-standalone", "authorize-post", "client-public",
@@ -87,6 +92,11 @@ def authorize():
 @bp.post("/auth/token")
 def token():
     return sandbox_state.current().auth_server.create_token_response()
+
+
+@bp.post("/auth/register")
+def register():
+    return sandbox_state.current().auth_server.create_endpoint_response("client_registration")
 
 
 def _error_redirect(redirect_uri: str, params: dict, error: str, description: str):

@@ -10,14 +10,13 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from cds_service import state
-from sandbox.fhir import bundle, store
+from sandbox.fhir import bearer, bundle, store
 from sandbox.fhir.capability import capability_statement
 from sandbox.fhir.outcome import FhirError, error_response, fhir_response
 from sandbox.fhir.params import compartment_patient
 from sandbox.fhir.search import search
 from sandbox.fhir.validate import check_type, validate
 from sandbox.scopes import access
-from sandbox.tokens import introspect
 
 bp = Blueprint("sandbox_fhir", __name__, url_prefix="/fhir")
 _OPS = {"GET": "s", "READ": "r", "POST": "c", "PUT": "u", "DELETE": "d"}
@@ -36,13 +35,7 @@ def _fhir_error(err: FhirError):
 def _authenticate():
     if request.endpoint in ("sandbox_fhir.metadata", "sandbox_auth.smart_configuration") or request.method == "OPTIONS":
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    info = introspect(state.current().db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if info is None:
-        raise FhirError(401, "A valid bearer token from the sandbox authorization server is required", "login",
-                        headers={"WWW-Authenticate": 'Bearer realm="painpa-sandbox", error="invalid_token"'})
-    g.sbx_token = info
+    bearer.check()
     return None
 
 

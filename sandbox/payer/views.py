@@ -13,6 +13,7 @@ from flask import Blueprint, request
 from cds_service import state
 from cds_service.clock import today_utc
 from sandbox.fhir import store
+from sandbox.fhir.bearer import require_token
 from sandbox.fhir.outcome import FhirError, error_response, fhir_response
 from sandbox.fhir.params import compartment_patient
 from sandbox.fhir.validate import validate
@@ -60,6 +61,7 @@ def _authorize(claim: dict) -> None:
 
 @bp.post("/payer/Claim/$submit")
 @bp.post("/fhir/Claim/$submit")
+@require_token("Claim", "c")
 def submit():
     claim, others = _claim_from(request.get_json(silent=True, force=True))
     _authorize(claim)
@@ -91,6 +93,7 @@ def submit():
 
 @bp.post("/payer/Claim/$inquire")
 @bp.post("/fhir/Claim/$inquire")
+@require_token("Claim", "r")
 def inquire():
     """Query by example: the latest decision for this patient whose request shares a code with the
     inquiry Claim, or whose UTN equals one of its identifiers."""

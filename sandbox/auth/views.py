@@ -2,7 +2,8 @@
 same document at ``/payer/.well-known/smart-configuration``, the payer's PAS API being protected by
 this server too), ``/auth/authorize`` (GET and POST, §"Obtain authorization code"; patient picker for
 standalone launch), ``/auth/token`` (§"Obtain access token", refresh, backend services),
-``/auth/register`` (RFC 7591) and ``/auth/jwks.json``.
+``/auth/register`` (RFC 7591), ``/auth/jwks.json``, and ``/auth/launch/<client id>?patient=…``, the
+EHR launch of a registered outside app (§"Launch App: EHR Launch"), standing in for an EHR's app menu.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request
 from cds_service import state
 from sandbox import state as sandbox_state
 from sandbox.auth import launch
+from sandbox.auth.apps import get_app
+from sandbox.fhir import store
 from sandbox.keys import public_jwks
 from sandbox.roster import SANDBOX_USER, patient_choices
 
@@ -87,6 +90,29 @@ def authorize():
         context = {}
     g.sbx_launch_context = context
     return server.create_authorization_response(grant_user=SANDBOX_USER, grant=grant)
+
+
+@bp.get("/auth/launch/<client_id>")
+def ehr_launch(client_id: str):
+    """Open a registered app the way the EHR does: ``{launch URL}?iss={FHIR base}&launch={id}``, the
+    launch id standing for the patient (and encounter) given here."""
+    db = state.current().db
+    app = get_app(db, client_id)
+    if app is None or not app.launch_uri:
+        return render_template("sandbox/auth_error.html", error="invalid_request",
+                               description=f"No app {client_id!r} with a launch URL is registered "
+                                           "(painpa sandbox apps add … --launch-uri URL)."), 404
+    pid = request.args.get("patient", "")
+    with db.session() as s:
+        known = bool(pid) and len(pid) <= 64 and store.exists(s, "Patient", pid)
+    if not known:
+        return render_template("sandbox/auth_error.html", error="invalid_request",
+                               description="Name a patient of the sandbox: ?patient=<id> (see /ehr/)."), 404
+    context = {"patient": pid, "encounter": request.args.get("encounter"), "need_patient_banner": True}
+    launch_id = launch.create(db, context)
+    sep = "&" if "?" in app.launch_uri else "?"
+    fhir_base = f"{state.current().settings.base_url}/fhir"
+    return redirect(f"{app.launch_uri}{sep}{urlencode({'iss': fhir_base, 'launch': launch_id})}")
 
 
 @bp.post("/auth/token")

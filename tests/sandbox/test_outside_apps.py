@@ -206,3 +206,30 @@ def test_fhirclient_standalone_launch_with_pkce_reads_patient_and_conditions(san
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": client_id,
         "code_verifier": "x" * 64})
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+
+
+def test_fhirclient_ehr_launch_from_the_sandbox(sandbox_server):
+    """EHR launch (app-launch.md §"Launch App: EHR Launch"): the sandbox opens the registered launch
+    URL with iss and launch; fhirclient asks for ``launch`` and gets the patient without a picker."""
+    base = sandbox_server.base
+    launch_uri, redirect = "http://127.0.0.1:9/fhirclient/launch", "http://127.0.0.1:9/fhirclient/callback"
+    client_id = f"fhirclient-ehr-{uuid.uuid4().hex[:6]}"
+    assert painpa(sandbox_server.home, "add", "--client-id", client_id, "--redirect-uri", redirect, "--public",
+                  "--launch-uri", launch_uri, "--scope", "launch patient/*.rs").returncode == 0
+    pid = SCENARIOS[1].pid
+
+    opened = requests.get(f"{base}/auth/launch/{client_id}?patient={pid}", timeout=10, allow_redirects=False)
+    assert opened.status_code == 302 and opened.headers["Location"].startswith(launch_uri + "?")
+    launch = query(opened.headers["Location"])
+    assert launch["iss"] == f"{base}/fhir" and launch["launch"]
+
+    smart = fhir_client.FHIRClient(settings={"app_id": client_id, "api_base": launch["iss"], "redirect_uri": redirect,
+                                             "launch_token": launch["launch"], "scope": "patient/*.rs"})
+    assert smart.desired_scope.split()[0] == "launch"
+    authorized = requests.get(smart.authorize_url, timeout=10, allow_redirects=False)
+    assert authorized.status_code == 302 and authorized.headers["Location"].startswith(redirect)
+    smart.handle_callback(authorized.headers["Location"])
+    assert smart.patient_id == pid and Patient.read(pid, smart.server).id == pid
+    # Unknown app or patient: a page that says so, not a redirect.
+    assert requests.get(f"{base}/auth/launch/nobody?patient={pid}", timeout=10).status_code == 404
+    assert requests.get(f"{base}/auth/launch/{client_id}?patient=nobody", timeout=10).status_code == 404

@@ -75,10 +75,12 @@ def _pas_bundle(pid: str) -> dict:
                                                                       "code": "64483"}]}}]}
     patient = {"resourceType": "Patient", "id": pid, "name": [{"family": "Test"}], "gender": "female",
                "address": [{"state": "TX"}]}
+    coverage = {"resourceType": "Coverage", "id": f"{pid}-cov", "status": "active",
+                "beneficiary": {"reference": f"Patient/{pid}"}, "payor": [{"reference": "Organization/payer-medicare"}]}
+    insurer = {"resourceType": "Organization", "id": "payer-medicare", "name": "Medicare Part A/B (MAC)"}
     return {"resourceType": "Bundle", "type": "collection", "timestamp": "2026-12-01T10:00:00Z",
             "identifier": {"system": "urn:test:bundles", "value": str(uuid.uuid4())},
-            "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": claim},
-                      {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": patient}]}
+            "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": r} for r in (claim, patient, coverage, insurer)]}
 
 
 def _submit(base: str, headers: dict) -> requests.Response:

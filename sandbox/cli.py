@@ -35,14 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     asub = apps.add_subparsers(dest="apps_command", required=True, metavar="ACTION")
     add = asub.add_parser("add", help="register (or replace) an app or a backend-services client")
     add.add_argument("--client-id", required=True)
-    add.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris", metavar="URI",
-                     help="a redirect URI of the app (repeatable); none for a backend-services client")
+    add.add_argument("--redirect-uri", action="extend", nargs="+", default=[], dest="redirect_uris", metavar="URI",
+                     help="the app's redirect URIs (several, or repeated); none for a backend-services client")
     creds = add.add_mutually_exclusive_group(required=True)
     creds.add_argument("--jwks-url", help="URL of the client's public JWK Set (private_key_jwt)")
     creds.add_argument("--jwks-file", help="file holding the client's public JWK Set (private_key_jwt)")
     creds.add_argument("--public", action="store_true", help="a public app: no credentials, PKCE only")
-    add.add_argument("--scope", action="append", default=[], metavar="S",
-                     help="scopes it may be granted (repeatable or space-separated; system/… for backend "
+    add.add_argument("--scope", action="extend", nargs="+", default=[], metavar="S",
+                     help="scopes it may be granted (several, repeated or space-separated; system/… for backend "
                           "services); none given: any user- or patient-level scope")
     add.add_argument("--name", default="", help="the name shown on the patient picker")
     add.add_argument("--launch-uri", help="the app's EHR launch URL (the EHR's Launch menu)")

@@ -28,8 +28,7 @@ def apps(*args: str) -> int:
 
 def test_add_list_remove(home, capsys):
     assert apps("add", "--client-id", "my-spa", "--redirect-uri", "http://localhost:3000/cb",
-                "--redirect-uri", "http://localhost:3000/cb2", "--public", "--scope", "launch/patient",
-                "--scope", "patient/*.rs") == 0
+                "http://localhost:3000/cb2", "--public", "--scope", "launch/patient", "--scope", "patient/*.rs") == 0
     assert "my-spa (public app; grants authorization_code, refresh_token" in capsys.readouterr().out
     jwks = home / "jwks.json"
     jwks.write_text(json.dumps({"keys": [new_key().as_dict(private=False)]}))
@@ -41,6 +40,12 @@ def test_add_list_remove(home, capsys):
     assert listed["my-spa"]["scope"] == "launch/patient patient/*.rs" and listed["my-spa"]["auth_method"] == "none"
     assert listed["pas-client"]["kind"] == "backend services"
     assert listed["pas-client"]["grant_types"] == ["client_credentials"]
+    assert apps("add", "--client-id", "other-spa", "--redirect-uri", "http://a/1", "--redirect-uri", "http://a/2",
+                "--public", "--scope", "launch", "patient/*.rs") == 0
+    capsys.readouterr()
+    assert apps("list", "--json") == 0
+    other = next(a for a in json.loads(capsys.readouterr().out) if a["client_id"] == "other-spa")
+    assert other["redirect_uris"] == ["http://a/1", "http://a/2"] and other["scope"] == "launch patient/*.rs"
     assert apps("remove", "my-spa") == 0
     assert apps("remove", "my-spa") == 1
     capsys.readouterr()

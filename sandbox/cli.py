@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import secrets
 import socket
 import sys
 import time
@@ -37,10 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--client-id", required=True)
     add.add_argument("--redirect-uri", action="extend", nargs="+", default=[], dest="redirect_uris", metavar="URI",
                      help="the app's redirect URIs (several, or repeated); none for a backend-services client")
-    creds = add.add_mutually_exclusive_group(required=True)
+    creds = add.add_mutually_exclusive_group()  # none of them: a confidential app with a generated secret
     creds.add_argument("--jwks-url", help="URL of the client's public JWK Set (private_key_jwt)")
     creds.add_argument("--jwks-file", help="file holding the client's public JWK Set (private_key_jwt)")
-    creds.add_argument("--public", action="store_true", help="a public app: no credentials, PKCE only")
+    creds.add_argument("--public", action="store_true", help="a public app: no credentials, PKCE only "
+                                                            "(none of the three: a generated client secret)")
     add.add_argument("--scope", action="extend", nargs="+", default=[], metavar="S",
                      help="scopes it may be granted (several, repeated or space-separated; system/… for backend "
                           "services); none given: any user- or patient-level scope")
@@ -114,17 +116,20 @@ def _sandbox_db():
 
 def apps_add(args: argparse.Namespace) -> int:
     from sandbox.auth.apps import AppError, add_app  # the database: loaded when the command runs
+    from sandbox.tokens import digest  # idem
 
     try:
         jwks = json.loads(Path(args.jwks_file).read_text()) if args.jwks_file else None
     except (OSError, ValueError) as exc:
         print(f"painpa sandbox apps add: cannot read the JWK Set in {args.jwks_file}: {exc}", file=sys.stderr)
         return 2
+    # No keys and not public: client-confidential-symmetric, with a secret generated here and shown once.
+    secret = None if (args.jwks_url or jwks or args.public) else secrets.token_urlsafe(32)
     db = _sandbox_db()
     try:
         app = add_app(db, client_id=args.client_id, redirect_uris=args.redirect_uris, jwks_uri=args.jwks_url,
-                      jwks=jwks, public=args.public, scope=" ".join(args.scope), name=args.name,
-                      launch_uri=args.launch_uri, source="cli")
+                      jwks=jwks, public=args.public, secret_sha256=digest(secret) if secret else None,
+                      scope=" ".join(args.scope), name=args.name, launch_uri=args.launch_uri, source="cli")
     except AppError as exc:
         print(f"painpa sandbox apps add: {exc}", file=sys.stderr)
         return 2
@@ -132,6 +137,8 @@ def apps_add(args: argparse.Namespace) -> int:
         db.dispose()
     print(f"registered {app.client_id} ({app.kind}; grants {', '.join(app.grant_types)}; "
           f"scopes {app.scope or 'any user/patient scope'})")
+    if secret:
+        print(f"client secret (client_secret_basic; shown this once, kept only as a digest): {secret}")
     return 0
 
 

@@ -94,7 +94,7 @@ def add_app(db, *, client_id: str, redirect_uris=(), jwks_uri: str | None = None
     uris = [_check_uri(u, "redirect URI") for u in dict.fromkeys(redirect_uris or ())]
     credentials = [c for c in (jwks_uri, jwks, secret_sha256) if c] + ([True] if public else [])
     if len(credentials) != 1:
-        raise AppError("give exactly one of a JWKS URL, a JWK Set file, or --public")
+        raise AppError("give one credential: a JWKS URL, a JWK Set, a client secret, or none (--public)")
     if jwks_uri:
         _check_uri(jwks_uri, "JWKS URL")
     if jwks is not None:

@@ -53,6 +53,16 @@ def test_add_list_remove(home, capsys):
     assert "my-spa" not in capsys.readouterr().out
 
 
+def test_without_keys_or_public_an_app_gets_a_secret_shown_once(home, capsys):
+    assert apps("add", "--client-id", "conf-app", "--redirect-uri", "http://localhost/cb") == 0
+    out = capsys.readouterr().out
+    secret = out.split("kept only as a digest): ")[1].strip()
+    assert "confidential app (secret)" in out and len(secret) >= 40
+    assert apps("list", "--json") == 0
+    listed = capsys.readouterr().out
+    assert secret not in listed and '"auth_method": "client_secret_basic"' in listed
+
+
 @pytest.mark.parametrize(("args", "reason"), [
     (["--redirect-uri", "http://localhost/cb#frag", "--public"], "without a fragment"),
     (["--redirect-uri", "/relative", "--public"], "absolute http(s) URL"),

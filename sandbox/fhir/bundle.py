@@ -41,7 +41,7 @@ def process(s: Session, bundle: dict, base: str, authorize: Authorize, compartme
         raise FhirError(400, "Bundle.entry must be a list of objects", "structure")
     if kind == "batch":
         return {"resourceType": "Bundle", "type": "batch-response",
-                "entry": [_batch_entry(s, e, base, authorize, compartment) for e in entries]}
+                "entry": [_batch_entry(s, i, e, base, authorize, compartment) for i, e in enumerate(entries)]}
 
     plan = [_resolve_conditional(s, i, e, base, authorize, compartment) for i, e in enumerate(entries)]
     ids: dict[str, str] = {}
@@ -89,10 +89,10 @@ def _resolve_conditional(s, i: int, entry: dict, base: str, authorize: Authorize
     return i, {**entry, "resource": {**entry["resource"], "id": rid}}, (method, rtype, rid, [], if_match)
 
 
-def _batch_entry(s: Session, entry: dict, base: str, authorize: Authorize, compartment: str | None) -> dict:
+def _batch_entry(s: Session, i: int, entry: dict, base: str, authorize: Authorize, compartment: str | None) -> dict:
     try:
         with s.begin_nested():
-            _, entry, req = _resolve_conditional(s, 0, entry, base, authorize, compartment)
+            _, entry, req = _resolve_conditional(s, i, entry, base, authorize, compartment)
             return _execute(s, req, entry.get("resource"), None, base, authorize, compartment)
     except FhirError as err:
         return {"response": {"status": str(err.status), "outcome": outcome(err.issues)}}

@@ -41,7 +41,7 @@ class PasRequest:
         if target in self._by_ref:
             return self._by_ref[target]
         parts = target.rstrip("/").split("/")
-        return self._by_ref["/".join(parts[-2:])] if len(parts) >= 2 else None
+        return self._by_ref.get("/".join(parts[-2:])) if len(parts) >= 2 else None
 
     def of_type(self, *types: str) -> list[dict]:
         return [r for r in self.resources if r.get("resourceType") in types]

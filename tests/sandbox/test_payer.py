@@ -28,14 +28,17 @@ def h(client, token):
 def _request(codes: list[str], *, documented: bool) -> dict:
     c = claim(patient="pa-1", claim_id="c-submit", codes=codes, created=date.today(), coverage_ref="Coverage/cv",
               insurer="Organization/payer-medicare")
-    entries = [{"fullUrl": "urn:uuid:claim", "resource": c}]
+    entries = [{"fullUrl": "urn:uuid:3f0e4c1a-0000-4000-8000-000000000001", "resource": c},
+               {"fullUrl": "http://127.0.0.1:8080/fhir/Patient/pa-1",
+                "resource": {"resourceType": "Patient", "id": "pa-1", "address": [{"state": "TX"}]}}]
     if documented:
         c["supportingInfo"] = [{"sequence": 1, "category": {"coding": [{
             "system": "http://hl7.org/us/davinci-pas/CodeSystem/PASSupportingInfoType", "code": "additionalInformation"}]},
             "valueReference": {"reference": "urn:uuid:qr"}}]
         entries.append({"fullUrl": "urn:uuid:qr", "resource": {
             "resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/pa-1"}}})
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return {"resourceType": "Bundle", "type": "collection", "identifier": {"system": "urn:test", "value": "t-1"},
+            "timestamp": "2026-12-01T10:00:00Z", "entry": entries}
 
 
 def _action(response: dict) -> str:
@@ -93,15 +96,23 @@ def test_bad_submissions(client, h):
     body["entry"][0]["resource"]["use"] = "claim"
     assert client.post("/payer/Claim/$submit", json=body, headers=h).status_code == 400
     body = _request(["64483"], documented=True)
-    body["entry"][0]["resource"]["patient"] = {"reference": "Patient/stranger"}
-    assert client.post("/payer/Claim/$submit", json=body, headers=h).status_code == 422
+    body["entry"][0]["resource"]["patient"] = {"reference": "Patient/stranger"}  # not in the Bundle
+    refused = client.post("/payer/Claim/$submit", json=body, headers=h)
+    assert refused.status_code == 422 and "Claim.patient" in refused.get_json(force=True)["issue"][0]["diagnostics"]
 
 
 def test_rules_are_checked_data(tmp_path):
-    assert [r["action"] for r in load_rules()][-1] == "A1"
+    assert [r["action"] for r in load_rules()["rules"]][-1] == "A1"
     (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A3", "when": {}}]}))
     with pytest.raises(RulesError, match="specific reason"):
         load_rules(tmp_path)
     (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {"bogus": 1}}]}))
     with pytest.raises(RulesError, match="bogus"):
+        load_rules(tmp_path)
+    pended_denial = {"id": "x", "action": "A4", "when": {}, "then": {"action": "A3"}}
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [pended_denial]}))
+    with pytest.raises(RulesError, match="specific reason"):
+        load_rules(tmp_path)
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "then": {"action": "A1"}}]}))
+    with pytest.raises(RulesError, match="only a pended"):
         load_rules(tmp_path)

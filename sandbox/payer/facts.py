@@ -27,11 +27,16 @@ def _date(value: object) -> date | None:
         return None
 
 
+def _concept(res: dict, key: str) -> dict:
+    value = res.get(key)
+    return value if isinstance(value, dict) else {}   # Organization.type and the like are lists: not read
+
+
 def _texts(res: dict) -> str:
-    parts = [res.get("description"), res.get("conclusion"), (res.get("code") or {}).get("text"),
-             (res.get("type") or {}).get("text")]
-    parts += [c.get("display") for key in ("code", "type") for c in (res.get(key) or {}).get("coding") or []]
-    parts += [(c.get("attachment") or {}).get("title") for c in res.get("content") or []]
+    parts = [res.get("description"), res.get("conclusion"), _concept(res, "code").get("text"),
+             _concept(res, "type").get("text")]
+    parts += [c.get("display") for key in ("code", "type") for c in _concept(res, key).get("coding") or []]
+    parts += [(c.get("attachment") or {}).get("title") for c in res.get("content") or [] if isinstance(c, dict)]
     return " ".join(p for p in parts if isinstance(p, str)).lower()
 
 
@@ -64,7 +69,7 @@ class Facts:
         keywords = [k.lower() for k in params.get("keywords") or []]
         for res in self.resources:
             path = _CODED.get(res.get("resourceType", ""))
-            if vs and path and vs.match((res.get(path) or {}).get("coding")):
+            if vs and path and vs.match(_concept(res, path).get("coding")):
                 return True
             if any(k in _texts(res) for k in keywords):
                 return True

@@ -51,8 +51,10 @@ def inquiry_keys(req: PasRequest) -> dict:
 
 
 def _ehr_copy(s, req: PasRequest, response: dict, existing: str | None) -> str | None:
-    """The decision also written to the sandbox FHIR server when the patient is one of its own, so
-    painpa finds it on the chart like any decision on file (ARCHITECTURE.md)."""
+    """When the EHR relays the request (``/fhir/Claim/$submit``, the EHR as PAS intermediary) and the
+    patient is one of its own, the decision is also written to its FHIR server, where painpa finds it
+    on the chart like any decision on file (ARCHITECTURE.md). A request sent to ``/payer`` directly
+    leaves the EHR alone: the submitter stores what it was answered."""
     pid = compartment_patient(req.claim)
     if not pid or not store.exists(s, "Patient", pid):
         return None
@@ -67,7 +69,7 @@ def _ehr_copy(s, req: PasRequest, response: dict, existing: str | None) -> str |
     return stored["id"]
 
 
-def submit(req: PasRequest, app: Flask) -> dict:
+def submit(req: PasRequest, app: Flask, *, via_ehr: bool = False) -> dict:
     current = state.of(app)
     rules = load_rules(current.settings.home)
     now = now_utc()
@@ -79,7 +81,7 @@ def submit(req: PasRequest, app: Flask) -> dict:
     bundle = {**answer.bundle(req, response), "id": response_id}
     follow = ruling.then
     with current.db.session() as s:
-        ehr = _ehr_copy(s, req, response, None)
+        ehr = _ehr_copy(s, req, response, None) if via_ehr else None
         s.add(PayerDecision(
             id=response_id, request=req.bundle, response=bundle, keys=inquiry_keys(req), ehr_claim_response=ehr,
             created=now, due=now + timedelta(seconds=follow.after_seconds) if follow else None,

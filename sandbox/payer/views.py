@@ -59,7 +59,8 @@ def metadata():
 def submit():
     req = parse(request.get_json(silent=True, force=True))
     _authorize(req.claim)
-    return fhir_response(service.submit(req, current_app._get_current_object()))
+    return fhir_response(service.submit(req, current_app._get_current_object(),
+                                        via_ehr=request.path.startswith("/fhir/")))
 
 
 @bp.post("/payer/Claim/$inquire")

@@ -47,7 +47,7 @@ def _action(response: dict) -> str:
 
 
 def test_documented_request_is_affirmed_with_a_utn_valid_120_days(client, h):
-    resp = client.post("/payer/Claim/$submit", json=_request(["64483", "64484"], documented=True), headers=h)
+    resp = client.post("/fhir/Claim/$submit", json=_request(["64483", "64484"], documented=True), headers=h)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     bundle = resp.get_json(force=True)
     cr = bundle["entry"][0]["resource"]
@@ -59,7 +59,13 @@ def test_documented_request_is_affirmed_with_a_utn_valid_120_days(client, h):
     found = client.get("/fhir/ClaimResponse?patient=pa-1&use=preauthorization&_include=ClaimResponse:request",
                        headers=h).get_json(force=True)
     kinds = sorted(e["resource"]["resourceType"] for e in found["entry"])
-    assert kinds == ["Claim", "ClaimResponse"]
+    assert kinds == ["Claim", "ClaimResponse"]   # relayed by the EHR: the decision is on the chart
+
+
+def test_a_request_sent_to_the_payer_directly_leaves_the_ehr_alone(client, h):
+    assert client.post("/payer/Claim/$submit", json=_request(["64483"], documented=True), headers=h).status_code == 200
+    found = client.get("/fhir/ClaimResponse?patient=pa-1", headers=h).get_json(force=True)
+    assert found.get("entry", []) == []
 
 
 def test_undocumented_stimulator_request_is_denied_with_a_specific_reason(client, h):

@@ -138,7 +138,10 @@ def pas_status(sid: str):
         updated = pas_watch.refresh(state.current().db, fhir, fhir.read(det.prior_auth.decision_ref), poll=True)
         if updated:
             det = _worklist(session).determination(det.order_ref)
-    return jsonify({"state": str(det.prior_auth.state), "utn": det.prior_auth.utn, "updated": updated})
+    pa = det.prior_auth
+    said = None if pa.state == "pended" else updated or (
+        f"The payer has decided: prior authorization {pa.state}" + (f", UTN {pa.utn}" if pa.utn else ""))
+    return jsonify({"state": str(pa.state), "utn": pa.utn, "updated": updated, "message": said})
 
 
 @bp.post("/smart/pas/notify/<token>")

@@ -10,7 +10,7 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (s) {
           if (s && s.state !== "pended") {
-            var said = s.updated || ("Prior authorization is now " + s.state);
+            var said = s.message || ("Prior authorization: " + s.state);
             window.location.assign(el.getAttribute("data-worklist") + "?saved=" + encodeURIComponent(said));
             return;
           }

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sandbox.payer import decision as pas
+from sandbox.payer.facts import modified_items
 from sandbox.payer.request import PasRequest
 from sandbox.payer.rules import Decision
 
@@ -32,10 +33,18 @@ def claim_response(req: PasRequest, ruling: Decision, *, response_id: str, decid
               "patient": _ref(req, claim.get("patient")), "insurer": _ref(req, claim.get("insurer")),
               "provider": _ref(req, claim.get("provider"))}
     pend = f"PEND{response_id.replace('-', '')[:10].upper()}" if ruling.action == "A4" else None
-    body = pas.response(shaped, response_id=response_id, action=ruling.action, decided=decided, utn=utn,
-                        reason=ruling.reason, reason_code=ruling.reason_code,
-                        valid_days=getattr(ruling, "validity_days", 120),
-                        request_ref=req.full_url(claim), identifiers=claim.get("identifier"), pend_number=pend)
+    action, item_actions = ruling.action, None
+    if ruling.modify:   # only the items over the limit are modified; the others are certified as asked
+        modified = modified_items(shaped["item"], set(ruling.modify["codes"]), ruling.modify["max"])
+        action, item_actions = "A1", dict.fromkeys(modified, "A6")
+    body = pas.response(shaped, response_id=response_id, action=action, decided=decided, utn=utn,
+                        reason=ruling.reason, reason_code=ruling.reason_code, valid_days=ruling.validity_days,
+                        item_actions=item_actions, request_ref=req.full_url(claim),
+                        identifiers=claim.get("identifier"), pend_number=pend)
+    for item in body["item"]:
+        if (item_actions or {}).get(item["itemSequence"]) == "A6":
+            item.setdefault("extension", []).append({"url": f"{pas.PAS}/extension-itemAuthorizedDetail", "extension": [
+                {"url": "quantity", "valueQuantity": {"value": ruling.modify["max"]}}]})
     body["meta"] = {"profile": [CLAIM_RESPONSE]}
     return body
 

@@ -77,8 +77,8 @@ def response(claim_res: dict, *, response_id: str, action: str, decided: date, u
         "type": claim_res["type"], "use": "preauthorization", "patient": claim_res["patient"],
         "created": decided.isoformat(), "insurer": claim_res["insurer"], "requestor": claim_res["provider"],
         "request": {"reference": request_ref or f"Claim/{claim_res['id']}"},
-        "outcome": "queued" if action == "A4" else ("partial" if item_actions else "complete"),
-        "disposition": ACTIONS[action], "item": items,
+        "outcome": "queued" if "A4" in {action, *(item_actions or {}).values()} else "complete",
+        "disposition": ACTIONS["A6" if "A6" in (item_actions or {}).values() else action], "item": items,
     }
     if not body["identifier"]:
         del body["identifier"]

@@ -40,6 +40,13 @@ def _texts(res: dict) -> str:
     return " ".join(p for p in parts if isinstance(p, str)).lower()
 
 
+def modified_items(items: list[dict], codes: set[str], most: int) -> list[int]:
+    """Sequences of the items coded in ``codes`` that ask for more than ``most`` units."""
+    return [i["sequence"] for i in items
+            if {c.get("code") for c in (i.get("productOrService") or {}).get("coding") or []} & codes
+            and float((i.get("quantity") or {}).get("value", 1)) > most]
+
+
 @dataclass
 class Facts:
     codes: set[str]
@@ -48,6 +55,7 @@ class Facts:
     service_date: date
     resources: list[dict] = field(default_factory=list)
     policies: PolicySet | None = None
+    items: list[dict] = field(default_factory=list)
 
     @classmethod
     def of(cls, req: PasRequest, policies: PolicySet | None, today: date) -> Facts:
@@ -59,7 +67,11 @@ class Facts:
         documented = bool(claim.get("supportingInfo")) or bool(req.of_type(*_DOCUMENT_TYPES))
         dates = [_date(i.get("servicedDate") or (i.get("servicedPeriod") or {}).get("start"))
                  for i in claim.get("item") or []]
-        return cls(codes, state, documented, min((d for d in dates if d), default=today), req.resources, policies)
+        return cls(codes, state, documented, min((d for d in dates if d), default=today), req.resources, policies,
+                   claim.get("item") or [])
+
+    def units_over(self, codes: set[str], most: int) -> bool:
+        return bool(modified_items(self.items, codes, most))
 
     def has_evidence(self, requirement: str) -> bool:
         """A resource coded in the requirement's value set (``procedures_vs``), or a document whose

@@ -17,7 +17,7 @@ from pathlib import Path
 from sandbox.payer.facts import Facts
 
 DEFAULT_RULES = Path(__file__).with_name("rules.json")
-_WHEN_KEYS = {"codes_any", "has_documentation", "states_any", "evidence_missing", "imaging_outdated"}
+_WHEN_KEYS = {"codes_any", "has_documentation", "states_any", "evidence_missing", "imaging_outdated", "units_over"}
 _ACTIONS = {"A1", "A3", "A4", "A6"}
 _FINAL = {"A1", "A3", "A6"}
 
@@ -42,6 +42,7 @@ class Decision:
     reason_code: str | None
     validity_days: int
     then: FollowUp | None = None
+    modify: dict | None = None      # A6: {"codes": [...], "max": n}, the items certified for n units
 
 
 def load_rules(home: Path | None = None) -> dict:
@@ -62,6 +63,10 @@ def load_rules(home: Path | None = None) -> dict:
             raise RulesError(f"{where}.when has unknown keys {sorted(unknown)}")
         if rule["action"] == "A3" and not rule.get("reason"):
             raise RulesError(f"{where}: a denial needs a specific reason (CMS-0057-F)")
+        units = rule.get("when", {}).get("units_over")
+        if rule["action"] == "A6" and not (isinstance(units, dict) and units.get("codes")
+                                           and isinstance(units.get("max"), int)):
+            raise RulesError(f"{where}: a modification (A6) needs when.units_over {{codes, max}}: what it changes")
         then = rule.get("then")
         if then is not None:
             if rule["action"] != "A4" or not isinstance(then, dict) or then.get("action") not in _FINAL:
@@ -87,6 +92,8 @@ def _matches(when: dict, facts: Facts) -> bool:
         return False
     if "evidence_missing" in when and facts.has_evidence(when["evidence_missing"]):
         return False
+    if "units_over" in when and not facts.units_over(set(when["units_over"]["codes"]), when["units_over"]["max"]):
+        return False
     return not ("imaging_outdated" in when and facts.imaging_current(when["imaging_outdated"]))
 
 
@@ -97,6 +104,7 @@ def decide(rules: dict, facts: Facts) -> Decision:
         then = rule.get("then")
         follow = FollowUp(then["action"], then.get("reason"), then.get("reason_code"),
                           float(then["after_seconds"])) if then else None
+        modify = rule["when"]["units_over"] if rule["action"] == "A6" else None
         return Decision(rule["id"], rule["action"], rule.get("reason"), rule.get("reason_code"),
-                        int(rule.get("validity_days", 120)), follow)
+                        int(rule.get("validity_days", 120)), follow, modify)
     return Decision("none", "A4", "No rule matched; pended for manual review.", None, 120)

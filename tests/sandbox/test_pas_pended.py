@@ -213,3 +213,26 @@ def test_a_deleted_subscription_is_gone(client):
     sub = client.post("/payer/Subscription", json=subscription("http://127.0.0.1:9/hook")).get_json(force=True)
     assert client.delete(f"/payer/Subscription/{sub['id']}").status_code == 204
     assert client.get(f"/payer/Subscription/{sub['id']}").status_code == 404
+
+
+def test_every_x12_review_action_is_reachable_by_rule(client):
+    """Certified (A1), not certified (A3, with its specific reason), pended (A4) and modified (A6:
+    three transforaminal levels asked, the additional-level code certified for one unit)."""
+    def codes_of(bundle):
+        return {seq: act["code"] for seq, act in review_actions(bundle["entry"][0]["resource"]).items()}
+
+    assert codes_of(client.post("/payer/Claim/$submit", json=request_for("64483", TRIAL_REPORT)).get_json(force=True)) == {1: "A1"}
+    denied = client.post("/payer/Claim/$submit", json=request_for("62322")).get_json(force=True)
+    assert codes_of(denied) == {1: "A3"} and "imaging guidance" in denied["entry"][0]["resource"]["processNote"][0]["text"]
+    assert codes_of(client.post("/payer/Claim/$submit", json=request_for("63685", TRIAL_REPORT)).get_json(force=True)) == {1: "A4"}
+
+    body = request_for("64483", TRIAL_REPORT)
+    body["entry"][0]["resource"]["item"].append({"sequence": 2, "quantity": {"value": 2},
+                                                 "productOrService": {"coding": [{"system": CPT, "code": "64484"}]}})
+    modified = client.post("/payer/Claim/$submit", json=body).get_json(force=True)
+    assert codes_of(modified) == {1: "A1", 2: "A6"}
+    cr = modified["entry"][0]["resource"]
+    assert cr["outcome"] == "complete" and cr["disposition"] == "Modified" and cr["preAuthRef"]
+    detail = next(e for e in cr["item"][1]["extension"] if e["url"].endswith("extension-itemAuthorizedDetail"))
+    assert detail["extension"] == [{"url": "quantity", "valueQuantity": {"value": 1}}]
+    Bundle.model_validate(modified)

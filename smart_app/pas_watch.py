@@ -6,8 +6,9 @@ When the payer pends, painpa creates a rest-hook Subscription to the PAS topic a
 endpoint ``/smart/pas/notify/<token>`` (the token signed with the app's secret: which app session
 and which request it is about). A notification is only a signal: painpa then asks the payer itself
 with ``$inquire`` (its registered base) and writes the final ClaimResponse over the pended one in
-the EHR, with the session's own token. When the payer takes no subscription (or it is not
-answered), the worklist page asks through :func:`refresh` while it shows the order as pended.
+the EHR, with the session's own token. When the payer takes no subscription, or its handshake
+could not reach painpa, the worklist page asks through :func:`refresh` while it shows the order
+pended.
 How the decision is followed is recorded on the stored ClaimResponse (extension ``pas-watch``).
 """
 
@@ -69,7 +70,9 @@ def watcher(session_key: str):
                                                        "valueCode": "full-resource"}]}}}
         try:
             resp = pas.call_payer("POST", address, "Subscription", sub, timeout=(2.0, 5.0))
-            sub_id = resp.json().get("id") if resp.status_code == 201 else None
+            answer = resp.json() if resp.status_code == 201 else {}
+            # "error": the payer's handshake did not reach painpa (Backport IG): poll instead
+            sub_id = answer.get("id") if answer.get("status") in ("active", "requested") else None
         except (requests.RequestException, ValueError, AttributeError):
             sub_id = None
         return _mark(stored, address, "subscribed" if sub_id else "polling", sub_id)
@@ -132,12 +135,22 @@ def refresh(db, fhir: AppFhir, stored: dict, *, poll: bool) -> str | None:
     return pas.summary(final)
 
 
-def notified(token: str) -> tuple[int, str]:
-    """A notification on the PAS topic for one followed request: ask the payer and store the final."""
+def _kind(notification: object) -> str | None:
+    """The notification's type from its subscription-status Parameters (Backport IG)."""
+    entries = notification.get("entry") if isinstance(notification, dict) else None
+    status = (entries[0].get("resource") if entries and isinstance(entries[0], dict) else None) or {}
+    return next((p.get("valueCode") for p in status.get("parameter") or [] if p.get("name") == "type"), None)
+
+
+def notified(token: str, notification: object) -> tuple[int, str]:
+    """A notification on the PAS topic for one followed request: ask the payer and store the final.
+    A handshake or heartbeat only says the channel works."""
     try:
         data = _signer().loads(token, max_age=TOKEN_MAX_AGE_S)
     except BadSignature:
         return 404, "unknown notification endpoint"
+    if _kind(notification) in ("handshake", "heartbeat"):
+        return 200, "channel confirmed"
     app = state.current()
     with app.db.session() as s:
         row = s.get(SmartSession, data.get("k", ""))

@@ -147,5 +147,5 @@ def pas_status(sid: str):
 @bp.post("/smart/pas/notify/<token>")
 def pas_notify(token: str):
     """The rest-hook endpoint of painpa's PAS-topic subscriptions (Subscriptions R4 Backport IG)."""
-    status, message = pas_watch.notified(token)
+    status, message = pas_watch.notified(token, request.get_json(silent=True, force=True))
     return jsonify({"status": message}), status

@@ -9,6 +9,10 @@ a ``history`` Bundle to each matching active subscription: first the subscriptio
 Parameters (``event-notification``, events-since-subscription-start, the notification-event with
 its focus: the PAS response Bundle), then, for id-only and full-resource, the focus entry.
 
+On creation the payer sends a ``handshake`` notification (Backport IG §"Handshake"): answered with
+2xx the Subscription is ``active``, otherwise ``error`` and nothing more is sent to it, so a client
+learns at once that its endpoint cannot be reached and can ``$inquire`` instead.
+
 Only hosts the operator runs may be called: loopback addresses and the sandbox's own host
 (PAINPA_BASE_URL). Notifications carry the client's own ``channel.header`` values; nothing of
 them is logged.
@@ -78,9 +82,9 @@ def create(s: Session, body: object, own_base: str) -> PayerSubscription:
                 raise _bad("The PAS topic filters only by orgIdentifier=<identifier>", "Subscription.criteria")
             org = value
     sub_id = str(uuid.uuid4())
-    stored = {**body, "id": sub_id, "status": "active"}
+    stored = {**body, "id": sub_id, "status": "requested"}
     row = PayerSubscription(id=sub_id, body=stored, endpoint=endpoint, content=content, org_identifier=org,
-                            status="active", events=0)
+                            status="requested", events=0)
     s.add(row)
     return row
 
@@ -100,6 +104,17 @@ def status_parameters(row: PayerSubscription, base: str, *, kind: str, focus: st
         params.append({"name": "notification-event", "part": parts})
     return {"resourceType": "Parameters", "id": str(uuid.uuid4()), "meta": {"profile": [STATUS_PROFILE]},
             "parameter": params}
+
+
+def handshake(row: PayerSubscription, base: str, own_base: str) -> None:
+    status = status_parameters(row, base, kind="handshake")
+    body = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "history",
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "entry": [{"fullUrl": f"urn:uuid:{status['id']}", "resource": status,
+                       "request": {"method": "GET", "url": f"{base}/Subscription/{row.id}/$status"},
+                       "response": {"status": "200"}}]}
+    row.status = "active" if send(row, body, own_base) else "error"
+    row.body = {**row.body, "status": row.status}
 
 
 def notification(row: PayerSubscription, base: str, response_bundle: dict) -> dict:
@@ -138,5 +153,5 @@ def send(row: PayerSubscription, body: dict, own_base: str) -> bool:
     except requests.RequestException:
         ok = False
     if not ok:
-        log.warning("PAS notification for subscription %s was not accepted by its endpoint", row.id)
+        log.warning("a PAS-topic notification for subscription %s was not accepted by its endpoint", row.id)
     return ok

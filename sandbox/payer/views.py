@@ -89,10 +89,15 @@ def response_bundle(bundle_id: str):
 
 @bp.post("/payer/Subscription")
 def subscription_create():
+    own = state.current().settings.base_url
     with state.current().db.session() as s:
-        row = subscriptions.create(s, request.get_json(silent=True, force=True), state.current().settings.base_url)
-        body = row.body
-    return fhir_response(body, 201, {"Location": f"{_base()}/Subscription/{body['id']}"})
+        row = subscriptions.create(s, request.get_json(silent=True, force=True), own)
+        s.flush()
+        s.expunge(row)
+    subscriptions.handshake(row, _base(), own)   # outside the transaction: the endpoint may call back
+    with state.current().db.session() as s:
+        s.merge(row)
+    return fhir_response(row.body, 201, {"Location": f"{_base()}/Subscription/{row.id}"})
 
 
 def _subscription(s, sub_id: str) -> PayerSubscription:

@@ -20,6 +20,7 @@ from fhir.resources.R4B.bundle import Bundle
 from cds_service import state
 from sandbox.payer.rules import DEFAULT_RULES
 from tests.sandbox.test_pas_examples import example, review_actions
+from tests.support.procs import free_port
 
 TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
@@ -107,6 +108,11 @@ def mri(days_ago: int) -> dict:
                                                     "code": "MR"}}]}
 
 
+def kind(notification: dict) -> str:
+    status = notification["entry"][0]["resource"]
+    return next(p["valueCode"] for p in status["parameter"] if p["name"] == "type")
+
+
 def action(bundle: dict) -> str:
     return review_actions(bundle["entry"][0]["resource"])[1]["code"]
 
@@ -126,8 +132,10 @@ def test_a_pended_implant_reaches_the_subscriber_and_inquire_when_final(quick, l
     assert created.status_code == 201, created.get_data(as_text=True)
     sub = created.get_json(force=True)
     assert sub["status"] == "active" and created.headers["Location"].endswith(f"/payer/Subscription/{sub['id']}")
+    path, _, shake = received.get(timeout=5)           # the handshake came before the 201
+    assert path == "/notify" and kind(shake) == "handshake"
     other = client.post("/payer/Subscription", json=subscription(f"{endpoint}/other", org="0000000000"))
-    assert other.status_code == 201
+    assert other.status_code == 201 and received.get(timeout=5)[0] == "/other"
 
     request = request_for("63685", TRIAL_REPORT)      # documented, but no psychological evaluation
     pended = client.post("/payer/Claim/$submit", json=request).get_json(force=True)
@@ -138,6 +146,7 @@ def test_a_pended_implant_reaches_the_subscriber_and_inquire_when_final(quick, l
 
     path, headers, note = received.get(timeout=15)
     assert path == "/notify" and headers["Authorization"] == "Bearer listener-secret"
+    assert kind(note) == "event-notification"
     Bundle.model_validate(note)
     assert note["type"] == "history"
     status = note["entry"][0]["resource"]
@@ -165,6 +174,7 @@ def test_id_only_notification_names_the_focus_without_its_content(quick, listene
     client = quick.test_client()
     endpoint, received = listener
     client.post("/payer/Subscription", json=subscription(endpoint, content="id-only", org=None))
+    assert kind(received.get(timeout=5)[2]) == "handshake"
     client.post("/payer/Claim/$submit", json=request_for("22514"))   # PVA with no imaging at all: pended
     _, _, note = received.get(timeout=15)
     focus = note["entry"][1]
@@ -207,6 +217,13 @@ def test_subscriptions_the_payer_cannot_honour_are_refused_by_name(client, mutat
     assert resp.status_code == 400
     issue = resp.get_json(force=True)["issue"][0]
     assert names in issue["diagnostics"] + " ".join(issue.get("expression", []))
+
+
+def test_an_endpoint_the_handshake_cannot_reach_makes_the_subscription_error(client):
+    """Backport IG §"Handshake": the client sees ``error`` at once and knows to ``$inquire`` instead."""
+    created = client.post("/payer/Subscription", json=subscription(f"http://127.0.0.1:{free_port()}/hook"))
+    assert created.status_code == 201 and created.get_json(force=True)["status"] == "error"
+    assert client.get(created.headers["Location"].split("8080", 1)[1]).get_json(force=True)["status"] == "error"
 
 
 def test_a_deleted_subscription_is_gone(client):

@@ -45,7 +45,7 @@ def inquiry_keys(req: PasRequest) -> dict:
     if not patient:
         patient = [f"local|{(req.claim.get('patient') or {}).get('reference', '')}"]
     return {"patient": patient, "provider": _idents(req.provider),
-            "trace": [i.get("value") for i in req.claim.get("identifier") or [] if i.get("value")],
+            "trace": _idents(req.claim),
             "codes": sorted({c.get("code") for item in req.claim.get("item") or []
                              for c in (item.get("productOrService") or {}).get("coding") or [] if c.get("code")})}
 
@@ -145,17 +145,19 @@ def _matches(keys: dict, wanted: dict, numbers: set[str], utn: str | None) -> bo
         return False
     if wanted["provider"] and keys["provider"] and not set(keys["provider"]) & set(wanted["provider"]):
         return False
-    return bool(set(keys["trace"]) & numbers or (utn and utn in numbers) or set(keys["codes"]) & set(wanted["codes"]))
+    return bool(set(keys["trace"]) & set(wanted["trace"]) or (utn and utn in numbers)
+                or set(keys["codes"]) & set(wanted["codes"]))
 
 
 def inquire(req: PasRequest, app: Flask) -> list[dict]:
     """The current response Bundles of the decisions an inquiry matches, newest first: same patient,
-    same provider (when both name one), and a shared trace number, UTN or item code."""
+    same provider (when both name one), and the same trace number (system and value), a UTN given
+    as an identifier or item authorizationNumber, or a shared item code."""
     finalize_due(app)
     wanted = inquiry_keys(req)
-    numbers = set(wanted["trace"]) | {ext.get("valueString") for item in req.claim.get("item") or []
-                                      for ext in item.get("extension") or []
-                                      if ext.get("url", "").endswith("extension-authorizationNumber")}
+    numbers = {i.get("value") for i in req.claim.get("identifier") or []} | {
+        ext.get("valueString") for item in req.claim.get("item") or [] for ext in item.get("extension") or []
+        if ext.get("url", "").endswith("extension-authorizationNumber")}
     with state.of(app).db.session() as s:
         rows = s.query(PayerDecision).order_by(PayerDecision.created.desc()).all()
         return [row.response for row in rows

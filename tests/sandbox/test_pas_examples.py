@@ -179,3 +179,23 @@ def test_metadata_is_a_capability_statement_naming_the_pas_operations_and_topic(
         "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry"}
     assert by_type["Subscription"]["extension"][0]["valueCanonical"] == (
         "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic")
+
+
+def test_an_inquiry_matches_the_trace_number_by_system_and_value(client):
+    """The referral's trace number has the same value (111099) under another system: not the one asked for."""
+    client.post("/payer/Claim/$submit", json=example("ReferralAuthorizationBundleExample"))
+    medical = client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
+    body = client.post("/payer/Claim/$inquire", json=example("PASClaimInquiryBundleExample")).get_json(force=True)
+    assert body["resourceType"] == "Bundle"
+    assert body["entry"][0]["resource"]["id"] == medical.get_json(force=True)["entry"][0]["resource"]["id"]
+
+
+def test_an_inquiry_by_utn_finds_the_decision(client):
+    decided = client.post("/payer/Claim/$submit", json=example("HomecareAuthorizationBundleExample")).get_json(force=True)
+    utn = decided["entry"][0]["resource"]["preAuthRef"]
+    inquiry = example("PASClaimInquiryBundleExample")
+    claim = inquiry["entry"][0]["resource"]
+    claim["identifier"] = [{"system": "urn:painpa:sandbox:utn", "value": utn}]
+    claim["item"] = [{"sequence": 1, "productOrService": {"coding": [{"system": "urn:x", "code": "other"}]}}]
+    found = client.post("/payer/Claim/$inquire", json=inquiry)
+    assert found.status_code == 200 and found.get_json(force=True)["entry"][0]["resource"]["preAuthRef"] == utn

@@ -199,3 +199,11 @@ def test_an_inquiry_by_utn_finds_the_decision(client):
     claim["item"] = [{"sequence": 1, "productOrService": {"coding": [{"system": "urn:x", "code": "other"}]}}]
     found = client.post("/payer/Claim/$inquire", json=inquiry)
     assert found.status_code == 200 and found.get_json(force=True)["entry"][0]["resource"]["preAuthRef"] == utn
+
+
+def test_the_pended_example_for_testers_is_pended(client):
+    """The file docs/sandbox-pas.md tells testers to send to see a pended decision."""
+    request = json.loads((FIXTURES / "painpa-scs-implant-no-psych-eval.json").read_text())
+    bundle = client.post("/payer/Claim/$submit", json=request).get_json(force=True)
+    cr = assert_pas_response(bundle, request)
+    assert set(a["code"] for a in review_actions(cr).values()) == {"A4"} and "preAuthRef" not in cr

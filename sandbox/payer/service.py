@@ -58,12 +58,14 @@ def _ehr_copy(s, req: PasRequest, response: dict, existing: str | None) -> str |
     pid = compartment_patient(req.claim)
     if not pid or not store.exists(s, "Patient", pid):
         return None
-    claim = {**req.claim, "id": store.new_id()}
-    claim, _ = store.put(s, claim)
+    if existing:   # the final decision replaces the pended one, for the Claim already on file
+        request_ref = store.read(s, "ClaimResponse", existing)["request"]
+    else:
+        claim, _ = store.put(s, {**req.claim, "id": store.new_id()})
+        request_ref = {"reference": f"Claim/{claim['id']}"}
     local = {**response, "id": existing or response["id"], "patient": req.claim["patient"],
              "insurer": req.claim.get("insurer") or response.get("insurer"),
-             "requestor": req.claim.get("provider") or response.get("requestor"),
-             "request": {"reference": f"Claim/{claim['id']}"}}
+             "requestor": req.claim.get("provider") or response.get("requestor"), "request": request_ref}
     local.pop("meta", None)
     stored, _ = store.put(s, validate(local, "ClaimResponse"))
     return stored["id"]

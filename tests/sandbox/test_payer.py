@@ -11,8 +11,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from cds_service import state
 from sandbox.payer.decision import claim
-from sandbox.payer.rules import RulesError, load_rules
+from sandbox.payer.rules import DEFAULT_RULES, RulesError, load_rules
 
 X12 = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
 
@@ -122,3 +123,17 @@ def test_rules_are_checked_data(tmp_path):
     (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "then": {"action": "A1"}}]}))
     with pytest.raises(RulesError, match="only a pended"):
         load_rules(tmp_path)
+
+
+def test_a_pended_request_relayed_by_the_ehr_is_replaced_on_the_chart_by_its_final_decision(app, client, h):
+    rules = json.loads(DEFAULT_RULES.read_text())
+    rules["final_after_seconds"] = 0
+    (state.of(app).settings.home / "payer-rules.json").write_text(json.dumps(rules))
+    pended = client.post("/fhir/Claim/$submit", json=_request(["22514"], documented=True), headers=h).get_json(force=True)
+    assert _action(pended["entry"][0]["resource"]) == "A4"
+    final = client.post("/fhir/Claim/$inquire", json=_request(["22514"], documented=False), headers=h)
+    assert _action(final.get_json(force=True)["entry"][0]["resource"]) == "A1"   # due at once: final on read
+    on_chart = client.get("/fhir/ClaimResponse?patient=pa-1", headers=h).get_json(force=True)["entry"]
+    assert len(on_chart) == 1 and _action(on_chart[0]["resource"]) == "A1" and on_chart[0]["resource"]["preAuthRef"]
+    claims = client.get("/fhir/Claim?patient=pa-1", headers=h).get_json(force=True)["entry"]
+    assert len(claims) == 1 and on_chart[0]["resource"]["request"]["reference"] == f"Claim/{claims[0]['resource']['id']}"

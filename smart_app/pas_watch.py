@@ -95,9 +95,20 @@ def _inquiry(fhir: AppFhir, stored: dict) -> dict:
 
 
 def _answers(body: object) -> list[dict]:
-    bundles = [p.get("resource") for p in body.get("parameter") or []] if isinstance(body, dict) and \
-        body.get("resourceType") == "Parameters" else [body]
+    """The ClaimResponses of an ``$inquire`` answer: one Bundle (PAS 2.1) or Parameters of them (2.2)."""
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        bundles = [p.get("resource") for p in body.get("parameter") or [] if isinstance(p, dict)]
+    else:
+        bundles = [body]
     return [((b.get("entry") or [{}])[0].get("resource") or {}) for b in bundles if isinstance(b, dict)]
+
+
+def _age_s(resource: dict) -> float:
+    try:
+        updated = datetime.fromisoformat((resource.get("meta") or {}).get("lastUpdated", ""))
+    except ValueError:
+        return float("inf")
+    return (datetime.now(UTC) - updated).total_seconds()
 
 
 def refresh(db, fhir: AppFhir, stored: dict, *, poll: bool) -> str | None:
@@ -107,8 +118,7 @@ def refresh(db, fhir: AppFhir, stored: dict, *, poll: bool) -> str | None:
     watch = _watch_of(stored)
     if not watch or not pas.is_pended(stored):
         return None
-    age = (datetime.now(UTC) - datetime.fromisoformat((stored.get("meta") or {}).get("lastUpdated", "1970-01-01T00:00:00+00:00"))).total_seconds()
-    if poll and watch.get("mode") == "subscribed" and age < SUBSCRIBED_GRACE_S:
+    if poll and watch.get("mode") == "subscribed" and _age_s(stored) < SUBSCRIBED_GRACE_S:
         return None
     address = watch.get("payer", "")
     if not is_registered_base(db, address):

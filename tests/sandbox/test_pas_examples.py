@@ -17,8 +17,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 FIXTURES = Path(__file__).with_name("fixtures") / "pas"
-REQUESTS = ["ReferralAuthorizationBundleExample", "HomecareAuthorizationBundleExample",
-            "MedicalServicesAuthorizationBundleExample"]
+REQUESTS = ["ReferralAuthorizationBundleExample", "ReferralAuthorizationBundleExample-2.1.0",
+            "HomecareAuthorizationBundleExample", "MedicalServicesAuthorizationBundleExample"]
 REVIEW = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
 REVIEW_CODE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
 X12_306 = "https://codesystem.x12.org/005010/306"
@@ -58,8 +58,8 @@ def assert_pas_response(bundle: dict, request: dict) -> dict:
     urls = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
     for key, kind in (("patient", "Patient"), ("insurer", "Organization"), ("requestor", "Organization")):
         assert urls[cr[key]["reference"]]["resourceType"] == kind, key
-    assert urls[cr["patient"]["reference"]]["identifier"] == [{"system": "http://example.org/MIN",
-                                                                 "value": "12345678901"}]
+    member = urls[cr["patient"]["reference"]]["identifier"][0]
+    assert (member["system"], member["value"]) == ("http://example.org/MIN", "12345678901")
     sequences = [i["sequence"] for i in claim_entry["resource"]["item"]]
     actions = review_actions(cr)
     assert sorted(actions) == sequences                             # one reviewAction per requested item

@@ -58,6 +58,8 @@ def load_rules(home: Path | None = None) -> dict:
         where = f"{path}: rules[{i}]"
         if not isinstance(rule, dict) or rule.get("action") not in _ACTIONS or not isinstance(rule.get("id"), str):
             raise RulesError(f"{where} needs an id and an action among {sorted(_ACTIONS)}")
+        if not isinstance(rule.get("source"), str) or not rule["source"].strip():
+            raise RulesError(f"{where} ({rule['id']}) needs a source: the policy or guide it applies")
         unknown = set(rule.get("when", {})) - _WHEN_KEYS
         if unknown:
             raise RulesError(f"{where}.when has unknown keys {sorted(unknown)}")

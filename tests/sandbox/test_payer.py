@@ -110,17 +110,21 @@ def test_bad_submissions(client, h):
 
 def test_rules_are_checked_data(tmp_path):
     assert [r["action"] for r in load_rules()["rules"]][-1] == "A1"
-    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A3", "when": {}}]}))
+    assert all(r["source"] and r["last_verified"] for r in load_rules()["rules"])
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {}}]}))
+    with pytest.raises(RulesError, match="needs a source"):
+        load_rules(tmp_path)
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A3", "when": {}, "source": "s"}]}))
     with pytest.raises(RulesError, match="specific reason"):
         load_rules(tmp_path)
-    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {"bogus": 1}}]}))
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {"bogus": 1}, "source": "s"}]}))
     with pytest.raises(RulesError, match="bogus"):
         load_rules(tmp_path)
-    pended_denial = {"id": "x", "action": "A4", "when": {}, "then": {"action": "A3"}}
+    pended_denial = {"id": "x", "action": "A4", "when": {}, "then": {"action": "A3"}, "source": "s"}
     (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [pended_denial]}))
     with pytest.raises(RulesError, match="specific reason"):
         load_rules(tmp_path)
-    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "then": {"action": "A1"}}]}))
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "then": {"action": "A1"}, "source": "s"}]}))
     with pytest.raises(RulesError, match="only a pended"):
         load_rules(tmp_path)
 

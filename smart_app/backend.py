@@ -25,7 +25,7 @@ from smart_app.discovery import LaunchError, http
 from smart_app.oauth import admit_token_endpoint
 from smart_app.registry import smart_client_for
 
-PAS_SCOPES = "system/Claim.cr system/ClaimResponse.rs"
+PAS_SCOPES = "system/Claim.cr system/ClaimResponse.rs system/Bundle.r system/Subscription.crd"
 TIMEOUT = (2.0, 10.0)
 _SKEW_S = 60
 _cache: dict[tuple[str, str], tuple[str, float]] = {}

@@ -73,8 +73,8 @@ def watcher(session_key: str):
             answer = resp.json() if resp.status_code == 201 else {}
             # "error": the payer's handshake did not reach painpa (Backport IG): poll instead
             sub_id = answer.get("id") if answer.get("status") in ("active", "requested") else None
-        except (requests.RequestException, ValueError, AttributeError):
-            sub_id = None
+        except (requests.RequestException, ValueError, AttributeError, LaunchError):
+            sub_id = None   # LaunchError: no payer token for it now; the decision is stored and polled
         return _mark(stored, address, "subscribed" if sub_id else "polling", sub_id)
     return watch
 
@@ -127,8 +127,8 @@ def refresh(db, fhir: AppFhir, stored: dict, *, poll: bool) -> str | None:
     try:
         resp = pas.call_payer("POST", address, "Claim/$inquire", _inquiry(fhir, stored))
         answers = _answers(resp.json()) if resp.status_code == 200 else []
-    except (requests.RequestException, ValueError):
-        return None
+    except (requests.RequestException, ValueError, LaunchError):
+        return None   # asked again by the next poll or notification
     final = next((a for a in answers if trace & {i.get("value") for i in a.get("identifier") or []}),
                  answers[0] if len(answers) == 1 else None)
     if not final or final.get("resourceType") != "ClaimResponse" or pas.is_pended(final):
@@ -140,7 +140,7 @@ def refresh(db, fhir: AppFhir, stored: dict, *, poll: bool) -> str | None:
         {"fullUrl": f"{fhir.base}/ClaimResponse/{stored['id']}", "resource": update,
          "request": {"method": "PUT", "url": f"ClaimResponse/{stored['id']}"}}]})
     if watch.get("subscription"):
-        with contextlib.suppress(requests.RequestException):  # the payer ends it anyway when it errors
+        with contextlib.suppress(requests.RequestException, LaunchError):  # the payer ends it anyway when it errors
             pas.call_payer("DELETE", address, f"Subscription/{watch['subscription']}", timeout=(2.0, 5.0))
     return pas.summary(final)
 

@@ -30,6 +30,24 @@ def _search_param(name: str, param: Param) -> dict:
     return out
 
 
+def smart_security(auth_base: str, description: str | None = None) -> dict:
+    """``rest.security`` of a server protected by the sandbox authorization server (SMART 2.2
+    §"Conformance"); the payer's statement uses it too."""
+    security = {
+        "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                 "code": "SMART-on-FHIR"}]}],
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [{"url": "authorize", "valueUri": f"{auth_base}/authorize"},
+                          {"url": "token", "valueUri": f"{auth_base}/token"},
+                          {"url": "register", "valueUri": f"{auth_base}/register"}],
+        }],
+    }
+    if description:
+        security["description"] = description
+    return security
+
+
 def capability_statement(base: str, auth_base: str) -> dict:
     resources = []
     for rtype in sorted(R4_TYPES):
@@ -59,16 +77,7 @@ def capability_statement(base: str, auth_base: str) -> dict:
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "security": {
-                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                         "code": "SMART-on-FHIR"}]}],
-                "extension": [{
-                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-                    "extension": [{"url": "authorize", "valueUri": f"{auth_base}/authorize"},
-                                  {"url": "token", "valueUri": f"{auth_base}/token"},
-                                  {"url": "register", "valueUri": f"{auth_base}/register"}],
-                }],
-            },
+            "security": smart_security(auth_base),
             "documentation": HANDLING,
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}],

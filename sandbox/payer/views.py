@@ -2,14 +2,16 @@
 §"Inquiry", §"Subscriptions"): ``POST /payer/Claim/$submit`` and ``/payer/Claim/$inquire``, the
 PAS topic's ``/payer/Subscription``, the decisions' response Bundles at ``/payer/Bundle/<id>`` and
 ``/payer/metadata``. ``$submit`` and ``$inquire`` are also reachable as ``/fhir/Claim/...``, the EHR
-relaying to its payer as a PAS intermediary would.
+relaying to its payer as a PAS intermediary would. Everything but ``/payer/metadata`` needs a bearer
+token of the sandbox authorization server with the route's scope (``sandbox.fhir.bearer``; SMART
+Backend Services for an outside PAS client).
 
 Views are thin: sandbox.payer.request reads the body, sandbox.payer.service decides and answers.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 
 from cds_service import __version__, state
 from cds_service.clock import today_utc
@@ -20,7 +22,6 @@ from sandbox.payer import service, subscriptions
 from sandbox.payer.capability import capability_statement
 from sandbox.payer.request import parse
 from sandbox.payer.tables import PayerSubscription
-from sandbox.tokens import introspect
 
 bp = Blueprint("sandbox_payer", __name__)
 
@@ -30,20 +31,12 @@ def _fhir_error(err: FhirError):
     return error_response(err)
 
 
-def _authorize(claim: dict) -> None:
-    """Through the EHR (``/fhir/Claim/...``) a token of the sandbox is required, as for any FHIR call,
-    and a patient-scoped token only reaches its own patient."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    info = introspect(state.current().db, token.strip()) if scheme.lower() == "bearer" else None
-    if info is None and not header and request.path.startswith("/payer/"):
-        return
-    if info is None:
-        raise FhirError(401, "A valid bearer token is required", "login",
-                        headers={"WWW-Authenticate": 'Bearer realm="painpa-sandbox-payer"'})
-    owner = compartment_patient(claim)
-    if info.patient and owner != info.patient:
-        raise FhirError(403, f"The token is limited to Patient/{info.patient}", "forbidden")
+def _own_patient_only(claim: dict) -> None:
+    """Every route here runs behind :func:`require_token` (a backend-services token, or the EHR's for
+    ``/fhir/Claim/...``); a patient-level token reaches its own patient only."""
+    patient = g.sbx_token.patient
+    if patient and compartment_patient(claim) != patient:
+        raise FhirError(403, f"The token is limited to Patient/{patient}", "forbidden")
 
 
 def _base() -> str:
@@ -52,7 +45,7 @@ def _base() -> str:
 
 @bp.get("/payer/metadata")
 def metadata():
-    return fhir_response(capability_statement(_base(), __version__, today_utc().isoformat()))
+    return fhir_response(capability_statement(_base(), f"{state.current().settings.base_url}/auth", __version__, today_utc().isoformat()))
 
 
 @bp.post("/payer/Claim/$submit")
@@ -60,7 +53,7 @@ def metadata():
 @require_token("Claim", "c")
 def submit():
     req = parse(request.get_json(silent=True, force=True))
-    _authorize(req.claim)
+    _own_patient_only(req.claim)
     return fhir_response(service.submit(req, current_app._get_current_object(),
                                         via_ehr=request.path.startswith("/fhir/")))
 
@@ -71,7 +64,7 @@ def submit():
 def inquire():
     """PAS 2.1 returns one Bundle; 2.2 allows several (``return`` 0..*), sent as Parameters."""
     req = parse(request.get_json(silent=True, force=True), claim_profile="PAS inquiry")
-    _authorize(req.claim)
+    _own_patient_only(req.claim)
     found = service.inquire(req, current_app._get_current_object())
     if not found:
         raise FhirError(404, "No prior-authorization decision matches this inquiry (patient, provider, and a trace "

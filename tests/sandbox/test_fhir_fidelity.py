@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from tests.sandbox.helpers import assertion, new_key
+from tests.sandbox.helpers import client_credentials, new_key
 from tests.support.procs import VENV_BIN
 
 MRN = "http://hospital.example/mrn"
@@ -211,10 +211,8 @@ def test_over_real_http_with_a_backend_token(sandbox_server, tmp_path):
                            "--jwks-file", str(jwks), "--scope", "system/Patient.cruds"], capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PAINPA_HOME": str(sandbox_server.home)})
     assert done.returncode == 0, done.stderr
-    token = requests.post(f"{base}/auth/token", timeout=10, data={
-        "grant_type": "client_credentials", "scope": "system/Patient.cruds",
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion(key, client_id, f"{base}/auth/token")}).json()["access_token"]
+    token = requests.post(f"{base}/auth/token", timeout=10, data=client_credentials(
+        key, client_id, f"{base}/auth/token", "system/Patient.cruds")).json()["access_token"]
     h = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
     mrn = uuid.uuid4().hex
     cond = {**h, "If-None-Exist": f"identifier={MRN}|{mrn}"}

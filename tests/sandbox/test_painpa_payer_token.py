@@ -53,10 +53,14 @@ def test_no_token_for_a_base_without_backend_services_or_unregistered(sandbox_se
     assert backend.payer_headers(db, settings, f"{sandbox_server.base}/fhir") == {}
 
 
-def test_a_refused_token_request_is_a_clear_error(sandbox_server, painpa_db, monkeypatch):
+@pytest.mark.parametrize("scopes", [
+    "system/Claim.cr user/Patient.rs",   # client_credentials grants system/ scopes only
+    "system/Patient.rs",                 # painpa's client is pre-authorized for the PAS scopes, not the EHR's data
+])
+def test_a_refused_token_request_is_a_clear_error(sandbox_server, painpa_db, monkeypatch, scopes):
     db, settings = painpa_db
     payer = f"{sandbox_server.base}/payer"
     backend.forget(payer)
-    monkeypatch.setattr(backend, "PAS_SCOPES", "system/Claim.cr user/Patient.rs")   # a grant the server refuses
+    monkeypatch.setattr(backend, "PAS_SCOPES", scopes)
     with pytest.raises(LaunchError, match="invalid_scope"):
         backend.payer_headers(db, settings, payer)

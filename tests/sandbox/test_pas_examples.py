@@ -71,9 +71,9 @@ def assert_pas_response(bundle: dict, request: dict) -> dict:
 
 
 @pytest.mark.parametrize("name", REQUESTS)
-def test_ig_example_is_submitted_and_inquired(client, name):
+def test_ig_example_is_submitted_and_inquired(pas_client, name):
     request = example(name)
-    resp = client.post("/payer/Claim/$submit", json=request)
+    resp = pas_client.post("/payer/Claim/$submit", json=request)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.mimetype == "application/fhir+json"
     cr = assert_pas_response(resp.get_json(force=True), request)
@@ -81,27 +81,27 @@ def test_ig_example_is_submitted_and_inquired(client, name):
 
     inquiry = copy.deepcopy(request)  # query by example: the same patient, provider and trace number
     inquiry["identifier"] = {"system": "http://example.org/SUBMITTER_TRANSACTION_IDENTIFIER", "value": "INQ-1"}
-    found = client.post("/payer/Claim/$inquire", json=inquiry)
+    found = pas_client.post("/payer/Claim/$inquire", json=inquiry)
     assert found.status_code == 200, found.get_data(as_text=True)
     body = found.get_json(force=True)
     bundles = [p["resource"] for p in body["parameter"]] if body["resourceType"] == "Parameters" else [body]
     assert cr["id"] in [b["entry"][0]["resource"]["id"] for b in bundles]
 
 
-def test_the_referral_example_lists_its_requestor_practitioner_and_document(client):
+def test_the_referral_example_lists_its_requestor_practitioner_and_document(pas_client):
     """The ReferralAuthorizationBundle names its practitioner through the careTeam's PractitionerRole;
     the payer reads the attached DocumentReference as documentation, from the Bundle."""
     request = example("ReferralAuthorizationBundleExample")
-    bundle = client.post("/payer/Claim/$submit", json=request).get_json(force=True)
+    bundle = pas_client.post("/payer/Claim/$submit", json=request).get_json(force=True)
     assert_pas_response(bundle, request)
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert kinds[0] == "ClaimResponse" and {"Patient", "Organization"} <= set(kinds)
 
 
-def test_the_ig_inquiry_example_finds_the_medical_services_request(client):
-    submitted = client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
+def test_the_ig_inquiry_example_finds_the_medical_services_request(pas_client):
+    submitted = pas_client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
     decision_id = submitted.get_json(force=True)["entry"][0]["resource"]["id"]
-    found = client.post("/payer/Claim/$inquire", json=example("PASClaimInquiryBundleExample"))
+    found = pas_client.post("/payer/Claim/$inquire", json=example("PASClaimInquiryBundleExample"))
     assert found.status_code == 200, found.get_data(as_text=True)
     body = found.get_json(force=True)
     bundles = [p["resource"] for p in body["parameter"]] if body["resourceType"] == "Parameters" else [body]
@@ -110,24 +110,24 @@ def test_the_ig_inquiry_example_finds_the_medical_services_request(client):
         Bundle.model_validate(b)
 
 
-def test_an_inquiry_for_another_patient_finds_nothing(client):
-    client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
+def test_an_inquiry_for_another_patient_finds_nothing(pas_client):
+    pas_client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
     inquiry = example("PASClaimInquiryBundleExample")
     patient = next(e["resource"] for e in inquiry["entry"] if e["resource"]["resourceType"] == "Patient")
     patient["identifier"][0]["value"] = "99999999999"
     next(e["resource"] for e in inquiry["entry"] if e["resource"]["resourceType"] == "Coverage")["subscriberId"] = "0"
-    resp = client.post("/payer/Claim/$inquire", json=inquiry)
+    resp = pas_client.post("/payer/Claim/$inquire", json=inquiry)
     assert resp.status_code == 404 and resp.get_json(force=True)["resourceType"] == "OperationOutcome"
 
 
-def test_a_parameters_wrapped_submit_is_read_as_the_operation_defines(client):
+def test_a_parameters_wrapped_submit_is_read_as_the_operation_defines(pas_client):
     """Claim-submit has one input parameter, ``resource`` (a Bundle): sent in Parameters it is unwrapped."""
     request = example("HomecareAuthorizationBundleExample")
-    resp = client.post("/payer/Claim/$submit", json={"resourceType": "Parameters",
+    resp = pas_client.post("/payer/Claim/$submit", json={"resourceType": "Parameters",
                                                      "parameter": [{"name": "resource", "resource": request}]})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert_pas_response(resp.get_json(force=True), request)
-    other = client.post("/payer/Claim/$submit", json={"resourceType": "Parameters", "parameter": [
+    other = pas_client.post("/payer/Claim/$submit", json={"resourceType": "Parameters", "parameter": [
         {"name": "bundle", "resource": request}]})
     assert other.status_code == 400 and "bundle" in other.get_json(force=True)["issue"][0]["diagnostics"]
 
@@ -153,8 +153,8 @@ def _broken(mutate) -> dict:
     (_broken(lambda b: b["entry"].pop(4)), 422, "Claim.patient"),   # the Patient entry missing
 ], ids=["patient", "bare-claim", "not-an-object", "transaction", "no-identifier", "no-timestamp", "claim-not-first",
         "no-fullurl", "entry-request", "use-claim", "bad-instant", "patient-not-in-bundle"])
-def test_bodies_that_are_not_pas_bundles_are_refused_by_name(client, body, status, names):
-    resp = client.post("/payer/Claim/$submit", json=body)
+def test_bodies_that_are_not_pas_bundles_are_refused_by_name(pas_client, body, status, names):
+    resp = pas_client.post("/payer/Claim/$submit", json=body)
     assert resp.status_code == status, resp.get_data(as_text=True)
     outcome = resp.get_json(force=True)
     assert outcome["resourceType"] == "OperationOutcome"
@@ -162,12 +162,14 @@ def test_bodies_that_are_not_pas_bundles_are_refused_by_name(client, body, statu
     assert names in text, text
 
 
-def test_invalid_json_is_an_operation_outcome(client):
-    resp = client.post("/payer/Claim/$submit", data="{not json", content_type="application/fhir+json")
+def test_invalid_json_is_an_operation_outcome(pas_client):
+    resp = pas_client.post("/payer/Claim/$submit", data="{not json", content_type="application/fhir+json")
     assert resp.status_code == 400 and resp.get_json(force=True)["resourceType"] == "OperationOutcome"
 
 
 def test_metadata_is_a_capability_statement_naming_the_pas_operations_and_topic(client):
+    """Public, as capabilities are (no token sent), and it says where the token comes from (SMART
+    App Launch 2.2 §"Conformance": rest.security, the oauth-uris extension)."""
     resp = client.get("/payer/metadata")
     assert resp.status_code == 200
     cs = resp.get_json(force=True)
@@ -179,31 +181,38 @@ def test_metadata_is_a_capability_statement_naming_the_pas_operations_and_topic(
         "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry"}
     assert by_type["Subscription"]["extension"][0]["valueCanonical"] == (
         "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic")
+    security = cs["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    oauth = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert oauth["token"] == "http://127.0.0.1:8080/auth/token"
+    conf = client.get("/payer/.well-known/smart-configuration").get_json()
+    assert conf["token_endpoint"] == oauth["token"] and "client_credentials" in conf["grant_types_supported"]
+    assert {"system/Claim.cr", "system/Bundle.r", "system/Subscription.crd"} <= set(conf["scopes_supported"])
 
 
-def test_an_inquiry_matches_the_trace_number_by_system_and_value(client):
+def test_an_inquiry_matches_the_trace_number_by_system_and_value(pas_client):
     """The referral's trace number has the same value (111099) under another system: not the one asked for."""
-    client.post("/payer/Claim/$submit", json=example("ReferralAuthorizationBundleExample"))
-    medical = client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
-    body = client.post("/payer/Claim/$inquire", json=example("PASClaimInquiryBundleExample")).get_json(force=True)
+    pas_client.post("/payer/Claim/$submit", json=example("ReferralAuthorizationBundleExample"))
+    medical = pas_client.post("/payer/Claim/$submit", json=example("MedicalServicesAuthorizationBundleExample"))
+    body = pas_client.post("/payer/Claim/$inquire", json=example("PASClaimInquiryBundleExample")).get_json(force=True)
     assert body["resourceType"] == "Bundle"
     assert body["entry"][0]["resource"]["id"] == medical.get_json(force=True)["entry"][0]["resource"]["id"]
 
 
-def test_an_inquiry_by_utn_finds_the_decision(client):
-    decided = client.post("/payer/Claim/$submit", json=example("HomecareAuthorizationBundleExample")).get_json(force=True)
+def test_an_inquiry_by_utn_finds_the_decision(pas_client):
+    decided = pas_client.post("/payer/Claim/$submit", json=example("HomecareAuthorizationBundleExample")).get_json(force=True)
     utn = decided["entry"][0]["resource"]["preAuthRef"]
     inquiry = example("PASClaimInquiryBundleExample")
     claim = inquiry["entry"][0]["resource"]
     claim["identifier"] = [{"system": "urn:painpa:sandbox:utn", "value": utn}]
     claim["item"] = [{"sequence": 1, "productOrService": {"coding": [{"system": "urn:x", "code": "other"}]}}]
-    found = client.post("/payer/Claim/$inquire", json=inquiry)
+    found = pas_client.post("/payer/Claim/$inquire", json=inquiry)
     assert found.status_code == 200 and found.get_json(force=True)["entry"][0]["resource"]["preAuthRef"] == utn
 
 
-def test_the_pended_example_for_testers_is_pended(client):
-    """The file docs/sandbox-pas.md tells testers to send to see a pended decision."""
+def test_the_pended_example_for_testers_is_pended(pas_client):
+    """The file docs/sandbox-testing.md tells testers to send to see a pended decision."""
     request = json.loads((FIXTURES / "painpa-scs-implant-no-psych-eval.json").read_text())
-    bundle = client.post("/payer/Claim/$submit", json=request).get_json(force=True)
+    bundle = pas_client.post("/payer/Claim/$submit", json=request).get_json(force=True)
     cr = assert_pas_response(bundle, request)
     assert set(a["code"] for a in review_actions(cr).values()) == {"A4"} and "preAuthRef" not in cr

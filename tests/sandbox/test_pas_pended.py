@@ -16,9 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import func, select
 
 from cds_service import state
 from sandbox.payer.rules import DEFAULT_RULES
+from sandbox.payer.tables import PayerSubscription
 from tests.sandbox.test_pas_examples import example, review_actions
 from tests.support.procs import free_port
 
@@ -117,32 +119,31 @@ def action(bundle: dict) -> str:
     return review_actions(bundle["entry"][0]["resource"])[1]["code"]
 
 
-def inquire(client, request: dict) -> dict:
+def inquire(pas_client, request: dict) -> dict:
     inquiry = copy.deepcopy(request)
     inquiry["identifier"] = {"system": "urn:test", "value": "inquiry"}
-    resp = client.post("/payer/Claim/$inquire", json=inquiry)
+    resp = pas_client.post("/payer/Claim/$inquire", json=inquiry)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_json(force=True)
 
 
-def test_a_pended_implant_reaches_the_subscriber_and_inquire_when_final(quick, listener):
-    client = quick.test_client()
+def test_a_pended_implant_reaches_the_subscriber_and_inquire_when_final(quick, pas_client, listener):
     endpoint, received = listener
-    created = client.post("/payer/Subscription", json=subscription(f"{endpoint}/notify"))
+    created = pas_client.post("/payer/Subscription", json=subscription(f"{endpoint}/notify"))
     assert created.status_code == 201, created.get_data(as_text=True)
     sub = created.get_json(force=True)
     assert sub["status"] == "active" and created.headers["Location"].endswith(f"/payer/Subscription/{sub['id']}")
     path, _, shake = received.get(timeout=5)           # the handshake came before the 201
     assert path == "/notify" and kind(shake) == "handshake"
-    other = client.post("/payer/Subscription", json=subscription(f"{endpoint}/other", org="0000000000"))
+    other = pas_client.post("/payer/Subscription", json=subscription(f"{endpoint}/other", org="0000000000"))
     assert other.status_code == 201 and received.get(timeout=5)[0] == "/other"
 
     request = request_for("63685", TRIAL_REPORT)      # documented, but no psychological evaluation
-    pended = client.post("/payer/Claim/$submit", json=request).get_json(force=True)
+    pended = pas_client.post("/payer/Claim/$submit", json=request).get_json(force=True)
     cr = pended["entry"][0]["resource"]
     assert action(pended) == "A4" and cr["outcome"] == "queued" and "preAuthRef" not in cr
     assert "psychological evaluation" in cr["processNote"][0]["text"]
-    assert action(inquire(client, request)) == "A4"   # before the delay: still pended
+    assert action(inquire(pas_client, request)) == "A4"   # before the delay: still pended
 
     path, headers, note = received.get(timeout=15)
     assert path == "/notify" and headers["Authorization"] == "Bearer listener-secret"
@@ -161,26 +162,25 @@ def test_a_pended_implant_reaches_the_subscriber_and_inquire_when_final(quick, l
     assert action(final) == "A1" and final["entry"][0]["resource"]["preAuthRef"]
     assert received.empty()                               # the other organization's subscription heard nothing
 
-    now = inquire(client, request)
+    now = inquire(pas_client, request)
     assert action(now) == "A1" and now["entry"][0]["resource"]["preAuthRef"] == final["entry"][0]["resource"]["preAuthRef"]
-    read = client.get(f"/payer/Bundle/{cr['id']}").get_json(force=True)
+    read = pas_client.get(f"/payer/Bundle/{cr['id']}").get_json(force=True)
     assert action(read) == "A1"
-    status = client.get(f"/payer/Subscription/{sub['id']}/$status").get_json(force=True)
+    status = pas_client.get(f"/payer/Subscription/{sub['id']}/$status").get_json(force=True)
     events = {p["name"]: p for p in status["entry"][0]["resource"]["parameter"]}["events-since-subscription-start"]
     assert events["valueString"] == "1"
 
 
-def test_id_only_notification_names_the_focus_without_its_content(quick, listener):
-    client = quick.test_client()
+def test_id_only_notification_names_the_focus_without_its_content(quick, pas_client, listener):
     endpoint, received = listener
-    client.post("/payer/Subscription", json=subscription(endpoint, content="id-only", org=None))
+    pas_client.post("/payer/Subscription", json=subscription(endpoint, content="id-only", org=None))
     assert kind(received.get(timeout=5)[2]) == "handshake"
-    client.post("/payer/Claim/$submit", json=request_for("22514"))   # PVA with no imaging at all: pended
+    pas_client.post("/payer/Claim/$submit", json=request_for("22514"))   # PVA with no imaging at all: pended
     _, _, note = received.get(timeout=15)
     focus = note["entry"][1]
     assert "resource" not in focus and focus["request"]["url"] == focus["fullUrl"]
     decision_id = focus["fullUrl"].rsplit("/", 1)[1]
-    assert action(client.get(f"/payer/Bundle/{decision_id}").get_json(force=True)) == "A1"
+    assert action(pas_client.get(f"/payer/Bundle/{decision_id}").get_json(force=True)) == "A1"
 
 
 @pytest.mark.parametrize("extra,expected", [
@@ -188,18 +188,18 @@ def test_id_only_notification_names_the_focus_without_its_content(quick, listene
     ((TRIAL_REPORT, PSYCH_EVAL), "A1"),      # evaluation coded in painpa's psych-evaluation value set
     ((), "A3"),                              # nothing attached: denied (NCD 160.7)
 ])
-def test_stimulator_rules(client, extra, expected):
-    assert action(client.post("/payer/Claim/$submit", json=request_for("63685", *extra)).get_json(force=True)) == expected
+def test_stimulator_rules(pas_client, extra, expected):
+    assert action(pas_client.post("/payer/Claim/$submit", json=request_for("63685", *extra)).get_json(force=True)) == expected
 
 
 @pytest.mark.parametrize("days_ago,expected", [(None, "A4"), (200, "A4"), (90, "A4"), (80, "A1"), (10, "A1")])
-def test_vertebral_augmentation_imaging_window_is_the_policys(client, days_ago, expected):
+def test_vertebral_augmentation_imaging_window_is_the_policys(pas_client, days_ago, expected):
     """The window is the PVA family's ``pva.imaging`` requirement (84 days), read through the policy API."""
-    family = state.of(client.application).policies.family_of(["22514"], date.today())
+    family = state.of(pas_client.application).policies.family_of(["22514"], date.today())
     window = next(r for r in family.data["requirements"] if r["id"] == "pva.imaging")["params"]["within_days"]
     assert 80 < window < 90
     extra = () if days_ago is None else (mri(days_ago),)
-    assert action(client.post("/payer/Claim/$submit", json=request_for("22514", *extra)).get_json(force=True)) == expected
+    assert action(pas_client.post("/payer/Claim/$submit", json=request_for("22514", *extra)).get_json(force=True)) == expected
 
 
 @pytest.mark.parametrize("mutate,names", [
@@ -210,43 +210,66 @@ def test_vertebral_augmentation_imaging_window_is_the_policys(client, days_ago, 
     (lambda s: s["_criteria"]["extension"][0].update(valueString="patient=123"), "orgIdentifier"),
     (lambda s: s.update(resourceType="Patient"), "Subscription"),
 ])
-def test_subscriptions_the_payer_cannot_honour_are_refused_by_name(client, mutate, names):
+def test_subscriptions_the_payer_cannot_honour_are_refused_by_name(pas_client, mutate, names):
     body = subscription("http://127.0.0.1:9/hook")
     mutate(body)
-    resp = client.post("/payer/Subscription", json=body)
+    resp = pas_client.post("/payer/Subscription", json=body)
     assert resp.status_code == 400
     issue = resp.get_json(force=True)["issue"][0]
     assert names in issue["diagnostics"] + " ".join(issue.get("expression", []))
 
 
-def test_an_endpoint_the_handshake_cannot_reach_makes_the_subscription_error(client):
+def test_an_endpoint_the_handshake_cannot_reach_makes_the_subscription_error(pas_client):
     """Backport IG §"Handshake": the client sees ``error`` at once and knows to ``$inquire`` instead."""
-    created = client.post("/payer/Subscription", json=subscription(f"http://127.0.0.1:{free_port()}/hook"))
+    created = pas_client.post("/payer/Subscription", json=subscription(f"http://127.0.0.1:{free_port()}/hook"))
     assert created.status_code == 201 and created.get_json(force=True)["status"] == "error"
-    assert client.get(created.headers["Location"].split("8080", 1)[1]).get_json(force=True)["status"] == "error"
+    assert pas_client.get(created.headers["Location"].split("8080", 1)[1]).get_json(force=True)["status"] == "error"
 
 
-def test_a_deleted_subscription_is_gone(client):
-    sub = client.post("/payer/Subscription", json=subscription("http://127.0.0.1:9/hook")).get_json(force=True)
-    assert client.delete(f"/payer/Subscription/{sub['id']}").status_code == 204
-    assert client.get(f"/payer/Subscription/{sub['id']}").status_code == 404
+def test_a_deleted_subscription_is_gone(pas_client):
+    sub = pas_client.post("/payer/Subscription", json=subscription("http://127.0.0.1:9/hook")).get_json(force=True)
+    assert pas_client.delete(f"/payer/Subscription/{sub['id']}").status_code == 204
+    assert pas_client.get(f"/payer/Subscription/{sub['id']}").status_code == 404
 
 
-def test_every_x12_review_action_is_reachable_by_rule(client):
+def test_subscriptions_and_decision_bundles_need_the_payers_token(client, pas_client, token):
+    """Every payer route but ``/payer/metadata`` is protected (backend-services.md §"Access FHIR API";
+    RFC 6750 §3): no token is 401 with an OperationOutcome and a challenge, and nothing is created; a
+    token without the route's scope is 403 naming the scope it needs."""
+    sub = pas_client.post("/payer/Subscription", json=subscription("http://127.0.0.1:9/hook")).get_json(force=True)
+    decided = pas_client.post("/payer/Claim/$submit", json=request_for("64483", TRIAL_REPORT)).get_json(force=True)
+    calls = [("post", "/payer/Subscription", subscription("http://127.0.0.1:9/other")),
+             ("get", f"/payer/Subscription/{sub['id']}", None), ("get", f"/payer/Subscription/{sub['id']}/$status", None),
+             ("delete", f"/payer/Subscription/{sub['id']}", None),
+             ("get", f"/payer/Bundle/{decided['entry'][0]['resource']['id']}", None)]
+    for method, path, body in calls:
+        refused = getattr(client, method)(path, json=body)
+        assert refused.status_code == 401, (method, path)
+        assert refused.get_json(force=True)["issue"][0]["code"] == "login"
+        assert refused.headers["WWW-Authenticate"].startswith('Bearer realm="painpa-sandbox-payer"')
+    claims_only = token("system/Claim.cr")
+    narrow = client.post("/payer/Subscription", json=subscription("http://127.0.0.1:9/other"), headers=claims_only)
+    assert narrow.status_code == 403 and 'scope="system/Subscription.c"' in narrow.headers["WWW-Authenticate"]
+    assert pas_client.get(f"/payer/Subscription/{sub['id']}").get_json(force=True)["status"] != "off"  # untouched
+    with state.of(client.application).db.session() as s:
+        assert s.scalar(select(func.count()).select_from(PayerSubscription)) == 1   # only the one made with the token
+
+
+def test_every_x12_review_action_is_reachable_by_rule(pas_client):
     """Certified (A1), not certified (A3, with its specific reason), pended (A4) and modified (A6:
     three transforaminal levels asked, the additional-level code certified for one unit)."""
     def codes_of(bundle):
         return {seq: act["code"] for seq, act in review_actions(bundle["entry"][0]["resource"]).items()}
 
-    assert codes_of(client.post("/payer/Claim/$submit", json=request_for("64483", TRIAL_REPORT)).get_json(force=True)) == {1: "A1"}
-    denied = client.post("/payer/Claim/$submit", json=request_for("62322")).get_json(force=True)
+    assert codes_of(pas_client.post("/payer/Claim/$submit", json=request_for("64483", TRIAL_REPORT)).get_json(force=True)) == {1: "A1"}
+    denied = pas_client.post("/payer/Claim/$submit", json=request_for("62322")).get_json(force=True)
     assert codes_of(denied) == {1: "A3"} and "imaging guidance" in denied["entry"][0]["resource"]["processNote"][0]["text"]
-    assert codes_of(client.post("/payer/Claim/$submit", json=request_for("63685", TRIAL_REPORT)).get_json(force=True)) == {1: "A4"}
+    assert codes_of(pas_client.post("/payer/Claim/$submit", json=request_for("63685", TRIAL_REPORT)).get_json(force=True)) == {1: "A4"}
 
     body = request_for("64483", TRIAL_REPORT)
     body["entry"][0]["resource"]["item"].append({"sequence": 2, "quantity": {"value": 2},
                                                  "productOrService": {"coding": [{"system": CPT, "code": "64484"}]}})
-    modified = client.post("/payer/Claim/$submit", json=body).get_json(force=True)
+    modified = pas_client.post("/payer/Claim/$submit", json=body).get_json(force=True)
     assert codes_of(modified) == {1: "A1", 2: "A6"}
     cr = modified["entry"][0]["resource"]
     assert cr["outcome"] == "complete" and cr["disposition"] == "Modified" and cr["preAuthRef"]

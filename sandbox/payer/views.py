@@ -45,7 +45,8 @@ def _base() -> str:
 
 @bp.get("/payer/metadata")
 def metadata():
-    return fhir_response(capability_statement(_base(), f"{state.current().settings.base_url}/auth", __version__, today_utc().isoformat()))
+    auth = f"{state.current().settings.base_url}/auth"
+    return fhir_response(capability_statement(_base(), auth, __version__, today_utc().isoformat()))
 
 
 @bp.post("/payer/Claim/$submit")

@@ -82,3 +82,18 @@ class Token(Base):
     issued: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_in: Mapped[int] = mapped_column(Integer)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- How each SMART client came to be registered, and which grants it may use (RFC 7591 §2 client
+# metadata: ``grant_types``). A table beside OAuthClient rather than new columns on it, so that a sandbox
+# database made by an earlier release (whose tables ``create_all`` does not alter) keeps working; a
+# client without a row here is read with the grants its redirect URIs imply (sandbox.auth.apps).
+
+class ClientRegistration(Base):
+    __tablename__ = "sbx_client_registration"
+
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    grant_types: Mapped[list] = mapped_column(JSON, default=list)  # authorization_code, refresh_token, client_credentials
+    source: Mapped[str] = mapped_column(String(16))                 # setup | cli | dynamic
+    registered: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    client_metadata: Mapped[dict] = mapped_column(JSON, default=dict)  # as registered (RFC 7591 §3.2.1 echo)

@@ -123,15 +123,16 @@ def order_words(order: dict, det: Determination | None = None) -> str:
 
 def pa_words(det: Determination) -> str:
     pa = det.prior_auth
+    term = det.program.approval_term or "UTN"     # the program's own word: a plan's is not a UTN
     if det.pa_needed == "satisfied" and pa.utn:
         until = f", valid until {day(pa.expires)}" if pa.expires else ""
-        return f"Prior authorization on file: UTN {pa.utn}{until}"
+        return f"Prior authorization on file: {term} {pa.utn}{until}"
     text = PA_NEEDED.get(det.pa_needed or "", "")
     state = PA_STATE.get(pa.state) if det.pa_needed == "auth-needed" else None
     if state:
         text = f"{text} — {state.lower() if text else state}"
     if pa.utn and det.pa_needed != "satisfied":
-        text += f" (UTN {pa.utn}{', expired ' + day(pa.expires) if pa.state is PAState.EXPIRED else ''})"
+        text += f" ({term} {pa.utn}{', expired ' + day(pa.expires) if pa.state is PAState.EXPIRED else ''})"
     return text
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from cds_service import state
 from cds_service.clock import today_utc
-from smart_app import dtr_app, forms, keys, oauth, packet, pages, pas, questionnaires, queue
+from smart_app import dtr_app, forms, keys, oauth, packet, pages, pas, pas_watch, questionnaires, queue
 from smart_app import session as sess
 from smart_app.discovery import LaunchError
 from smart_app.worklist import build
@@ -124,7 +124,8 @@ def pas_submit(sid: str):
     session.check_csrf(request.form.get("csrf"))
     pages.check_patient(session, request.form.get("patient"))
     wl = _worklist(session)
-    result = pas.submit(state.current().db, session.fhir(), wl, request.form.get("order", ""))
+    result = pas.submit(state.current().db, session.fhir(), wl, request.form.get("order", ""),
+                        watch=pas_watch.watcher(session.key))
     return redirect(url_for("smart.worklist", sid=sid, saved=result), code=303)
 
 
@@ -151,3 +152,31 @@ def queue_open(sid: str):
     resp = redirect(url_for("smart.worklist", sid=child), code=303)
     resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=oauth.SESSION_TTL_S, **sess.cookie_kwargs(sess.session_path(child)))
     return resp
+
+
+@bp.get("/smart/app/<sid>/pas/status")
+def pas_status(sid: str):
+    """The order's PA state for the page that shows it pended; asks the payer when painpa follows
+    the request by polling (smart_app.pas_watch)."""
+    session = sess.load(sid)
+    wl = _worklist(session)
+    det = wl.determination(request.args.get("order", ""))
+    if det is None:
+        raise LaunchError("That order is not in this worklist; go back to the worklist.", 404)
+    updated = None
+    if det.prior_auth.state == "pended" and det.prior_auth.decision_ref:
+        fhir = session.fhir()
+        updated = pas_watch.refresh(state.current().db, fhir, fhir.read(det.prior_auth.decision_ref), poll=True)
+        if updated:
+            det = _worklist(session).determination(det.order_ref)
+    pa = det.prior_auth
+    said = None if pa.state == "pended" else updated or (
+        f"The payer has decided: prior authorization {pa.state}" + (f", UTN {pa.utn}" if pa.utn else ""))
+    return jsonify({"state": str(pa.state), "utn": pa.utn, "updated": updated, "message": said})
+
+
+@bp.post("/smart/pas/notify/<token>")
+def pas_notify(token: str):
+    """The rest-hook endpoint of painpa's PAS-topic subscriptions (Subscriptions R4 Backport IG)."""
+    status, message = pas_watch.notified(token, request.get_json(silent=True, force=True))
+    return jsonify({"status": message}), status

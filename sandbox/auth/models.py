@@ -1,6 +1,7 @@
 """authlib model adapters over the sandbox tables (RFC 6749 client / code / token mixins), with the
 SMART App Launch 2.2 rules the base classes leave open: exact redirect URI match, registered
-scopes only, one registered token-endpoint authentication method per client."""
+scopes only, one registered token-endpoint authentication method per client, the registered grants
+only (``sandbox.auth.apps``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sandbox.tokens import digest
 
 
 class SmartClient(ClientMixin):
-    def __init__(self, row: OAuthClient) -> None:
+    def __init__(self, row: OAuthClient, grant_types: tuple[str, ...]) -> None:
         self.client_id = row.client_id
         self.name = row.name
         self.redirect_uris = list(row.redirect_uris or [])
@@ -24,6 +25,7 @@ class SmartClient(ClientMixin):
         self.jwks_uri = row.jwks_uri
         self.jwks = row.jwks
         self.scope = row.scope or ""
+        self.grant_types = grant_types
 
     def get_client_id(self):
         return self.client_id
@@ -49,7 +51,7 @@ class SmartClient(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        return grant_type in ("authorization_code", "refresh_token")
+        return grant_type in self.grant_types
 
 
 class Code(AuthorizationCodeMixin):

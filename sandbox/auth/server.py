@@ -1,6 +1,10 @@
 """The authorization server proper: authlib's ``AuthorizationServer`` with the authorization-code
 grant (PKCE S256 required for every client, SMART App Launch 2.2 §"PKCE"), rotating refresh
-tokens, and client authentication by ``private_key_jwt``, ``client_secret_basic`` or ``none``.
+tokens, client authentication by ``private_key_jwt``, ``client_secret_basic`` or ``none``, the
+client_credentials grant of SMART Backend Services (backend-services.md) and RFC 7591 registration.
+
+``system/`` scopes are granted by the client_credentials grant only, and it grants nothing else: a
+user's authorization never yields system-wide access, a backend token never a user's.
 
 The launch context chosen at authorization (EHR launch id or the patient picker) rides on the code
 and then on the token row; ``save_token`` copies it into the token response (§5.4).
@@ -14,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, g
 from joserfc import jwt
@@ -22,13 +26,16 @@ from sqlalchemy import select
 
 from cds_service import state
 from sandbox import state as sandbox_state
+from sandbox.auth.apps import grants_of
 from sandbox.auth.clientauth import PrivateKeyJwt
 from sandbox.auth.models import Code, RefreshCredential, SmartClient
-from sandbox.tables import AuthCode, OAuthClient, Token
+from sandbox.auth.register import Registration
+from sandbox.tables import AuthCode, ClientRegistration, OAuthClient, Token
 from sandbox.tokens import digest, store_token
 
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "none"]
 ACCESS_TOKEN_TTL_S = 3600
+BACKEND_TOKEN_TTL_S = 300  # backend-services.md: "SHOULD NOT exceed 300"
 CODE_TTL_S = 60
 _RESPONSE_CONTEXT = ("patient", "encounter", "fhirContext", "appContext", "need_patient_banner",
                      "smart_style_url", "intent")
@@ -51,7 +58,36 @@ class SmartPKCE(CodeChallenge):
         return super().validate_code_verifier(grant, result)
 
 
-class CodeGrant(grants.AuthorizationCodeGrant):
+class _UserScopes:
+    """For the grants a user authorized: ``system/`` scopes are dropped from what is issued."""
+
+    def generate_token(self, *, scope=None, **kwargs):
+        scope = " ".join(s for s in (scope or "").split() if not s.startswith("system/"))
+        return super().generate_token(scope=scope, **kwargs)
+
+
+class BackendGrant(grants.ClientCredentialsGrant):
+    """SMART App Launch 2.2 backend-services.md §"Obtain access token": the client authenticates with
+    ``private_key_jwt`` only; ``scope`` is required and holds ``system/`` scopes; the server "SHALL
+    mediate the request to assure that the scope requested is within the scope pre-authorized to the
+    client" (the token's ``scope`` says what was granted); the token lives five minutes and comes
+    without a refresh token (§"Issue Access Token")."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["private_key_jwt"]
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        requested = (self.request.payload.scope or "").split()
+        if not requested:
+            raise InvalidScopeError("scope is required for client_credentials, e.g. scope=system/Claim.cr")
+        others = [s for s in requested if not s.startswith("system/")]
+        if others:
+            raise InvalidScopeError(f"client_credentials grants system/ scopes only, not {' '.join(others)}")
+        if not self.request.client.get_allowed_scope(" ".join(requested)):
+            raise InvalidScopeError("none of the requested scopes is pre-authorized for this client")
+
+
+class CodeGrant(_UserScopes, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def save_authorization_code(self, code, request):
@@ -81,7 +117,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return authorization_code.user
 
 
-class RefreshGrant(grants.RefreshTokenGrant):
+class RefreshGrant(_UserScopes, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -106,7 +142,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 def _query_client(client_id):
     with state.current().db.session() as s:
         row = s.get(OAuthClient, client_id)
-        return SmartClient(row) if row is not None else None
+        return SmartClient(row, grants_of(row, s.get(ClientRegistration, client_id))) if row is not None else None
 
 
 def _save_token(token, request):
@@ -117,9 +153,9 @@ def _save_token(token, request):
     if token.get("refresh_token") and not {"offline_access", "online_access"} & set(scope):
         token.pop("refresh_token")  # only on request (SMART 2.2 §"Scopes for requesting a refresh token")
     with state.current().db.session() as s:
-        store_token(s, token, request.client.get_client_id(), str(request.user), context)
+        store_token(s, token, request.client.get_client_id(), str(request.user or ""), context)
     token.update({k: context[k] for k in _RESPONSE_CONTEXT if k in context})
-    if "openid" in scope:
+    if "openid" in scope and request.user:
         token["id_token"] = _id_token(request.client.get_client_id(), str(request.user))
 
 
@@ -138,9 +174,12 @@ def init_auth_server(app: Flask, base_url: str) -> AuthorizationServer:
     config); the app factory keeps it in the sandbox state."""
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_TTL_S,
-                                                      "refresh_token": ACCESS_TOKEN_TTL_S})
+                                                      "refresh_token": ACCESS_TOKEN_TTL_S,
+                                                      "client_credentials": BACKEND_TOKEN_TTL_S})
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_client_auth_method("private_key_jwt", PrivateKeyJwt(f"{base_url}/auth/token"))
     server.register_grant(CodeGrant, [SmartPKCE(required=True)])
     server.register_grant(RefreshGrant)
+    server.register_grant(BackendGrant)
+    server.register_endpoint(Registration(server))
     return server

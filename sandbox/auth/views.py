@@ -1,6 +1,9 @@
-"""SMART App Launch 2.2 endpoints: ``/fhir/.well-known/smart-configuration`` (§5.1 Conformance),
-``/auth/authorize`` (GET and POST, §"Obtain authorization code"; patient picker for standalone
-launch), ``/auth/token`` (§"Obtain access token", refresh) and ``/auth/jwks.json``.
+"""SMART App Launch 2.2 endpoints: ``/fhir/.well-known/smart-configuration`` (§5.1 Conformance; the
+same document at ``/payer/.well-known/smart-configuration``, the payer's PAS API being protected by
+this server too), ``/auth/authorize`` (GET and POST, §"Obtain authorization code"; patient picker for
+standalone launch), ``/auth/token`` (§"Obtain access token", refresh, backend services),
+``/auth/register`` (RFC 7591), ``/auth/jwks.json``, and ``/auth/launch/<client id>?patient=…``, the
+EHR launch of a registered outside app (§"Launch App: EHR Launch"), standing in for an EHR's app menu.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request
 from cds_service import state
 from sandbox import state as sandbox_state
 from sandbox.auth import launch
+from sandbox.auth.apps import get_app
+from sandbox.fhir import store
 from sandbox.keys import public_jwks
 from sandbox.roster import SANDBOX_USER, patient_choices
 
@@ -20,6 +25,7 @@ bp = Blueprint("sandbox_auth", __name__, template_folder="../templates")
 
 
 @bp.get("/fhir/.well-known/smart-configuration")
+@bp.get("/payer/.well-known/smart-configuration")
 def smart_configuration():
     base = state.current().settings.base_url
     body = {
@@ -27,11 +33,14 @@ def smart_configuration():
         "jwks_uri": f"{base}/auth/jwks.json",
         "authorization_endpoint": f"{base}/auth/authorize",
         "token_endpoint": f"{base}/auth/token",
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384"],
+        "registration_endpoint": f"{base}/auth/register",
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384", "ES256", "RS256"],
         "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access",
-                             "patient/*.rs", "user/*.rs", "patient/*.cruds", "user/*.cruds"],
+                             "patient/*.rs", "user/*.rs", "patient/*.cruds", "user/*.cruds", "system/*.rs",
+                             "system/Claim.cr", "system/ClaimResponse.rs", "system/Bundle.r",
+                             "system/Subscription.crd"],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": ["launch-ehr", "launch-standalone", "authorize-post", "client-public",
@@ -84,9 +93,37 @@ def authorize():
     return server.create_authorization_response(grant_user=SANDBOX_USER, grant=grant)
 
 
+@bp.get("/auth/launch/<client_id>")
+def ehr_launch(client_id: str):
+    """Open a registered app the way the EHR does: ``{launch URL}?iss={FHIR base}&launch={id}``, the
+    launch id standing for the patient (and encounter) given here."""
+    db = state.current().db
+    app = get_app(db, client_id)
+    if app is None or not app.launch_uri:
+        return render_template("sandbox/auth_error.html", error="invalid_request",
+                               description=f"No app {client_id!r} with a launch URL is registered "
+                                           "(painpa sandbox apps add … --launch-uri URL)."), 404
+    pid = request.args.get("patient", "")
+    with db.session() as s:
+        known = bool(pid) and len(pid) <= 64 and store.exists(s, "Patient", pid)
+    if not known:
+        return render_template("sandbox/auth_error.html", error="invalid_request",
+                               description="Name a patient of the sandbox: ?patient=<id> (see /ehr/)."), 404
+    context = {"patient": pid, "encounter": request.args.get("encounter"), "need_patient_banner": True}
+    launch_id = launch.create(db, context)
+    sep = "&" if "?" in app.launch_uri else "?"
+    fhir_base = f"{state.current().settings.base_url}/fhir"
+    return redirect(f"{app.launch_uri}{sep}{urlencode({'iss': fhir_base, 'launch': launch_id})}")
+
+
 @bp.post("/auth/token")
 def token():
     return sandbox_state.current().auth_server.create_token_response()
+
+
+@bp.post("/auth/register")
+def register():
+    return sandbox_state.current().auth_server.create_endpoint_response("client_registration")
 
 
 def _error_redirect(redirect_uri: str, params: dict, error: str, description: str):

@@ -25,6 +25,8 @@ _SUBJECT = {"patient": _p("reference", "subject", target="Patient"), "subject": 
 
 PARAMS: dict[str, dict[str, Param]] = {
     "Patient": {"name": _p("string", "name.family", "name.given", "name.text"),
+                "family": _p("string", "name.family"), "given": _p("string", "name.given"),
+                "gender": _p("token", "gender"),
                 "identifier": _p("token", "identifier"), "birthdate": _p("date", "birthDate"),
                 "address-state": _p("string", "address.state")},
     "Practitioner": {"name": _p("string", "name.family", "name.given"), "identifier": _p("token", "identifier")},

@@ -1,9 +1,16 @@
 """Search (FHIR R4 §3.1.1 Search): type-level GET/POST ``_search`` answered as a searchset Bundle
-with ``total``, ``self``/``next`` links, ``_count`` paging, ``_sort`` on date parameters and
-``_include`` of referenced resources (``search.mode = include``).
+with ``total``, ``self``/``next`` links, ``_count`` paging, ``_sort`` on date parameters,
+``_include`` of referenced resources (``search.mode = include``) and one level of chaining.
 
-Parameters this server does not know are ignored and left out of the ``self`` link, as R4 §3.1.1.3
-allows, so a client can see what was executed; ``Prefer: handling=strict`` turns them into 400.
+Unsupported parameters (search.html#errors): under ``Prefer: handling=strict`` a 400 naming the
+parameter; otherwise (lenient) the parameter is not applied *and* left out of the ``self`` link, which
+"SHALL" show what was executed, so a client sees its filter was not. A parameter is never applied as
+"match everything" while the link says it was.
+
+Chaining (search.html#chaining): ``patient.identifier=…``, ``subject:Patient.identifier=…``: a
+reference parameter, the target type (the parameter's own, or the ``:Type`` modifier when it can
+point to several), then any parameter this server supports on that type. Deeper chains, ``_has`` and
+reverse chaining are unsupported parameters.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from sqlalchemy.orm import Session
 from sandbox.fhir import store
 from sandbox.fhir.match import check_value, matches, sort_key
 from sandbox.fhir.outcome import FhirError
-from sandbox.fhir.params import PARAMS, compartment_patient, lookup, values
+from sandbox.fhir.params import PARAMS, Param, compartment_patient, lookup, values
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 200
@@ -35,6 +42,7 @@ def search(s: Session, rtype: str, params: list[tuple[str, str]], base: str, *, 
     """Run a search. ``compartment`` (a patient id from a patient-scoped token) limits what is seen."""
     count, offset, sorts, includes, summary = DEFAULT_COUNT, 0, [], [], None
     criteria: list[tuple[str, str | None, str]] = []
+    chains: list[tuple[str, Param, str, set[str]]] = []
     executed: list[tuple[str, str]] = []
     for name, raw in params:
         bare, _, modifier = name.partition(":")
@@ -51,6 +59,13 @@ def search(s: Session, rtype: str, params: list[tuple[str, str]], base: str, *, 
             summary = "count"
         elif bare in _IGNORED:
             continue
+        elif "." in name:
+            chain = _chain(s, rtype, name, raw)
+            if isinstance(chain, str):
+                if strict:
+                    raise FhirError(400, f"Search parameter {name!r}: {chain}", "not-supported")
+                continue
+            chains.append(chain)
         elif lookup(rtype, bare) is not None:
             check_value(lookup(rtype, bare), raw)
             criteria.append((bare, modifier or None, raw))
@@ -62,12 +77,15 @@ def search(s: Session, rtype: str, params: list[tuple[str, str]], base: str, *, 
 
     patient_ids = {_ref_id(raw) for bare, mod, raw in criteria if bare in ("patient", "subject", "beneficiary")
                    and mod is None and "," not in raw}
+    patient_ids |= {next(iter(ids)) for name, _, target, ids in chains
+                    if target == "Patient" and name in ("patient", "subject", "beneficiary") and len(ids) == 1}
     sql_patient = compartment or (next(iter(patient_ids)) if len(patient_ids) == 1 else None)
-    if compartment and patient_ids and patient_ids != {compartment}:
-        rows: list[dict] = []  # a patient-scoped token sees only its own patient
+    if (compartment and patient_ids and patient_ids != {compartment}) or any(not ids for *_, ids in chains):
+        rows: list[dict] = []  # another patient than the token's, or a chain whose targets match nothing
     else:
         rows = [r for r in store.candidates(s, rtype, sql_patient)
-                if all(matches(r, lookup(rtype, n), raw, mod) for n, mod, raw in criteria)]
+                if all(matches(r, lookup(rtype, n), raw, mod) for n, mod, raw in criteria)
+                and all(_refers(r, param, target, ids) for _, param, target, ids in chains)]
     for descending, param in reversed(sorts):
         rows.sort(key=lambda r, p=param: sort_key(r, p), reverse=descending)
 
@@ -86,6 +104,37 @@ def search(s: Session, rtype: str, params: list[tuple[str, str]], base: str, *, 
     entries += _included(s, page, includes, base, compartment)
     bundle["entry"] = entries
     return bundle
+
+
+def _chain(s: Session, rtype: str, name: str, raw: str):
+    """``(reference param name, param, target type, ids of the targets that match)``, or why not."""
+    head, _, tail = name.partition(".")
+    ref_name, _, target_type = head.partition(":")
+    param = PARAMS.get(rtype, {}).get(ref_name)
+    if param is None or param.kind != "reference":
+        return f"{ref_name!r} is not a reference parameter of {rtype} this server supports"
+    target = target_type or param.target
+    if target is None:
+        return f"{ref_name!r} may refer to several types: name one, e.g. {ref_name}:Patient.{tail}"
+    if param.target and target != param.target:
+        return f"{ref_name!r} refers to {param.target} only"
+    if "." in tail:
+        return "only one level of chaining is supported"
+    chained, _, modifier = tail.partition(":")
+    chained_param = lookup(target, chained) if target in PARAMS else None
+    if chained_param is None:
+        return f"{chained!r} is not a search parameter of {target} this server supports"
+    check_value(chained_param, raw)
+    ids = {r["id"] for r in store.candidates(s, target, None) if matches(r, chained_param, raw, modifier or None)}
+    return ref_name, param, target, ids
+
+
+def _refers(resource: dict, param: Param, target: str, ids: set[str]) -> bool:
+    for ref in (v for path in param.paths for v in values(resource, path)):
+        parts = (ref.get("reference", "") if isinstance(ref, dict) else "").rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == target and parts[-1] in ids:
+            return True
+    return False
 
 
 def _ref_id(raw: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from sandbox.fhir.bindings import violations
 from sandbox.fhir.outcome import FhirError, issue
 
 # The R4 resource types this server accepts (a subset of R4 4.0.1 §"Resource Index").
@@ -48,6 +49,9 @@ def validate(resource: object, expected_type: str | None = None) -> dict:
             for err in exc.errors()[:20]
         ]
         raise FhirError(422, f"{rtype} failed validation", issues=issues) from None
+    problems = violations(resource)
+    if problems:
+        raise FhirError(422, f"{rtype} failed validation", issues=problems)
     return resource
 
 

@@ -1,6 +1,10 @@
 """HTTP surface of the sandbox FHIR R4 server under ``/fhir`` (FHIR R4 RESTful API §3.1.0: read,
 search, create, update, delete, transaction/batch, capabilities). Thin: parse, authorize, call.
 
+Conditional interactions (http.html): ``If-None-Match`` on read answers 304 when the client's ETag is
+current (#cread); ``If-None-Exist`` on create (#ccreate) and ``PUT [type]?[criteria]`` (#cond-update)
+are ``sandbox.fhir.conditional``.
+
 Every request but ``metadata`` needs a bearer token from the sandbox authorization server; a
 patient-scoped token sees only its patient's compartment (SMART App Launch 2.2 §Scopes).
 """
@@ -10,14 +14,13 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from cds_service import state
-from sandbox.fhir import bundle, store
+from sandbox.fhir import bearer, bundle, conditional, store
 from sandbox.fhir.capability import capability_statement
 from sandbox.fhir.outcome import FhirError, error_response, fhir_response
 from sandbox.fhir.params import compartment_patient
 from sandbox.fhir.search import search
 from sandbox.fhir.validate import check_type, validate
 from sandbox.scopes import access
-from sandbox.tokens import introspect
 
 bp = Blueprint("sandbox_fhir", __name__, url_prefix="/fhir")
 _OPS = {"GET": "s", "READ": "r", "POST": "c", "PUT": "u", "DELETE": "d"}
@@ -36,13 +39,7 @@ def _fhir_error(err: FhirError):
 def _authenticate():
     if request.endpoint in ("sandbox_fhir.metadata", "sandbox_auth.smart_configuration") or request.method == "OPTIONS":
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    info = introspect(state.current().db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if info is None:
-        raise FhirError(401, "A valid bearer token from the sandbox authorization server is required", "login",
-                        headers={"WWW-Authenticate": 'Bearer realm="painpa-sandbox", error="invalid_token"'})
-    g.sbx_token = info
+    bearer.check()
     return None
 
 
@@ -80,7 +77,7 @@ def metadata():
 @bp.post("")
 @bp.post("/")
 def transaction():
-    with state.current().db.session() as s:
+    with conditional.LOCK, state.current().db.session() as s:
         result = bundle.process(s, _body(), fhir_base(), authorize, g.sbx_token.patient)
     return fhir_response(result)
 
@@ -111,16 +108,41 @@ def read(rtype: str, rid: str):
     with state.current().db.session() as s:
         resource = store.read(s, rtype, store.check_id(rid))
     authorize("READ", rtype, resource)
-    return fhir_response(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
+    etag = f'W/"{resource["meta"]["versionId"]}"'
+    if _etag_matches(request.headers.get("If-None-Match"), etag):
+        return fhir_response(None, 304, {"ETag": etag})
+    return fhir_response(resource, headers={"ETag": etag})
 
 
 @bp.post("/<rtype>")
 def create(rtype: str):
     resource = validate(_body(), rtype)
     authorize("POST", rtype, resource)
-    with state.current().db.session() as s:
-        stored, _ = store.put(s, {**resource, "id": store.new_id()})
+    condition = request.headers.get("If-None-Exist")
+    if condition is not None:
+        authorize("GET", rtype, None)  # the criteria are a search: they need the right to search
+    with conditional.LOCK, state.current().db.session() as s:
+        stored, created = conditional.create(s, resource, condition, fhir_base(), _compartment(rtype))
+    if not created:
+        authorize("READ", rtype, stored)
+        return fhir_response(stored, 200, {"Location": f"{fhir_base()}/{rtype}/{stored['id']}",
+                                           "ETag": f'W/"{stored["meta"]["versionId"]}"'})
     return _written(stored, 201)
+
+
+@bp.put("/<rtype>")
+def conditional_update(rtype: str):
+    resource = validate(_body(), rtype)
+    criteria = list(request.args.items(multi=True))
+    authorize("GET", rtype, None)
+    with conditional.LOCK, state.current().db.session() as s:
+        rid = conditional.update_target(s, resource, criteria, fhir_base(), _compartment(rtype))
+        resource = {**resource, "id": rid}
+        authorize("PUT", rtype, resource)
+        if store.exists(s, rtype, rid):
+            authorize("PUT", rtype, store.read(s, rtype, rid))
+        stored, created = store.put(s, resource, if_match=request.headers.get("If-Match"))
+    return _written(stored, 201 if created else 200)
 
 
 @bp.put("/<rtype>/<rid>")
@@ -150,6 +172,15 @@ def delete(rtype: str, rid: str):
 def unsupported(rest: str):
     raise FhirError(404 if request.method in ("GET", "HEAD") else 405,
                     f"{request.method} /fhir/{rest} is not an interaction this server supports", "not-supported")
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """RFC 7232 §3.2 weak comparison: ``*`` or any listed tag equal to the current one, W/ or not."""
+    if not header:
+        return False
+    tags = [t.strip() for t in header.split(",")]
+    bare = etag.removeprefix("W/")
+    return "*" in tags or any(t.removeprefix("W/") == bare for t in tags)
 
 
 def _written(stored: dict, status: int):

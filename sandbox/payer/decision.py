@@ -1,7 +1,7 @@
 """PAS-shaped prior-authorization resources (Da Vinci PAS 2.2.1 §"Prior Authorization Submission"
 and ``ClaimResponse.fsh``; standards.md §4.2, §4.6): the request ``Claim`` and the decision
 ``ClaimResponse`` with ``preAuthRef`` (the UTN), item ``reviewAction`` (X12 306: A1 certified,
-A3 not certified, A4 pended), ``preAuthPeriod`` and, for a denial, the specific reason that
+A3 not certified, A4 pended, A6 modified), ``preAuthPeriod`` and, for a denial, the specific reason that
 CMS-0057-F requires (in ``reviewAction.reasonCode`` and ``processNote``).
 """
 
@@ -44,8 +44,12 @@ def claim(*, patient: str, claim_id: str, codes: list[str], created: date, cover
 
 def response(claim_res: dict, *, response_id: str, action: str, decided: date, utn: str | None,
              reason: str | None = None, reason_code: str | None = None, valid_days: int = 120,
-             item_actions: dict[int, str] | None = None) -> dict:
-    """The ClaimResponse for ``claim_res``. ``item_actions`` overrides the action per item sequence."""
+             item_actions: dict[int, str] | None = None, request_ref: str | None = None,
+             identifiers: list[dict] | None = None, pend_number: str | None = None) -> dict:
+    """The ClaimResponse for ``claim_res``. ``item_actions`` overrides the action per item sequence;
+    ``request_ref`` and ``identifiers`` (echoed from the Claim, PAS ``ClaimResponse.identifier``)
+    replace the local defaults; a pended item carries ``pend_number`` as its
+    administrationReferenceNumber (PAS example PractitionerRequestorPendingResponseExample)."""
     period = {"start": decided.isoformat(), "end": (decided + timedelta(days=valid_days - 1)).isoformat()}
     items = []
     for item in claim_res["item"]:
@@ -61,17 +65,20 @@ def response(claim_res: dict, *, response_id: str, action: str, decided: date, u
                  "adjudication": [{"category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication",
                                                              "code": "submitted"}]},
                                    "extension": [{"url": f"{PAS}/extension-reviewAction", "extension": review}]}]}
-        if act == "A1":
-            entry["extension"] = [{"url": f"{PAS}/extension-itemPreAuthPeriod", "valuePeriod": period}]
+        if act in ("A1", "A6"):
+            entry["extension"] = [{"url": f"{PAS}/extension-itemPreAuthIssueDate", "valueDate": decided.isoformat()},
+                                  {"url": f"{PAS}/extension-itemPreAuthPeriod", "valuePeriod": period}]
+        elif act == "A4" and pend_number:
+            entry["extension"] = [{"url": f"{PAS}/extension-administrationReferenceNumber", "valueString": pend_number}]
         items.append(entry)
     body = {
         "resourceType": "ClaimResponse", "id": response_id, "status": "active",
-        "identifier": [{"system": UTN_SYSTEM, "value": utn}] if utn else [],
+        "identifier": list(identifiers or []) + ([{"system": UTN_SYSTEM, "value": utn}] if utn else []),
         "type": claim_res["type"], "use": "preauthorization", "patient": claim_res["patient"],
         "created": decided.isoformat(), "insurer": claim_res["insurer"], "requestor": claim_res["provider"],
-        "request": {"reference": f"Claim/{claim_res['id']}"},
-        "outcome": "queued" if action == "A4" else ("partial" if item_actions else "complete"),
-        "disposition": ACTIONS[action], "item": items,
+        "request": {"reference": request_ref or f"Claim/{claim_res['id']}"},
+        "outcome": "queued" if "A4" in {action, *(item_actions or {}).values()} else "complete",
+        "disposition": ACTIONS["A6" if "A6" in (item_actions or {}).values() else action], "item": items,
     }
     if not body["identifier"]:
         del body["identifier"]

@@ -1,5 +1,6 @@
 """Fixtures for the sandbox tests: an in-process sandbox app (Flask test client) on a fresh
-instance folder, bearer tokens from its own authorization server, and one real ``painpa sandbox``
+instance folder, bearer tokens from its own authorization server (issued directly, or by the
+backend-services grant for the payer), and one real ``painpa sandbox``
 process per session for the HTTP and browser tests."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import pytest
 from cds_service import state
 from cds_service.config import Settings
 from sandbox.app import create_sandbox_app
+from sandbox.auth.apps import add_app
 from sandbox.tokens import issue_direct
+from tests.sandbox.helpers import PAS_SCOPES, client_credentials, new_key
 from tests.support.artifacts import ARTIFACTS
 from tests.support.procs import free_port, running
 
@@ -44,6 +47,21 @@ def token(app):
         return {"Authorization": f"Bearer {issued['access_token']}"}
 
     return make
+
+
+@pytest.fixture
+def pas_client(app):
+    """A test client of the sandbox carrying a SMART Backend Services token for the payer's PAS API,
+    got as an outside PAS client gets it: registered with its public key and the PAS scopes, then
+    client_credentials with a ``private_key_jwt`` assertion at ``/auth/token``."""
+    key = new_key()
+    add_app(state.of(app).db, client_id="pas-test-client", jwks={"keys": [key.as_dict(private=False)]},
+            scope=PAS_SCOPES, name="PAS test client")
+    pas = app.test_client()
+    issued = pas.post("/auth/token", data=client_credentials(key, "pas-test-client", f"{BASE}/auth/token"))
+    assert issued.status_code == 200, issued.get_data(as_text=True)
+    pas.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issued.get_json()['access_token']}"
+    return pas
 
 
 @pytest.fixture(scope="session")

@@ -32,3 +32,14 @@ def assertion(key: ECKey, client_id: str, aud: str, *, exp_in: int = 120, jti: s
 
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+PAS_SCOPES = "system/Claim.cr system/ClaimResponse.rs system/Bundle.r system/Subscription.crd"
+
+
+def client_credentials(key: ECKey, client_id: str, token_endpoint: str, scope: str = PAS_SCOPES) -> dict:
+    """The form of a SMART Backend Services token request (backend-services.md §"Obtain access token"):
+    client_credentials with a ``private_key_jwt`` assertion; POST it to ``token_endpoint``."""
+    return {"grant_type": "client_credentials", "scope": scope,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion(key, client_id, token_endpoint)}

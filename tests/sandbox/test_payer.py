@@ -11,8 +11,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from cds_service import state
 from sandbox.payer.decision import claim
-from sandbox.payer.rules import RulesError, load_rules
+from sandbox.payer.rules import DEFAULT_RULES, RulesError, load_rules
 
 X12 = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
 
@@ -28,14 +29,17 @@ def h(client, token):
 def _request(codes: list[str], *, documented: bool) -> dict:
     c = claim(patient="pa-1", claim_id="c-submit", codes=codes, created=date.today(), coverage_ref="Coverage/cv",
               insurer="Organization/payer-medicare")
-    entries = [{"fullUrl": "urn:uuid:claim", "resource": c}]
+    entries = [{"fullUrl": "urn:uuid:3f0e4c1a-0000-4000-8000-000000000001", "resource": c},
+               {"fullUrl": "http://127.0.0.1:8080/fhir/Patient/pa-1",
+                "resource": {"resourceType": "Patient", "id": "pa-1", "address": [{"state": "TX"}]}}]
     if documented:
         c["supportingInfo"] = [{"sequence": 1, "category": {"coding": [{
             "system": "http://hl7.org/us/davinci-pas/CodeSystem/PASSupportingInfoType", "code": "additionalInformation"}]},
             "valueReference": {"reference": "urn:uuid:qr"}}]
         entries.append({"fullUrl": "urn:uuid:qr", "resource": {
             "resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/pa-1"}}})
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return {"resourceType": "Bundle", "type": "collection", "identifier": {"system": "urn:test", "value": "t-1"},
+            "timestamp": "2026-12-01T10:00:00Z", "entry": entries}
 
 
 def _action(response: dict) -> str:
@@ -44,7 +48,7 @@ def _action(response: dict) -> str:
 
 
 def test_documented_request_is_affirmed_with_a_utn_valid_120_days(client, h):
-    resp = client.post("/payer/Claim/$submit", json=_request(["64483", "64484"], documented=True), headers=h)
+    resp = client.post("/fhir/Claim/$submit", json=_request(["64483", "64484"], documented=True), headers=h)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     bundle = resp.get_json(force=True)
     cr = bundle["entry"][0]["resource"]
@@ -56,7 +60,13 @@ def test_documented_request_is_affirmed_with_a_utn_valid_120_days(client, h):
     found = client.get("/fhir/ClaimResponse?patient=pa-1&use=preauthorization&_include=ClaimResponse:request",
                        headers=h).get_json(force=True)
     kinds = sorted(e["resource"]["resourceType"] for e in found["entry"])
-    assert kinds == ["Claim", "ClaimResponse"]
+    assert kinds == ["Claim", "ClaimResponse"]   # relayed by the EHR: the decision is on the chart
+
+
+def test_a_request_sent_to_the_payer_directly_leaves_the_ehr_alone(client, h):
+    assert client.post("/payer/Claim/$submit", json=_request(["64483"], documented=True), headers=h).status_code == 200
+    found = client.get("/fhir/ClaimResponse?patient=pa-1", headers=h).get_json(force=True)
+    assert found.get("entry", []) == []
 
 
 def test_undocumented_stimulator_request_is_denied_with_a_specific_reason(client, h):
@@ -93,15 +103,41 @@ def test_bad_submissions(client, h):
     body["entry"][0]["resource"]["use"] = "claim"
     assert client.post("/payer/Claim/$submit", json=body, headers=h).status_code == 400
     body = _request(["64483"], documented=True)
-    body["entry"][0]["resource"]["patient"] = {"reference": "Patient/stranger"}
-    assert client.post("/payer/Claim/$submit", json=body, headers=h).status_code == 422
+    body["entry"][0]["resource"]["patient"] = {"reference": "Patient/stranger"}  # not in the Bundle
+    refused = client.post("/payer/Claim/$submit", json=body, headers=h)
+    assert refused.status_code == 422 and "Claim.patient" in refused.get_json(force=True)["issue"][0]["diagnostics"]
 
 
 def test_rules_are_checked_data(tmp_path):
-    assert [r["action"] for r in load_rules()][-1] == "A1"
-    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A3", "when": {}}]}))
+    assert [r["action"] for r in load_rules()["rules"]][-1] == "A1"
+    assert all(r["source"] and r["last_verified"] for r in load_rules()["rules"])
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {}}]}))
+    with pytest.raises(RulesError, match="needs a source"):
+        load_rules(tmp_path)
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A3", "when": {}, "source": "s"}]}))
     with pytest.raises(RulesError, match="specific reason"):
         load_rules(tmp_path)
-    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {"bogus": 1}}]}))
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "when": {"bogus": 1}, "source": "s"}]}))
     with pytest.raises(RulesError, match="bogus"):
         load_rules(tmp_path)
+    pended_denial = {"id": "x", "action": "A4", "when": {}, "then": {"action": "A3"}, "source": "s"}
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [pended_denial]}))
+    with pytest.raises(RulesError, match="specific reason"):
+        load_rules(tmp_path)
+    (tmp_path / "payer-rules.json").write_text(json.dumps({"rules": [{"id": "x", "action": "A1", "then": {"action": "A1"}, "source": "s"}]}))
+    with pytest.raises(RulesError, match="only a pended"):
+        load_rules(tmp_path)
+
+
+def test_a_pended_request_relayed_by_the_ehr_is_replaced_on_the_chart_by_its_final_decision(app, client, h):
+    rules = json.loads(DEFAULT_RULES.read_text())
+    rules["final_after_seconds"] = 0
+    (state.of(app).settings.home / "payer-rules.json").write_text(json.dumps(rules))
+    pended = client.post("/fhir/Claim/$submit", json=_request(["22514"], documented=True), headers=h).get_json(force=True)
+    assert _action(pended["entry"][0]["resource"]) == "A4"
+    final = client.post("/fhir/Claim/$inquire", json=_request(["22514"], documented=False), headers=h)
+    assert _action(final.get_json(force=True)["entry"][0]["resource"]) == "A1"   # due at once: final on read
+    on_chart = client.get("/fhir/ClaimResponse?patient=pa-1", headers=h).get_json(force=True)["entry"]
+    assert len(on_chart) == 1 and _action(on_chart[0]["resource"]) == "A1" and on_chart[0]["resource"]["preAuthRef"]
+    claims = client.get("/fhir/Claim?patient=pa-1", headers=h).get_json(force=True)["entry"]
+    assert len(claims) == 1 and on_chart[0]["resource"]["request"]["reference"] == f"Claim/{claims[0]['resource']['id']}"

@@ -1,6 +1,8 @@
 """The FHIR half of the test EHR (tests/smart/ehr_server.py): an in-memory FHIR R4 server (read,
 search by patient/status/code/use, atomic transaction with urn:uuid references, validated with the
-R4B models) and a Da Vinci PAS ``Claim/$submit`` payer that affirms every item (PAS 2.2.1 §4.1-4.2).
+R4B models) and a Da Vinci PAS ``Claim/$submit`` payer that affirms every item (PAS 2.2.1 §4.1-4.2),
+or pends them (``/_test/pas-pend``) and affirms them when asked with ``Claim/$inquire``; it takes no
+Subscription, as a payer without the PAS topic would not.
 Shared state (store, tokens, request log) lives here; the authorization half imports it.
 
 Every write stamps ``meta.versionId`` (a resource seeded without one counts as version 0), and a
@@ -34,6 +36,7 @@ LOCK = threading.RLock()
 STORE: dict[str, dict[str, dict]] = {}
 TOKENS: dict[str, dict] = {}      # access token -> record
 FAIL_WRITES = {"on": False}
+PAS_PEND = {"on": False}
 CONFLICT_WRITES = {"on": False}
 HOLD: dict = {"left": 0, "barrier": None}
 bp = Blueprint("fhir", __name__)
@@ -45,8 +48,8 @@ def _outcome(status: int, text: str):
 
 @bp.before_app_request
 def check_token():
-    if not request.path.startswith("/fhir") or request.path.startswith(("/fhir/.well-known", "/fhir/Claim/$submit")):
-        if request.path.startswith("/fhir/Claim/$submit"):
+    if not request.path.startswith("/fhir") or request.path.startswith(("/fhir/.well-known", "/fhir/Claim/$")):
+        if request.path.startswith("/fhir/Claim/$"):
             LOG["fhir"].append({"method": request.method, "path": request.path, "token": ""})
         return None
     auth = request.headers.get("Authorization", "")
@@ -208,27 +211,46 @@ def _conflict(text: str):
                                                             "diagnostics": text}]), 412
 
 
+@bp.post("/_test/pas-pend")
+def pas_pend():
+    PAS_PEND["on"] = bool((request.get_json() or {}).get("on"))
+    return jsonify(PAS_PEND)
+
+
+@bp.post("/fhir/Claim/$inquire")
+def pas_inquire():
+    """The decision after review: every item affirmed."""
+    return _pas_answer(pend=False)
+
+
 @bp.post("/fhir/Claim/$submit")
 def pas_submit():
     """A Da Vinci PAS payer: affirms every item (X12 306 A1) with an authorization number."""
+    return _pas_answer(pend=PAS_PEND["on"])
+
+
+def _pas_answer(pend: bool):
     bundle = request.get_json(silent=True) or {}
     claim = ((bundle.get("entry") or [{}])[0]).get("resource") or {}
     if claim.get("resourceType") != "Claim" or claim.get("use") != "preauthorization":
         return _outcome(400, "entry 1 must be a PAS Claim")
-    number = "PAS" + secrets.token_hex(5).upper()
+    number = None if pend else "PAS" + secrets.token_hex(5).upper()
     review = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
     items = [{"itemSequence": i["sequence"], "adjudication": [{
         "category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}]},
         "extension": [{"url": review, "extension": [
-            {"url": "number", "valueString": number},
+            *([{"url": "number", "valueString": number}] if number else []),
             {"url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode",
-             "valueCodeableConcept": {"coding": [{"system": "https://codesystem.x12.org/005010/306", "code": "A1"}]}}]}]}]}
+             "valueCodeableConcept": {"coding": [{"system": "https://codesystem.x12.org/005010/306",
+                                                  "code": "A4" if pend else "A1"}]}}]}]}]}
         for i in claim.get("item") or ()]
     today = time.strftime("%Y-%m-%d")
     response = {"resourceType": "ClaimResponse", "id": str(uuid.uuid4()), "status": "active", "use": "preauthorization",
                 "type": claim.get("type"), "patient": claim.get("patient"), "created": today,
-                "insurer": claim.get("insurer"), "outcome": "complete", "preAuthRef": number,
+                "insurer": claim.get("insurer"), "outcome": "queued" if pend else "complete",
                 "request": {"identifier": {"value": bundle.get("id", "")}}, "item": items}
+    if number:
+        response["preAuthRef"] = number
     return jsonify(resourceType="Bundle", type="collection", entry=[{"resource": response}])
 
 

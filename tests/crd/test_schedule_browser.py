@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from cds_service.clock import today_utc
+from cds_service.render.words import when
 from tests.support.artifacts import ARTIFACTS
 from tests.support.browser import chromium
 
@@ -49,13 +50,14 @@ def test_schedule_checks_the_utn_on_the_appointment_date(sandbox_server):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "schedule-01-utn-valid.png"), full_page=True)
 
-        late = (today_utc() + timedelta(days=150)).isoformat()
+        late_day = today_utc() + timedelta(days=150)
+        late = late_day.isoformat()
         _schedule(page, late)
-        warnings = page.locator('[data-testid="card"][data-indicator="warning"] [data-testid="card-summary"]')
-        summaries = warnings.all_inner_texts()
-        assert any("expired" in s and "JHA10000000001" in s for s in summaries), summaries
+        # one card per order: the summary says the UTN expired, the card names which UTN
+        warnings = page.locator('[data-testid="card"][data-indicator="warning"]').all_inner_texts()
+        assert any("UTN expired" in c and "JHA10000000001" in c for c in warnings), warnings
         row = page.locator('[data-testid="coverage-row"]').first
         assert row.get_attribute("data-pa-needed") == "auth-needed", row.inner_text()
-        assert late in page.inner_text("#cards")          # the cards speak of the appointment's date
+        assert when(late_day) in page.inner_text("#cards")     # the cards speak of the appointment's date
         page.screenshot(path=str(ARTIFACTS / "schedule-02-utn-lapsed.png"), full_page=True)
         assert not errors, errors

@@ -252,5 +252,5 @@ def test_painpa_clients_add_crd_version(tmp_path):
     assert painpa(*base, "--crd-version", "2.2").returncode == 0
     listed = json.loads(painpa("list", "--json").stdout)
     assert [c["crd_version"] for c in listed] == ["2.2"]
-    bad = painpa(*base, "--crd-version", "2.3")
+    bad = painpa(*base, "--replace", "--crd-version", "2.3")
     assert bad.returncode == 2 and "2.0.1, 2.1, 2.2" in bad.stderr

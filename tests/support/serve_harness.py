@@ -94,7 +94,7 @@ def painpa_service(fhir_bases: list[str], *, workers: int = 2, env: dict | None 
     if database_url:
         full_env["DATABASE_URL"] = database_url
     args = ["clients", "add", "--iss", ISS, "--jwks-file", str(home / "client-jwks.json"),
-            "--default-state", "TX", "--default-pos", "24"]
+            "--default-state", "TX", "--default-pos", "24", "--replace"]   # a shared database may hold it
     for b in fhir_bases:
         args += ["--fhir-base", b]
     added = painpa_cli(full_env, *args)

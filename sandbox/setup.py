@@ -45,7 +45,8 @@ def ehr_iss(base_url: str) -> str:
 def painpa_app_scopes() -> str:
     """The scopes pre-authorized to painpa's app: what its launches request (v2 or v1, EHR or standalone)
     and what its PAS calls request."""
-    asked = [launch_scopes(v, ehr_launch=ehr) for v in ("v2", "v1") for ehr in (True, False)]
+    asked = [launch_scopes(v, ehr_launch=ehr, practitioner=who) for v in ("v2", "v1") for ehr in (True, False)
+             for who in (False, True)]      # practitioner: the coordinator queue's user-level sign-in
     return " ".join(dict.fromkeys(" ".join([*asked, PAS_SCOPES]).split()))
 
 

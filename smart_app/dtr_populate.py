@@ -17,6 +17,9 @@ here (no CQL engine in this Python stack; see docs/dtr.md). :func:`populate`:
 answer keeps ``auto``, a changed one is ``override``, one with nothing pre-populated is ``manual``
 (spec-72: never turn an override or manual answer back into auto), with the author (DTR 2.x
 "The DTR client SHALL set origin.source to override or manual and record the author").
+
+:func:`saved_answers` and :func:`resume` reopen an in-progress response (DTR 2.2 "Populating resumed
+QuestionnaireResponses", spec-71/72).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ the same questions (tests/dtr/test_forms.py), the stored one also knowing how to
 from __future__ import annotations
 
 import uuid
+from copy import deepcopy
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -137,6 +138,14 @@ def _in_progress(fhir: AppFhir, start: dict) -> dict | None:
     return None
 
 
+def _nothing_required(questionnaire: dict) -> dict:
+    """The form as an in-progress save reads it: every answer optional, every other check kept."""
+    copy = deepcopy(questionnaire)
+    for item in questionnaires.walk(copy.get("item") or []):
+        item.pop("required", None)
+    return copy
+
+
 def _entry(qr: dict) -> dict:
     """The QuestionnaireResponse's transaction entry: an update of the in-progress one, else a create."""
     method = {"method": "PUT", "url": f"QuestionnaireResponse/{qr['id']}"} if qr.get("id") else \
@@ -179,9 +188,9 @@ def dtr_form(sid: str, qid: str):
     answers = {**forms.initial_answers(stored, env), **resumed}
     if request.method == "POST":
         session.check_csrf(request.form.get("csrf"))
-        answers, errors = forms.parse(stored, request.form, env)
-        later = request.form.get("action") == "later"
-        if later:        # in progress: whatever reads cleanly is kept, nothing is required yet (spec-151)
+        later = request.form.get("action") == "later"     # in progress: nothing is required yet (spec-151)
+        answers, errors = forms.parse(_nothing_required(stored) if later else stored, request.form, env)
+        if later and not errors:
             qr = questionnaire_response(dtr_q, answers, mark_origins(dtr_q, answers, auto, author=author,
                                                                      previous=previous),
                                         status="in-progress", qr_id=(draft or {}).get("id"), **common)

@@ -2,7 +2,7 @@
 process: order-sign names the payer's forms (CRD coverage-information ``questionnaire``), the EHR
 offers each one by its title (canonical resolution at painpa's DTR service) and launches the SMART
 app with the order, the Coverage and the form in ``fhirContext`` (DTR 2.2 spec-113) → the app opens
-that form directly, pre-populated from the chart."""
+that form directly, titled as the EHR offered it."""
 
 from __future__ import annotations
 

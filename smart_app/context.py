@@ -3,6 +3,10 @@
 painpa asks for (§5.3, v2 with a v1 fallback).
 
 ``fhirContext`` arrives as strings (SMART 2.0.0, Inferno DTR light-EHR) or as objects (2.1+);
+objects carry a ``reference`` or a ``canonical`` (SMART 2.2 "fhirContext"). References are kept
+relative; a Questionnaire canonical (``{"canonical": "url|version", "type": "Questionnaire"}``) is
+kept as given: DTR 2.2 "Retrieving Launch Context Information" / "Retrieving Questionnaire Packages"
+open the form it names (a version-specific canonical when the EHR knows the version).
 ``appContext`` is any string (CDS Hooks 2.0 "Link"): painpa's cards send ``{"ctx": "<handle>"}``,
 anything else is kept as opaque text. Unknown keys are ignored.
 """
@@ -44,6 +48,7 @@ class LaunchContext:
     patient: str | None = None
     encounter: str | None = None
     fhir_context: tuple[str, ...] = ()          # relative references, "ServiceRequest/sr-1"
+    questionnaires: tuple[str, ...] = ()        # Questionnaire canonicals, "url" or "url|version"
     app_context: str | None = None              # raw string as received
     handle: str | None = None                   # painpa appContext handle, when it is one
     need_patient_banner: bool = True
@@ -56,9 +61,14 @@ class LaunchContext:
     def references_of(self, rtype: str) -> list[str]:
         return [r for r in self.fhir_context if r.split("/", 1)[0] == rtype]
 
+    def names_a_form(self) -> bool:
+        """A DTR launch on one form: a Questionnaire canonical or a QuestionnaireResponse to resume."""
+        return bool(self.questionnaires or self.references_of("QuestionnaireResponse"))
+
     def as_dict(self) -> dict:
         return {
-            "patient": self.patient, "encounter": self.encounter, "fhirContext": list(self.fhir_context),
+            "patient": self.patient, "encounter": self.encounter,
+            "fhirContext": [*self.fhir_context, *({"canonical": c, "type": "Questionnaire"} for c in self.questionnaires)],
             "appContext": self.app_context, "handle": self.handle,
             "need_patient_banner": self.need_patient_banner, "smart_style_url": self.smart_style_url,
             "intent": self.intent, "tenant": self.tenant, "fhirUser": self.fhir_user,
@@ -95,6 +105,27 @@ def _fhir_context(value) -> tuple[str, ...]:
         if ref and ref not in refs:
             refs.append(ref)
     return tuple(refs)
+
+
+def _questionnaires(value) -> tuple[str, ...]:
+    """Questionnaire canonicals of ``fhirContext`` objects: ``type`` Questionnaire, or no type and a
+    canonical whose path names a Questionnaire (canonicals carry no resource type of their own)."""
+    out: list[str] = []
+    for item in value if isinstance(value, list) else ():
+        canonical = _str(item.get("canonical")) if isinstance(item, dict) else None
+        if not canonical or len(canonical) > 1024:
+            continue
+        kind, canonical = item.get("type"), canonical.strip()
+        questionnaire = kind == "Questionnaire" or (kind is None and "/Questionnaire/" in canonical.split("|")[0])
+        if questionnaire and canonical not in out:
+            out.append(canonical)
+    return tuple(out)
+
+
+def split_canonical(canonical: str) -> tuple[str, str | None]:
+    """``url|version`` → (url, version); no ``|`` → (url, None) (FHIR R4 "canonical" data type)."""
+    url, bar, version = canonical.partition("|")
+    return url, (version or None) if bar else None
 
 
 def _handle(app_context: str | None) -> str | None:
@@ -142,6 +173,7 @@ def parse(token_response: dict) -> LaunchContext:
         patient=_relative(patient).split("/")[1] if patient and "/" in patient and _relative(patient) else patient,
         encounter=encounter,
         fhir_context=_fhir_context(token_response.get("fhirContext")),
+        questionnaires=_questionnaires(token_response.get("fhirContext")),
         app_context=app_context,
         handle=_handle(app_context),
         need_patient_banner=_bool(token_response.get("need_patient_banner"), True),

@@ -16,6 +16,12 @@ else from the order's coverage-information / the assessment, which spec-113 allo
   the policy reads (the form's SDC extraction, as painpa's fix forms do), so the next hook call sees
   the fix.
 
+A launch whose ``fhirContext`` names a Questionnaire canonical (SMART 2.2 fhirContext
+``canonical``; DTR "Retrieving Questionnaire Packages": "If a Questionnaire was identified") or an
+in-progress QuestionnaireResponse (spec-113, relaunch) opens that form for the order in context
+(:func:`launch_target`). An in-progress response is resumed (spec-71/72, spec-151): its answers and
+their origins shown again, saved again with "Save and finish later" (create, then update: spec-153).
+
 The form screen is painpa's own (``smart/form.html``); the DTR Questionnaire and the stored form ask
 the same questions (tests/dtr/test_forms.py), the stored one also knowing how to extract.
 """
@@ -23,6 +29,7 @@ the same questions (tests/dtr/test_forms.py), the stored one also knowing how to
 from __future__ import annotations
 
 import uuid
+from copy import deepcopy
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -34,12 +41,15 @@ from cds_service.dtr import forms as dtr_forms
 from cds_service.dtr.package import PackageInput, bundle, intended_use
 from smart_app import forms, questionnaires
 from smart_app import session as sess
+from smart_app.context import split_canonical
 from smart_app.discovery import LaunchError
 from smart_app.dtr_populate import (
     PopulationError,
     mark_origins,
     populate,
     questionnaire_response,
+    resume,
+    saved_answers,
 )
 from smart_app.extract import ExtractionError, extract
 from smart_app.fhir import AppFhir, FhirAccessError
@@ -76,6 +86,47 @@ def _package(qid: str, det, session) -> tuple[dict, dict]:
     return q, start
 
 
+def form_of(canonical: str) -> str:
+    """The painpa DTR form a Questionnaire canonical names (its id), else a :class:`LaunchError` in words."""
+    try:
+        return dtr_forms.by_canonical(canonical)["id"]
+    except dtr_forms.UnknownQuestionnaire:
+        pass
+    url, version = split_canonical(canonical)
+    served = next((q for q in dtr_forms.catalogue().values() if q["url"] == url), None)
+    if served is not None:
+        raise LaunchError(f"The EHR asked for version {version} of the form \u201c{served['title']}\u201d; painpa "
+                          f"provides version {served['version']}. Open the form again from the order so the EHR "
+                          "fetches the current one.", 404)
+    raise LaunchError("The EHR opened painpa on a documentation form painpa does not provide "
+                      f"({url[:200]}). Open the order's documentation from the worklist instead.", 404)
+
+
+def launch_target(session) -> str | None:
+    """Where a DTR launch opens: the form named in ``fhirContext`` (an in-progress QuestionnaireResponse
+    to resume, else a Questionnaire canonical) for the order in context; None: the worklist."""
+    context = session.context
+    qr_ref = next(iter(context.references_of("QuestionnaireResponse")), None)
+    orders = context.references_of("ServiceRequest")
+    if qr_ref:
+        qr = session.fhir().read(qr_ref)
+        if qr.get("status") != "in-progress":
+            raise LaunchError("The EHR reopened a documentation form that is no longer in progress (it was "
+                              "completed or stopped); DTR does not reuse it. Open the order's documentation "
+                              "from the worklist to start again.", 409)
+        qid = form_of(str(qr.get("questionnaire") or ""))
+        orders = orders or [r for e in qr.get("extension") or () if str(e.get("url", "")).endswith("qr-context")
+                            for r in [e.get("valueReference", {}).get("reference", "")] if r.startswith("ServiceRequest/")]
+    elif context.questionnaires:
+        qid = form_of(context.questionnaires[0])
+    else:
+        return None
+    if not orders:
+        raise LaunchError("The EHR opened a documentation form without the order it documents; open it from "
+                          "the order in the EHR.", 400)
+    return url_for("smart.dtr_form", sid=session.sid, qid=qid, order=orders[0])
+
+
 def _in_progress(fhir: AppFhir, start: dict) -> dict | None:
     """This order's in-progress DTR QuestionnaireResponse for this form, if one was saved."""
     contexts = {e["valueReference"]["reference"] for e in start["extension"] if e["url"].endswith("qr-context")}
@@ -85,6 +136,14 @@ def _in_progress(fhir: AppFhir, start: dict) -> dict | None:
         if qr.get("status") == "in-progress" and qr.get("questionnaire") == start["questionnaire"] and mine == contexts:
             return qr
     return None
+
+
+def _nothing_required(questionnaire: dict) -> dict:
+    """The form as an in-progress save reads it: every answer optional, every other check kept."""
+    copy = deepcopy(questionnaire)
+    for item in questionnaires.walk(copy.get("item") or []):
+        item.pop("required", None)
+    return copy
 
 
 def _entry(qr: dict) -> dict:
@@ -123,13 +182,22 @@ def dtr_form(sid: str, qid: str):
               "orders": [order_ref], "author": author, "authored": now,
               "intended_use": start["extension"][-1]["valueCodeableConcept"]["coding"][0]["code"]}
     draft = _in_progress(fhir, start)
+    saved, previous = saved_answers(draft) if draft else ({}, {})
+    resumed, shown = resume(saved, previous, auto)
     errors: dict[str, str] = {}
-    answers = {**forms.initial_answers(stored, env), **auto}
+    answers = {**forms.initial_answers(stored, env), **resumed}
     if request.method == "POST":
         session.check_csrf(request.form.get("csrf"))
-        answers, errors = forms.parse(stored, request.form, env)
+        later = request.form.get("action") == "later"     # in progress: nothing is required yet (spec-151)
+        answers, errors = forms.parse(_nothing_required(stored) if later else stored, request.form, env)
+        if later and not errors:
+            qr = questionnaire_response(dtr_q, answers, mark_origins(dtr_q, answers, auto, author=author,
+                                                                     previous=previous),
+                                        status="in-progress", qr_id=(draft or {}).get("id"), **common)
+            fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [_entry(qr)]})
+            return redirect(url_for("smart.dtr_form", sid=sid, qid=qid, order=order_ref, kept=1), code=303)
         if not errors:
-            origins = mark_origins(dtr_q, answers, auto, author=author)
+            origins = mark_origins(dtr_q, answers, auto, author=author, previous=previous)
             qr = questionnaire_response(dtr_q, answers, origins, status="completed",
                                         qr_id=(draft or {}).get("id"), **common)
             errors = _complete(fhir, stored, qr, answers, env)
@@ -140,11 +208,12 @@ def dtr_form(sid: str, qid: str):
         draft_qr = questionnaire_response(dtr_q, auto, origins, status="in-progress", **common)
         fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [_entry(draft_qr)]})
     labels = {i["linkId"]: i.get("text", i["linkId"]) for i in questionnaires.walk(stored["item"])}
-    prepopulated = [(link, labels.get(link, link), ", ".join(questionnaires.answer_label(a) for a in vals))
-                    for link, vals in auto.items()]
+    origins = [(link, labels.get(link, link), ", ".join(questionnaires.answer_label(a) for a in vals), shown[link])
+               for link, vals in resumed.items()]
     return render_template("smart/dtr_form.html", s=session, q=stored, det=det, order_ref=order_ref, requirement="",
                            back=url_for("smart.worklist", sid=sid), back_label="Back to worklist", encounter=False,
-                           items=forms.view(stored, answers, env), errors=errors, prepopulated=prepopulated,
+                           items=forms.view(stored, answers, env), errors=errors, origins=origins,
+                           resumed=draft is not None and bool(saved), kept=bool(request.args.get("kept")),
                            note=note, package_url=dtr_q["url"]), (422 if errors else 200)
 
 

@@ -17,6 +17,9 @@ here (no CQL engine in this Python stack; see docs/dtr.md). :func:`populate`:
 answer keeps ``auto``, a changed one is ``override``, one with nothing pre-populated is ``manual``
 (spec-72: never turn an override or manual answer back into auto), with the author (DTR 2.x
 "The DTR client SHALL set origin.source to override or manual and record the author").
+
+:func:`saved_answers` and :func:`resume` reopen an in-progress response (DTR 2.2 "Populating resumed
+QuestionnaireResponses", spec-71/72).
 """
 
 from __future__ import annotations
@@ -132,9 +135,51 @@ def populate(questionnaire: dict, launch: dict[str, dict], fetch: Callable[[str]
     return initial_values(questionnaire, variables(questionnaire, launch, fetch))
 
 
+def saved_answers(qr: dict) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """A stored QuestionnaireResponse's answers by linkId (values only) and each one's origin code."""
+    answers: dict[str, list[dict]] = {}
+    origins: dict[str, str] = {}
+
+    def visit(items):
+        for item in items or ():
+            for given in item.get("answer") or ():
+                value = {k: v for k, v in given.items() if k.startswith("value")}
+                if value:
+                    answers.setdefault(item["linkId"], []).append(value)
+                origin = next((e for e in given.get("extension") or () if e.get("url") == ORIGIN), None)
+                code = next((x.get("valueCode") for x in (origin or {}).get("extension") or ()
+                             if x.get("url") == "source"), None)
+                if code:
+                    origins[item["linkId"]] = code
+            visit(item.get("item"))
+    visit(qr.get("item"))
+    return answers, origins
+
+
+def resume(saved: dict[str, list[dict]], saved_origins: dict[str, str],
+           auto: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """Answers and origin codes of a relaunched in-progress QuestionnaireResponse (spec-71/72):
+    pre-population is run again for empty and auto answers; an ``override`` or ``manual`` answer is
+    kept as the user left it, a manual one becoming ``override`` when pre-population now finds a value."""
+    answers: dict[str, list[dict]] = {}
+    origins: dict[str, str] = {}
+    for link, values in saved.items():
+        code = saved_origins.get(link, "manual")
+        if code in ("override", "manual"):
+            answers[link], origins[link] = values, "override" if link in auto else code
+        elif link not in auto:       # pre-population finds nothing now: the earlier value stays
+            answers[link], origins[link] = values, "auto"
+    for link, values in auto.items():
+        if link not in answers:
+            answers[link], origins[link] = values, "auto"
+    return answers, origins
+
+
 def mark_origins(questionnaire: dict, submitted: dict[str, list[dict]], prepopulated: dict[str, list[dict]],
-                 *, author: str | None, dtr_version: str = "2.1") -> dict[str, dict]:
-    """linkId → the information-origin extension for the answers submitted."""
+                 *, author: str | None, dtr_version: str = "2.1",
+                 previous: dict[str, str] | None = None) -> dict[str, dict]:
+    """linkId → the information-origin extension for the answers submitted; ``previous`` holds the
+    origin codes of a resumed response (an override or manual answer never turns back into auto)."""
     auto = auto_code(dtr_version)
     out = {}
     for item in walk(questionnaire.get("item") or []):
@@ -143,7 +188,10 @@ def mark_origins(questionnaire: dict, submitted: dict[str, list[dict]], prepopul
             continue
         was = [answer_key(a) for a in prepopulated.get(link, [])]
         now = [answer_key(a) for a in submitted[link]]
-        if was and was == now:
+        prior = (previous or {}).get(link)
+        if prior in ("override", "manual"):
+            out[link] = _origin("override" if was or prior == "override" else "manual", author)
+        elif was and was == now:
             out[link] = _origin(auto)
         else:
             out[link] = _origin("override" if was else "manual", author)

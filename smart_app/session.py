@@ -82,6 +82,14 @@ class AppSession:
             raise LaunchError("The form expired or came from elsewhere; reload the page and try again.", 400)
 
 
+def opens_on_form(sid: str) -> bool:
+    """Whether the session just created by the callback was launched on one DTR form (its
+    ``fhirContext`` names a Questionnaire or a QuestionnaireResponse): its first page is that form."""
+    with state.current().db.session() as s:
+        row = s.get(SmartSession, digest(sid))
+        return row is not None and LaunchContext.from_dict(row.context or {}).names_a_form()
+
+
 def load(sid: str) -> AppSession:
     db = state.current().db
     key = digest(sid)

@@ -62,10 +62,20 @@ def callback():
     sid = oauth.complete(app.db, app.settings, browser_id=sess.launch_browser_id(launch_state),
                          session_browser_id=bid, state=launch_state, code=request.args.get("code"),
                          error=request.args.get("error"))
-    resp = redirect(url_for("smart.worklist", sid=sid), code=303)
+    first = "smart.opening" if sess.opens_on_form(sid) else "smart.worklist"
+    resp = redirect(url_for(first, sid=sid), code=303)
     resp.set_cookie(sess.BROWSER_COOKIE, bid, max_age=oauth.SESSION_TTL_S, **sess.cookie_kwargs(sess.session_path(sid)))
     resp.delete_cookie(sess.launch_cookie(launch_state), **sess.cookie_kwargs("/smart/callback"))
     return resp
+
+
+@bp.get("/smart/app/<sid>/open")
+def opening(sid: str):
+    """The first page of a DTR launch on one form: that form for the order in context (DTR 2.2
+    spec-113, "Retrieving Launch Context Information"), else the worklist."""
+    session = sess.load(sid)
+    target = dtr_app.launch_target(session) if session.context.patient else None
+    return redirect(target or url_for("smart.worklist", sid=sid), code=303)
 
 
 def _worklist(session: sess.AppSession):

@@ -121,5 +121,6 @@ def api_launch():
     d = _json()
     link = d.get("link")
     url = workflow.launch_url(d.get("hookInstance"), d.get("card"), int(link) if link is not None else None,
-                              str(d.get("patient")), d.get("encounter"))
+                              str(d.get("patient")), d.get("encounter"),
+                              str(d["questionnaire"]) if d.get("questionnaire") else None)
     return jsonify(url=url)

@@ -26,11 +26,13 @@ from sandbox.tokens import revoke
 
 
 def remember(hook_instance: str, service_id: str, cards: list[dict], *, patient: str | None = None,
-             encounter: str | None = None, draft: dict | None = None) -> None:
+             encounter: str | None = None, draft: dict | None = None, coverage: list[dict] | None = None) -> None:
     """Keep a hook's answer so that its cards can be acted on later (feedback, suggestions, SMART
-    launch from a link). A patient-view answer has no draft order, and its launch carries no order."""
+    launch from a link, a DTR launch on a form its coverage-information names). A patient-view answer
+    has no draft order, and its launch carries no order."""
     sandbox_state.current().answers[hook_instance] = {
-        "service": service_id, "cards": cards, "patient": patient, "encounter": encounter, "draft": draft}
+        "service": service_id, "cards": cards, "patient": patient, "encounter": encounter, "draft": draft,
+        "coverage": coverage or []}
 
 
 def _active_coverage(pid: str) -> str | None:
@@ -52,9 +54,9 @@ def fire(hook: str, pid: str, encounter: str | None, form: dict, *, prefetch: bo
     body = hookreq.build(hook, fhir_base=fhir_base, context=context, draft=draft, auth=auth)
     answer = _send(service, body, prefetch=prefetch)
     cards = card_view.prepare(answer.get("cards") or [])
-    remember(body["hookInstance"], service["id"], cards, patient=pid, encounter=encounter, draft=draft)
-    return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards,
-            "coverage": hookreq.coverage_info(answer.get("systemActions") or []),
+    coverage = hookreq.coverage_info(answer.get("systemActions") or [])
+    remember(body["hookInstance"], service["id"], cards, patient=pid, encounter=encounter, draft=draft, coverage=coverage)
+    return {"hookInstance": body["hookInstance"], "service": service["id"], "cards": cards, "coverage": coverage,
             "critical": card_view.has_critical(cards), "draft": draft, "prefetchKeys": sorted(body.get("prefetch", {})),
             "request": _redacted(body)}
 
@@ -127,11 +129,25 @@ def accept(hook_instance: str, card_uuid: str, suggestion_uuid: str) -> dict:
     return {"ok": True, "draft": answer["draft"]}
 
 
+def _dtr_context(answer: dict | None, questionnaire: str) -> list[dict]:
+    """A DTR launch on one form (DTR 2.2 spec-113): the Coverage of the coverage-information naming
+    ``questionnaire`` and the form's canonical (SMART 2.2 fhirContext ``canonical``); only a form the
+    answer named."""
+    row = next((r for r in (answer or {}).get("coverage") or ()
+                if questionnaire in str(r.get("questionnaire", "")).split(", ")), None)
+    if row is None:
+        raise FhirError(404, "That form is not in painpa's coverage information for this order", "not-found")
+    coverage = [{"reference": row["coverage"]}] if str(row.get("coverage", "")).startswith("Coverage/") else []
+    return [*coverage, {"canonical": questionnaire, "type": "Questionnaire"}]
+
+
 def launch_url(hook_instance: str | None, card_uuid: str | None, link_index: int | None, pid: str,
-               encounter: str | None) -> str:
+               encounter: str | None, questionnaire: str | None = None) -> str:
     """EHR launch: ``{app launch url}?iss={FHIR base}&launch={id}``; the launch id carries patient,
-    encounter, the pending order in fhirContext and, for a card link, the card's appContext verbatim.
-    The pending order is saved (status draft) first, as EHRs keep pended orders, so the app can read it."""
+    encounter, the pending order in fhirContext and, for a card link, the card's appContext verbatim;
+    for a DTR launch (``questionnaire``, a canonical the coverage-information named), also the
+    Coverage and that canonical. The pending order is saved (status draft) first, as EHRs keep pended
+    orders, so the app can read it."""
     db, base = state.current().db, state.current().settings.base_url
     context: dict = {"patient": pid, "encounter": encounter, "need_patient_banner": False,
                      "smart_style_url": f"{base}/ehr/static/smart-style.json"}
@@ -149,6 +165,8 @@ def launch_url(hook_instance: str | None, card_uuid: str | None, link_index: int
         with db.session() as s:
             store.put(s, answer["draft"])
         context["fhirContext"] = [{"reference": f"ServiceRequest/{answer['draft']['id']}"}]
+    if questionnaire:
+        context["fhirContext"] = [*context.get("fhirContext", []), *_dtr_context(answer, questionnaire)]
     launch_id = launch.create(db, context)
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}{urlencode({'iss': f'{base}/fhir', 'launch': launch_id})}"

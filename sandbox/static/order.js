@@ -76,7 +76,26 @@
       p.dataset.covered = row.covered || "";
       p.dataset.paNeeded = row["pa-needed"] || "";
       coverageEl.appendChild(p);
+      // DTR: each form the payer names opens the DTR app on that form (fhirContext: order, Coverage, form).
+      for (const canonical of (row.questionnaire || "").split(", ").filter(Boolean)) {
+        const b = el("button", "Fill in the payer's form", "smart-link");
+        b.type = "button";
+        b.dataset.testid = "dtr-launch";
+        b.dataset.questionnaire = canonical;
+        b.addEventListener("click", () => launch({questionnaire: canonical}));
+        coverageEl.appendChild(b);
+        formTitle(canonical).then(t => { if (t) b.textContent = "Fill in the payer's form: " + t; });
+      }
     }
+  }
+
+  // The form's title, from the payer's DTR service (canonical resolution, GET Questionnaire?url=).
+  async function formTitle(canonical) {
+    try {
+      const resp = await fetch("/dtr/Questionnaire?url=" + encodeURIComponent(canonical.split("|")[0]));
+      const bundle = await resp.json();
+      return ((bundle.entry || [])[0] || {resource: {}}).resource.title || "";
+    } catch (e) { return ""; }
   }
 
   function renderCards(result) {

@@ -161,6 +161,28 @@ def test_order_select_sign_feedback_and_launch_over_http(sandbox_server):
     db.dispose()
 
 
+def test_a_dtr_launch_on_a_form_the_coverage_information_names(sandbox_server):
+    """The EHR offers DTR on each form of a doc-needed answer (CRD coverage-information
+    ``questionnaire``) and launches with the order, the Coverage and that form in fhirContext (DTR 2.2
+    spec-113; SMART 2.2 fhirContext ``canonical``); a form the answer did not name is refused."""
+    base = sandbox_server.base
+    signed = requests.post(f"{base}/ehr/api/sign", timeout=30, json={
+        "patient": "tx-esi-noscore", "order": _order("h-dtr", levels=1), "prefetch": False}).json()
+    row = next(r for r in signed["coverage"] if r.get("questionnaire"))
+    form = row["questionnaire"].split(", ")[0]
+    url = requests.post(f"{base}/ehr/api/launch", timeout=30, json={
+        "hookInstance": signed["hookInstance"], "patient": "tx-esi-noscore", "questionnaire": form}).json()["url"]
+    db = Database(f"sqlite:///{sandbox_server.home / 'painpa.db'}")
+    context = launch.resolve(db, url.rsplit("launch=", 1)[1])
+    db.dispose()
+    assert context["fhirContext"] == [{"reference": "ServiceRequest/h-dtr"}, {"reference": row["coverage"]},
+                                      {"canonical": form, "type": "Questionnaire"}]
+    refused = requests.post(f"{base}/ehr/api/launch", timeout=30, json={
+        "hookInstance": signed["hookInstance"], "patient": "tx-esi-noscore",
+        "questionnaire": "http://payer.example/Questionnaire/other"})
+    assert refused.status_code == 404 and "not in painpa's coverage information" in refused.text
+
+
 class PatientViewClient(RecordingClient):
     """Stands in for painpa's patient-view service: one card with a SMART link carrying appContext."""
 

@@ -107,3 +107,31 @@ def test_cookie_is_samesite_none_and_secure_behind_https(settings, tmp_path):
     r = client.get("/smart/launch")
     assert "frame-ancestors 'self' https://ehr.example.org" in r.headers["Content-Security-Policy"]
     assert client.get("/smart/app/unknown-session/form/nope").status_code == 401
+
+
+def test_a_questionnaire_canonical_in_fhir_context_is_kept_as_given_with_its_version():
+    """SMART 2.2 fhirContext objects may carry a ``canonical``; DTR 2.2 "Retrieving Questionnaire
+    Packages" asks for the form by its version-specific canonical. References keep working as before."""
+    parsed = ctx.parse({"patient": "p", "fhirContext": [
+        {"reference": "ServiceRequest/sr-1"}, "Coverage/cov-1",
+        {"canonical": " http://painpa.org/fhir/Questionnaire/conservative-therapy|2026.12 ", "type": "Questionnaire"},
+        {"canonical": "http://payer.example/fhir/Questionnaire/other"},             # no type: the path says it
+        {"canonical": "http://painpa.org/fhir/Questionnaire/conservative-therapy|2026.12", "type": "Questionnaire"},
+        {"canonical": "http://payer.example/fhir/ValueSet/v"}, {"canonical": "http://x/Questionnaire/q", "type": "Library"},
+        {"canonical": 7}, {"canonical": ""}]})
+    assert parsed.fhir_context == ("ServiceRequest/sr-1", "Coverage/cov-1")
+    assert parsed.questionnaires == ("http://painpa.org/fhir/Questionnaire/conservative-therapy|2026.12",
+                                     "http://payer.example/fhir/Questionnaire/other")
+    assert parsed.names_a_form()
+    stored = ctx.LaunchContext.from_dict(parsed.as_dict())            # what the session keeps reads back the same
+    assert stored.questionnaires == parsed.questionnaires and stored.fhir_context == parsed.fhir_context
+    assert ctx.split_canonical(parsed.questionnaires[0]) == ("http://painpa.org/fhir/Questionnaire/conservative-therapy",
+                                                             "2026.12")
+    assert ctx.split_canonical(parsed.questionnaires[1]) == ("http://payer.example/fhir/Questionnaire/other", None)
+
+
+def test_a_questionnaire_response_in_fhir_context_names_a_form_and_plain_order_launches_do_not():
+    relaunch = ctx.parse({"patient": "p", "fhirContext": [{"reference": "QuestionnaireResponse/qr-1"}, "Coverage/c"]})
+    assert relaunch.references_of("QuestionnaireResponse") == ["QuestionnaireResponse/qr-1"]
+    assert relaunch.names_a_form() and relaunch.questionnaires == ()
+    assert not ctx.parse({"patient": "p", "fhirContext": [{"reference": "ServiceRequest/sr-1"}]}).names_a_form()

@@ -31,7 +31,7 @@ from urllib3 import PoolManager
 
 from cds_service import cpu, metrics, shared
 from cds_service.config import Settings
-from cds_service.fhir import reads, warm
+from cds_service.fhir import batch, reads, warm
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
 from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
@@ -76,6 +76,7 @@ def _query_pool() -> ThreadPoolExecutor:
 
 def clear_cache() -> None:
     warm.clear()
+    batch.clear()
 
 
 def render_template(template: str, context: Mapping[str, str | None]) -> str | None:
@@ -120,6 +121,16 @@ def _references(resource: dict) -> list[str]:
         if isinstance(item, dict) and isinstance(item.get("reference"), str):
             out.append(item["reference"])
     return out
+
+
+def _read_round(client: FhirClient, jobs: dict[str, str],
+           raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
+    """One round of reads: in one ``batch`` when there are several and the server takes one
+    (cds_service/fhir/batch.py), else (or when the server refuses the batch) in parallel."""
+    if len(jobs) > 1 and batch.supported(client) and (done := batch.run(client, jobs, raw)) is not None:
+        metrics.dependency_error("fhir", len(done[1]))
+        return done
+    return _run(client, jobs, raw)
 
 
 def _run(client: FhirClient, jobs: dict[str, str],
@@ -258,7 +269,7 @@ def gather(
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
         raw: dict[str, list[bytes]] | None = {} if key is not None else None
-        results, failed = _run(client, jobs, raw)
+        results, failed = _read_round(client, jobs, raw)
         for pages in results.values():
             for page in pages:
                 record.add(page)
@@ -301,7 +312,7 @@ def _follow_references(client: FhirClient, record: PatientRecord, sources: list[
         if not wanted:
             return
         attempted.update(wanted)
-        results, failed = _run(client, {ref: ref for ref in wanted})
+        results, failed = _read_round(client, {ref: ref for ref in wanted})
         sources = []
         for pages in results.values():
             for page in pages:

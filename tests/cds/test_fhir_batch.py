@@ -1,0 +1,72 @@
+"""One round of FHIR reads as one ``batch`` Bundle (FHIR R4 http.html#transaction) when the EHR's
+CapabilityStatement lists the ``batch`` interaction, parallel GETs when it does not; the answer is
+the same either way, a failed entry leaves only its type unknown, and every entry goes with the
+call's bearer token. The fixture FHIR server is a real process; its log is the ground truth."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import unquote
+
+from sqlalchemy import select
+
+from cds_service import state
+from cds_service.fhir import batch
+from cds_service.store.tables import AuditEvent
+from tests.support.hook_requests import SIGN, full_prefetch, hook_body
+
+MISSING = ("procedures", "observations")
+
+
+def _sign(caller, fhir) -> tuple[str, dict]:
+    prefetch = {k: v for k, v in full_prefetch().items() if k not in MISSING}
+    body = hook_body(prefetch=prefetch, fhir_server=fhir.base, token="tok-" + uuid.uuid4().hex)
+    resp = caller.post(SIGN, body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return body["hookInstance"], resp.get_json()
+
+
+def _audited_reads(app, hook_instance: str) -> int | None:
+    with state.of(app).db.session() as s:
+        return s.scalar(select(AuditEvent.fhir_reads).where(AuditEvent.hook_instance == hook_instance))
+
+
+def _cards(answer: dict) -> list[tuple]:
+    return sorted((c["summary"], c["indicator"]) for c in answer["cards"])
+
+
+def test_a_batch_capable_server_gets_the_partial_prefetch_reads_in_one_post(app, caller, fhir):
+    _instance, parallel = _sign(caller, fhir)
+    parallel_log = fhir.log()
+    assert len(parallel_log) >= 3 and not any(e["batch"] for e in parallel_log)   # one GET per read
+    fhir.reset()
+    fhir.control(batch=True)
+    batch.clear()        # the CapabilityStatement is kept an hour: as if that hour had passed
+    instance, batched = _sign(caller, fhir)
+    log = fhir.log()
+    first = [e for e in log if "_page=" not in e["query"]]   # a search's next pages are GETs either way
+    assert first and all(e["batch"] for e in first)                                 # entries of one POST
+    assert all(e["token_ok"] for e in log)
+    assert sorted((e["path"], unquote(e["query"])) for e in log) == sorted(
+        (e["path"], unquote(e["query"])) for e in parallel_log)
+    assert _audited_reads(app, instance) == 1 + len(log) - len(first) < len(parallel_log)
+    assert _cards(batched) == _cards(parallel)
+    assert batched["systemActions"] == parallel["systemActions"]
+
+
+def test_a_failed_batch_entry_leaves_only_its_type_unknown(app, caller, fhir):
+    fhir.control(fail=["Procedure"])
+    _instance, parallel = _sign(caller, fhir)
+    fhir.reset()
+    fhir.control(fail=["Procedure"], batch=True)
+    batch.clear()
+    _instance, batched = _sign(caller, fhir)
+    assert all(e["batch"] for e in fhir.log() if "_page=" not in e["query"])
+    assert _cards(batched) == _cards(parallel)
+    assert _cards(batched) != _cards(_sign_clean(caller, fhir))
+
+
+def _sign_clean(caller, fhir) -> dict:
+    fhir.reset()
+    fhir.control(batch=True)
+    return _sign(caller, fhir)[1]

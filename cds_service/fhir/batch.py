@@ -20,6 +20,7 @@ import logging
 import time
 from urllib.parse import quote
 
+from cds_service.fhir import warm
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, parse
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def run(client: FhirClient, jobs: dict[str, str],
     bundle = {"resourceType": "Bundle", "type": "batch",
               "entry": [{"request": {"method": "GET", "url": quote(query, safe=URI_CHARS)}} for query in asked.values()]}
     try:
-        answer = parse(client.post(client.base, json.dumps(bundle, separators=(",", ":")).encode()))
+        content = client.post(client.base, json.dumps(bundle, separators=(",", ":")).encode())
+        answer = parse(content)
     except FhirError as exc:
         log.info("FHIR batch refused (%s): parallel reads instead", exc)
         return None
@@ -81,9 +83,9 @@ def run(client: FhirClient, jobs: dict[str, str],
             log.info("FHIR batch entry %s failed: %s", key, exc)
             failed.add(key)
             results.update({key: exc.pages} if isinstance(exc, Truncated) else {})   # still incomplete
-            continue
-        if raw is not None:   # the warm cache keeps answers as bytes: this one came inside the batch's
-            raw[key] = [json.dumps(page, separators=(",", ":")).encode() for page in results[key]]
+    if raw is not None:
+        warm.keep_batch(raw, content, [None if key in failed else key for key in asked],
+                        {key: pages[1:] for key, pages in results.items() if key not in failed})
     return results, failed
 
 

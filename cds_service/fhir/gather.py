@@ -274,7 +274,7 @@ def gather(
             for page in pages:
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
-        if raw is not None and (fresh := {k: raw[k] for k in results if k not in failed}):
+        if raw is not None and (fresh := {k: pages for k, pages in raw.items() if k not in failed}):
             warm.store(cache, key, cached, fresh)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
                            attempted, answered)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from cds_service import state
 from cds_service.fhir import batch
+from cds_service.fhir.gather import gather
 from cds_service.store.tables import AuditEvent
 from tests.support.hook_requests import SIGN, full_prefetch, hook_body
 
@@ -70,3 +71,26 @@ def _sign_clean(caller, fhir) -> dict:
     fhir.reset()
     fhir.control(batch=True)
     return _sign(caller, fhir)[1]
+
+
+def test_answers_read_in_a_batch_warm_the_next_call_as_the_same_record(settings, fhir):
+    """The warm cache keeps a batch's answer as its bytes: the order-sign after an order-select
+    searches nothing again, and its record holds the same resources, a search's later pages included."""
+    fhir.control(batch=True)
+    token = "tok-" + uuid.uuid4().hex
+
+    def record():
+        return gather(patient_id="pt-esi-1", settings=settings, fhir_server=fhir.base, access_token=token,
+                      context={"userId": "PractitionerRole/role-pain-1"}, cache_scope=("iss-a", None))
+
+    def content(rec) -> dict[str, list[str]]:
+        return {t: sorted(r["id"] for r in rec.of(t)) for t in ("Procedure", "Observation", "Coverage", "Condition")}
+
+    first = record()
+    log = fhir.log()
+    assert any(e["batch"] for e in log) and any("_page=" in e["query"] for e in log)
+    again = record()
+    # Not one more search or batch (the role's Location, a later round's read, is not kept warm either way).
+    assert [e for e in fhir.log()[len(log):] if e["query"] or e["batch"]] == []
+    assert content(again) == content(first) and all(content(first).values())
+    assert not again.incomplete

@@ -104,8 +104,9 @@ class FhirServer:
         requests.delete(f"{self.root}/_log", timeout=5).raise_for_status()
 
     def reads(self) -> int:
-        """FHIR requests received since :meth:`clear_log` (every page of a search counts)."""
-        return len(requests.get(f"{self.root}/_log", timeout=30).json())
+        """FHIR requests received since :meth:`clear_log` (every page of a search counts; a batch
+        is one request, its entries are not counted)."""
+        return sum(not e["batch"] for e in requests.get(f"{self.root}/_log", timeout=30).json())
 
 
 @contextmanager

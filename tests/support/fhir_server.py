@@ -10,7 +10,8 @@ lists the ``batch`` interaction and ``POST /fhir`` answers a ``batch`` Bundle of
 the longest ``slow`` of its entries' types, once. Failure modes are switched at run time with
 ``POST /_control`` ``{"fail": [types], "slow": {type: seconds}, "redirect": [types],
 "foreign_next": [types], "batch": bool}``; ``GET /_log`` returns what was asked (method, path,
-query, whether the bearer token matched, ``batch`` for an entry of a batch) so tests can assert
+query, whether the bearer token matched; a batch is its POST and then each of its entries,
+marked ``batch``) so tests can assert
 what the service fetched and with which credentials.
 :class:`FhirFixture` is a test's handle on a running one.
 """
@@ -130,6 +131,8 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
             return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "not-supported"}]), 405
         if token is not None and auth != f"Bearer {token}":
             return Response(status=401)
+        with lock:
+            _log(request.path, "")
         body = request.get_json(force=True)
         entries = body.get("entry", []) if body.get("type") == "batch" else None
         if entries is None:

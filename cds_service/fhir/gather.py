@@ -7,7 +7,8 @@ queried from ``fhirServer`` with the bearer token. All such queries run at once,
 PractitionerRole, Encounter and Coverage the draft orders point to (service state and setting);
 only when a PractitionerRole or Encounter read brings a Location not yet read does a second round
 follow. References are read only when relative or under the same base: absolute references to
-other hosts are never read. When the deadline passes the record is returned with what arrived, and
+other hosts are never read. A round of several reads goes as one FHIR ``batch`` when the server's
+CapabilityStatement lists it (cds_service/fhir/batch.py). When the deadline passes the record is returned with what arrived, and
 the resource types that did not arrive are named in ``record.incomplete`` so the policy says
 "unknown", never "unmet". What an honoured prefetch key of the order's context
 (``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not hold is not read, nor a

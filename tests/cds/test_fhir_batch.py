@@ -96,3 +96,16 @@ def test_answers_read_in_a_batch_warm_the_next_call_as_the_same_record(settings,
     assert [e for e in fhir.log()[len(log):] if e["query"] or e["batch"] or e["method"] == "POST"] == []
     assert content(again) == content(first) and all(content(first).values())
     assert not again.incomplete
+
+
+def test_a_batch_the_server_refuses_is_read_as_parallel_gets(app, caller, fhir, monkeypatch):
+    """A server that lists ``batch`` but answers the POST with an error still gets every read, as GETs."""
+    _instance, parallel = _sign(caller, fhir)
+    fhir.reset()
+    monkeypatch.setattr(batch, "supported", lambda client: True)   # the fixture, batch off, answers 405
+    instance, answer = _sign(caller, fhir)
+    log = fhir.log()
+    assert log[0]["method"] == "POST" and not any(e["batch"] for e in log)
+    assert len([e for e in log if e["method"] == "GET"]) >= 3
+    assert _audited_reads(app, instance) == len(log)
+    assert _cards(answer) == _cards(parallel)

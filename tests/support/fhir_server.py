@@ -127,12 +127,12 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
     @app.post("/fhir")
     def batch():
         auth = request.headers.get("Authorization", "")
+        with lock:
+            _log(request.path, "")
         if not control["batch"]:
             return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "not-supported"}]), 405
         if token is not None and auth != f"Bearer {token}":
             return Response(status=401)
-        with lock:
-            _log(request.path, "")
         body = request.get_json(force=True)
         entries = body.get("entry", []) if body.get("type") == "batch" else None
         if entries is None:

@@ -8,12 +8,13 @@ PractitionerRole, Encounter and Coverage the draft orders point to (service stat
 only when a PractitionerRole or Encounter read brings a Location not yet read does a second round
 follow. References are read only when relative or under the same base: absolute references to
 other hosts are never read. A round of several reads goes as one FHIR ``batch`` when the server's
-CapabilityStatement lists it (cds_service/fhir/batch.py). When the deadline passes the record is returned with what arrived, and
-the resource types that did not arrive are named in ``record.incomplete`` so the policy says
-"unknown", never "unmet". What an honoured prefetch key of the order's context
-(``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not hold is not read, nor a
-``null`` history key (CH2: no data), so a call whose prefetch was honoured makes no FHIR read at
-all; the reads a call made are counted (cds_service/fhir/reads.py) for its audit row and ``/metrics``.
+CapabilityStatement lists it (cds_service/fhir/batch.py). When the deadline passes the record is
+returned with what arrived, and the resource types that did not arrive are named in
+``record.incomplete`` so the policy says "unknown", never "unmet". What an honoured prefetch key of
+the order's context (``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not
+hold is not read, nor a ``null`` history key (CH2: no data), so a call whose prefetch was honoured
+makes no FHIR read at all; the reads a call made are counted (cds_service/fhir/reads.py) for its
+audit row and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def _references(resource: dict) -> list[str]:
 
 
 def _read_round(client: FhirClient, jobs: dict[str, str],
-           raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
+                raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
     """One round of reads: in one ``batch`` when there are several and the server takes one
     (cds_service/fhir/batch.py), else (or when the server refuses the batch) in parallel."""
     if len(jobs) > 1 and batch.supported(client) and (done := batch.run(client, jobs, raw)) is not None:

@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     p.add_argument("--py-spy", type=Path, help="record painpa's workers with py-spy into this SVG "
                                                 "(a .txt name: collapsed stacks, for grep and sort)")
+    p.add_argument("--fhir-batch", action="store_true",
+                   help="the FHIR server takes batch Bundles and says so in its CapabilityStatement")
     p.add_argument("--quick", action="store_true", help="a handful of calls per case (CI smoke)")
     args = p.parse_args(argv)
     if args.quick:
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             extra_env["DATABASE_URL"] = stack.enter_context(postgres_server())
         if args.redis:
             extra_env["PAINPA_REDIS_URL"] = stack.enter_context(servers.redis_server(work))
-        fhir = stack.enter_context(servers.fhir_server(resources, work))
+        fhir = stack.enter_context(servers.fhir_server(resources, work, batch=args.fhir_batch))
         painpa = stack.enter_context(servers.painpa(work / "home", [fhir.base], workers=args.workers,
                                                     env=extra_env, log_path=work / "serve.log"))
         base = stack.enter_context(servers.baseline(workers=args.workers))

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-profiler", action="store_true", help="only time the calls (wall and CPU per call)")
     p.add_argument("--source", choices=("prefetch", "fhir"), default="prefetch",
                    help="the history as prefetch, or read from the bench's FHIR server")
+    p.add_argument("--fhir-batch", action="store_true",
+                   help="with --source fhir: the FHIR server takes batch Bundles and says so")
     args = p.parse_args(argv)
     from pyinstrument import Profiler
 
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         history = patients.make_patient(args.size, today)
         fhir_base = "https://ehr.example/fhir"
         if args.source == "fhir":
-            fhir_base = stack.enter_context(servers.fhir_server(patients.practice() + history, Path(tmp))).base
+            fhir_base = stack.enter_context(servers.fhir_server(patients.practice() + history, Path(tmp),
+                                                                 batch=args.fhir_batch)).base
         clients.add_client(state.of(app).db, iss=ISS, jwks=tjwt.jwks(key), fhir_bases=[fhir_base])
         if args.source == "fhir":
             body = patients.hook_body(args.hook, today, fhir_server=fhir_base, token=FHIR_TOKEN.decode(),

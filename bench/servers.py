@@ -87,28 +87,34 @@ class MemoryPeak:
 
 
 class FhirServer:
-    """A running fixture FHIR server: its base URL, and a switch for the latency of every query."""
+    """A running fixture FHIR server: its base URL, a switch for the latency of every query, and
+    whether it takes ``batch`` Bundles (and says so in its CapabilityStatement)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, batch: bool = False) -> None:
         self.root = root
         self.base = f"{root}/fhir"
+        self.batch = batch
+        self.set_latency(0)
 
     def set_latency(self, seconds: float) -> None:
         slow = dict.fromkeys(FHIR_TYPES, seconds) if seconds else {}
-        requests.post(f"{self.root}/_control", json={"slow": slow}, timeout=5).raise_for_status()
+        requests.post(f"{self.root}/_control", json={"slow": slow, "batch": self.batch}, timeout=5).raise_for_status()
 
     def clear_log(self) -> None:
         requests.delete(f"{self.root}/_log", timeout=5).raise_for_status()
 
     def reads(self) -> int:
-        """FHIR requests received since :meth:`clear_log` (every page of a search counts)."""
-        return len(requests.get(f"{self.root}/_log", timeout=30).json())
+        """FHIR requests received since :meth:`clear_log` (every page of a search counts; a batch
+        is one request, its entries are not counted)."""
+        return sum(not e["batch"] for e in requests.get(f"{self.root}/_log", timeout=30).json())
 
 
 @contextmanager
-def fhir_server(resources: list[dict], workdir: Path, *, page_size: int = 1000) -> Iterator[FhirServer]:
+def fhir_server(resources: list[dict], workdir: Path, *, page_size: int = 1000,
+                batch: bool = False) -> Iterator[FhirServer]:
     """A fixture FHIR server process holding ``resources``. ``page_size`` is the server's page: a
-    history larger than one page costs one more sequential round trip per extra page."""
+    history larger than one page costs one more sequential round trip per extra page. ``batch``:
+    it takes ``batch`` Bundles and its CapabilityStatement says so."""
     data = workdir / "fhir-data.json"
     data.write_text(json.dumps(resources))
     port = free_port()
@@ -116,7 +122,7 @@ def fhir_server(resources: list[dict], workdir: Path, *, page_size: int = 1000) 
     cmd = [sys.executable, "-m", "tests.support.fhir_server", "--port", str(port), "--data", str(data),
            "--page-size", str(page_size), "--keep-alive"]
     with running(cmd, ready_url=f"{root}/fhir/metadata"):
-        yield FhirServer(root)
+        yield FhirServer(root, batch)
 
 
 class Painpa:

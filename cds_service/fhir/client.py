@@ -105,8 +105,17 @@ class FhirClient:
         """The resource at ``url``."""
         return parse(self.read(url))
 
-    def read(self, url: str) -> bytes:
-        """The body at ``url``, read under the deadline, the size cap and the call's byte budget."""
+    def read(self, url: str, *, counted: bool = True) -> bytes:
+        """The body at ``url``, read under the deadline, the size cap and the call's byte budget.
+        ``counted``: a read of the patient's data, in :attr:`reads` (the server's CapabilityStatement is not)."""
+        return self._request("GET", url, counted=counted)
+
+    def post(self, url: str, body: bytes) -> bytes:
+        """The answer to a FHIR ``body`` POSTed to ``url`` (a ``batch`` Bundle to the base), read
+        under the same bounds as :meth:`read`."""
+        return self._request("POST", url, body)
+
+    def _request(self, method: str, url: str, body: bytes | None = None, *, counted: bool = True) -> bytes:
         # The URL sent is the one checked, in its normal form: urllib3 would otherwise remove dot
         # segments after the check (a next link "{base}/../../admin" would leave the base).
         url = urls.under(url, self.base)
@@ -115,15 +124,18 @@ class FhirClient:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise FhirError("deadline passed")
-        with self._reads_lock:
-            self.reads += 1
+        if counted:
+            with self._reads_lock:
+                self.reads += 1
         headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = FHIR_JSON
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:
             with cpu.released():   # a wait on the FHIR server: let this worker's other calls run
                 resp = self._pool.urlopen(
-                    "GET", url, headers=headers,
+                    method, url, body=body, headers=headers,
                     timeout=Timeout(connect=min(self._connect, remaining), read=min(self._read, remaining)),
                     redirect=False, retries=False,
                     preload_content=False,  # read under the deadline and the size cap (security.limits.read_bounded)
@@ -180,6 +192,16 @@ class FhirClient:
         if not self.budget.take_resources(body):
             raise Truncated(list(before)) if before else FhirError("the call's resource budget is spent")
         return body
+
+    def follow(self, relative: str, first: dict) -> list[dict]:
+        """An answer to ``relative`` already parsed (a batch entry's), checked as :meth:`fetch`
+        checks a read's, and its ``next`` links under the base read up to ``max_pages``."""
+        pages = [self._accept(relative, first, [])]
+        while (nxt := next_link(pages[-1])) and self.owns(nxt):
+            if len(pages) >= self.max_pages:
+                raise Truncated(pages)
+            pages.append(self._accept(relative, parse(self.read(nxt)), pages))
+        return pages
 
     def continue_bundle(self, bundle: dict) -> list[dict]:
         """Follow the ``next`` links of a prefetched Bundle (CDS Hooks 2.0 allows paginated prefetch)."""

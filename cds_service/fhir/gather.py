@@ -7,12 +7,14 @@ queried from ``fhirServer`` with the bearer token. All such queries run at once,
 PractitionerRole, Encounter and Coverage the draft orders point to (service state and setting);
 only when a PractitionerRole or Encounter read brings a Location not yet read does a second round
 follow. References are read only when relative or under the same base: absolute references to
-other hosts are never read. When the deadline passes the record is returned with what arrived, and
-the resource types that did not arrive are named in ``record.incomplete`` so the policy says
-"unknown", never "unmet". What an honoured prefetch key of the order's context
-(``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not hold is not read, nor a
-``null`` history key (CH2: no data), so a call whose prefetch was honoured makes no FHIR read at
-all; the reads a call made are counted (cds_service/fhir/reads.py) for its audit row and ``/metrics``.
+other hosts are never read. A round of several reads goes as one FHIR ``batch`` when the server's
+CapabilityStatement lists it (cds_service/fhir/batch.py). When the deadline passes the record is
+returned with what arrived, and the resource types that did not arrive are named in
+``record.incomplete`` so the policy says "unknown", never "unmet". What an honoured prefetch key of
+the order's context (``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not
+hold is not read, nor a ``null`` history key (CH2: no data), so a call whose prefetch was honoured
+makes no FHIR read at all; the reads a call made are counted (cds_service/fhir/reads.py) for its
+audit row and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from urllib3 import PoolManager
 
 from cds_service import cpu, metrics, shared
 from cds_service.config import Settings
-from cds_service.fhir import reads, warm
+from cds_service.fhir import batch, reads, warm
 from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
 from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
@@ -76,6 +78,7 @@ def _query_pool() -> ThreadPoolExecutor:
 
 def clear_cache() -> None:
     warm.clear()
+    batch.clear()
 
 
 def render_template(template: str, context: Mapping[str, str | None]) -> str | None:
@@ -120,6 +123,16 @@ def _references(resource: dict) -> list[str]:
         if isinstance(item, dict) and isinstance(item.get("reference"), str):
             out.append(item["reference"])
     return out
+
+
+def _read_round(client: FhirClient, jobs: dict[str, str],
+                raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
+    """One round of reads: in one ``batch`` when there are several and the server takes one
+    (cds_service/fhir/batch.py), else (or when the server refuses the batch) in parallel."""
+    if len(jobs) > 1 and batch.supported(client) and (done := batch.run(client, jobs, raw)) is not None:
+        metrics.dependency_error("fhir", len(done[1]))
+        return done
+    return _run(client, jobs, raw)
 
 
 def _run(client: FhirClient, jobs: dict[str, str],
@@ -258,12 +271,12 @@ def gather(
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
         raw: dict[str, list[bytes]] | None = {} if key is not None else None
-        results, failed = _run(client, jobs, raw)
+        results, failed = _read_round(client, jobs, raw)
         for pages in results.values():
             for page in pages:
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
-        if raw is not None and (fresh := {k: raw[k] for k in results if k not in failed}):
+        if raw is not None and (fresh := {k: pages for k, pages in raw.items() if k not in failed}):
             warm.store(cache, key, cached, fresh)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
                            attempted, answered)
@@ -301,7 +314,7 @@ def _follow_references(client: FhirClient, record: PatientRecord, sources: list[
         if not wanted:
             return
         attempted.update(wanted)
-        results, failed = _run(client, {ref: ref for ref in wanted})
+        results, failed = _read_round(client, {ref: ref for ref in wanted})
         sources = []
         for pages in results.values():
             for page in pages:

@@ -7,7 +7,9 @@ each entry bound to client, tenant, server, patient, user and a hash of the toke
 answers' own bytes, as the FHIR server sent them, joined into one JSON object ``{key: [page, ...]}``
 and compressed (zlib level 1): serializing the parsed answers again cost more CPU than the rest of
 the FHIR path's own work (bench/RESULTS.md, "FHIR path"), and compressed they take ~17× less room,
-so the byte bound holds many more calls and the process's memory stays low.
+so the byte bound holds many more calls and the process's memory stays low. Answers that came in
+one ``batch`` (cds_service/fhir/batch.py) are kept as that answer's bytes with the keys of its
+entries, for the same reason, and split again when loaded.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CACHE_NS = "gather-z"      # not the earlier namespace: its entries were uncompressed JSON
 CACHE_TTL_S = 120
+BATCH, BATCH_KEYS = "@batch", "@batch-keys"   # never a prefetch key or a "ref:" key
 MAX_ENTRY_BYTES = 64 * 2**20   # decompressed: an entry larger than any call may read is not one of ours
 
 
@@ -51,7 +54,28 @@ def load(cache: SharedCache, key: tuple) -> dict[str, list[dict]]:
     except (zlib.error, ValueError, RecursionError) as exc:
         log.info("warm cache entry unreadable (%s): read again", type(exc).__name__)
         return {}
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        return {}
+    if BATCH in value:
+        try:
+            answer, keys = value.pop(BATCH)[0], value.pop(BATCH_KEYS)[0]
+            for k, entry in zip(keys, answer["entry"], strict=True):
+                if k is not None and isinstance(value.get(k), list):   # first page from the batch, then the rest
+                    value[k] = [entry["resource"], *value[k]]
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            log.info("warm cache entry unreadable (batch): read again")
+            return {}
+    return value
+
+
+def keep_batch(raw: dict[str, list[bytes]], content: bytes, keys: list[str | None],
+               later_pages: Mapping[str, list[dict]]) -> None:
+    """Keep a ``batch-response`` (``content``, its bytes) in ``raw`` as :func:`store` takes it: the
+    answer once, the key of each of its entries (None: not to keep), and each kept key's pages read
+    after the batch (its next pages, serialized: rare). One batch per entry: a call's first round."""
+    raw[BATCH], raw[BATCH_KEYS] = [content], [json.dumps(keys).encode()]
+    for k in filter(None, keys):
+        raw[k] = [json.dumps(p, separators=(",", ":")).encode() for p in later_pages[k]]
 
 
 def store(cache: SharedCache, key: tuple, cached: Mapping[str, list[dict]], fresh: Mapping[str, list[bytes]],

@@ -4,10 +4,15 @@
 
 Serves the resources of a JSON Bundle (or array): ``GET /fhir/{type}/{id}`` and
 ``GET /fhir/{type}?patient=…`` (also ``subject``, ``beneficiary``; ``status``, ``use``, ``code``
-tokens), paged with absolute ``next`` links. Failure modes are switched at run time with
+tokens), paged with absolute ``next`` links. With ``{"batch": true}`` its CapabilityStatement
+lists the ``batch`` interaction and ``POST /fhir`` answers a ``batch`` Bundle of GET entries with a
+``batch-response`` (FHIR R4 http.html#transaction), the entries worked in parallel: one batch waits
+the longest ``slow`` of its entries' types, once. Failure modes are switched at run time with
 ``POST /_control`` ``{"fail": [types], "slow": {type: seconds}, "redirect": [types],
-"foreign_next": [types]}``; ``GET /_log`` returns what was asked (path, query, whether the bearer
-token matched) so tests can assert what the service fetched and with which credentials.
+"foreign_next": [types], "batch": bool}``; ``GET /_log`` returns what was asked (method, path,
+query, whether the bearer token matched; a batch is its POST and then each of its entries,
+marked ``batch``) so tests can assert
+what the service fetched and with which credentials.
 :class:`FhirFixture` is a test's handle on a running one.
 """
 
@@ -18,7 +23,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from flask import Flask, Response, jsonify, request
@@ -69,15 +74,20 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
     store: dict[str, dict[str, dict]] = {}
     for r in resources:
         store.setdefault(r["resourceType"], {})[r["id"]] = r
-    control: dict = {"fail": [], "slow": {}, "redirect": [], "foreign_next": []}
+    modes: dict = {"fail": [], "slow": {}, "redirect": [], "foreign_next": [], "batch": False}
+    control: dict = dict(modes)
     log: list[dict] = []
     lock = threading.Lock()
+
+    def _log(path: str, query: str, batch: bool = False) -> None:
+        auth = request.headers.get("Authorization", "")
+        log.append({"method": "GET" if batch else request.method, "path": path, "query": query, "batch": batch,
+                    "token_ok": token is None or auth == f"Bearer {token}", "auth": bool(auth)})
 
     def _record(rtype: str) -> Response | None:
         auth = request.headers.get("Authorization", "")
         with lock:
-            log.append({"path": request.path, "query": request.query_string.decode(),
-                        "token_ok": token is None or auth == f"Bearer {token}", "auth": bool(auth)})
+            _log(request.path, request.query_string.decode())
             delay = control["slow"].get(rtype, 0)
         if token is not None and auth != f"Bearer {token}":
             return Response(status=401)
@@ -93,7 +103,7 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
     @app.post("/_control")
     def set_control():
         with lock:
-            control.update({"fail": [], "slow": {}, "redirect": [], "foreign_next": []})
+            control.update(modes)
             control.update(request.get_json(force=True))
         return jsonify(control)
 
@@ -110,7 +120,48 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
 
     @app.get("/fhir/metadata")
     def metadata():
-        return jsonify(resourceType="CapabilityStatement", status="active", fhirVersion="4.0.1", kind="instance")
+        interactions = [{"code": "batch"}] if control["batch"] else []
+        return jsonify(resourceType="CapabilityStatement", status="active", fhirVersion="4.0.1", kind="instance",
+                       format=["json"], rest=[{"mode": "server", "interaction": interactions}])
+
+    @app.post("/fhir")
+    def batch():
+        auth = request.headers.get("Authorization", "")
+        with lock:
+            _log(request.path, "")
+        if not control["batch"]:
+            return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "not-supported"}]), 405
+        if token is not None and auth != f"Bearer {token}":
+            return Response(status=401)
+        body = request.get_json(force=True)
+        entries = body.get("entry", []) if body.get("type") == "batch" else None
+        if entries is None:
+            return jsonify(resourceType="OperationOutcome", issue=[{"severity": "error", "code": "invalid"}]), 400
+        out, delay = [], 0.0
+        for entry in entries:
+            req = entry.get("request", {})
+            url = urlsplit(req.get("url", ""))
+            rtype, _, rid = url.path.partition("/")
+            with lock:
+                _log(f"/fhir/{url.path}", url.query, batch=True)
+                delay = max(delay, control["slow"].get(rtype, 0))
+            if req.get("method") != "GET":
+                out.append({"response": {"status": "405 Method Not Allowed"}})
+            elif rtype in control["fail"]:
+                out.append({"response": {"status": "500 Internal Server Error"},
+                            "resource": {"resourceType": "OperationOutcome",
+                                         "issue": [{"severity": "error", "code": "exception"}]}})
+            elif rid:
+                resource = store.get(rtype, {}).get(rid)
+                out.append({"response": {"status": "200 OK"}, "resource": resource} if resource is not None
+                           else {"response": {"status": "404 Not Found"}})
+            else:
+                out.append({"response": {"status": "200 OK"},
+                            "resource": _search(rtype, dict(parse_qsl(url.query)), url.query)})
+        if delay:
+            time.sleep(delay)
+        return Response(json.dumps({"resourceType": "Bundle", "type": "batch-response", "entry": out}),
+                        mimetype="application/fhir+json")
 
     @app.get("/fhir/<rtype>/<rid>")
     def read(rtype: str, rid: str):
@@ -127,21 +178,24 @@ def create_app(resources: list[dict], page_size: int = 50, token: str | None = N
         problem = _record(rtype)
         if problem is not None:
             return problem
-        params = {k: v for k, v in request.args.items()}
+        return Response(json.dumps(_search(rtype, dict(request.args.items()), request.query_string.decode())),
+                        mimetype="application/fhir+json")
+
+    def _search(rtype: str, params: dict[str, str], query: str) -> dict:
         page = int(params.pop("_page", "0"))
         size = int(params.get("_count", page_size))
         hits = [r for r in store.get(rtype, {}).values() if _matches(r, params)]
         chunk = hits[page * size:(page + 1) * size]
         base = request.host_url.rstrip("/") + "/fhir"
         bundle: dict = {"resourceType": "Bundle", "type": "searchset", "total": len(hits),
-                        "link": [{"relation": "self", "url": f"{base}/{rtype}?{request.query_string.decode()}"}],
+                        "link": [{"relation": "self", "url": f"{base}/{rtype}?{query}"}],
                         "entry": [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r,
                                    "search": {"mode": "match"}} for r in chunk]}
         if (page + 1) * size < len(hits):
             nxt_base = "http://evil.invalid/fhir" if rtype in control["foreign_next"] else base
             bundle["link"].append({"relation": "next",
                                    "url": f"{nxt_base}/{rtype}?{urlencode({**params, '_page': page + 1})}"})
-        return Response(json.dumps(bundle), mimetype="application/fhir+json")
+        return bundle
 
     return app
 

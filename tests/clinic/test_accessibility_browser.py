@@ -11,22 +11,9 @@ from datetime import date, timedelta
 import pytest
 
 from tests.clinic.helpers import axe, open_app, shot
-from tests.support.browser import chromium
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    yield ctx
-    ctx.close()
 
 
 def test_no_serious_or_critical_violation_on_any_screen(context, sandbox_server):

@@ -12,25 +12,12 @@ from datetime import date, timedelta
 import pytest
 
 from tests.clinic.helpers import open_app, shot
-from tests.support.browser import chromium
 
 pytestmark = pytest.mark.browser
 PVA, SCS, DENIED = "az-pva-nomri", "oh-scs-nopsych", "nj-esi-denied"
 RAW = ("auth-needed", "no-auth", "{score}", "ServiceRequest/", "Procedure/", "Observation/", "Condition/",
        "ImagingStudy/", "§6.2.10 §6.2.10", "unmet", "conditional")
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    yield ctx
-    ctx.close()
 
 
 def banner(page) -> dict:

@@ -51,7 +51,17 @@ def require_token(resource_type: str, op: str, realm: str = PAYER_REALM) -> Call
         @wraps(view)
         def checked(*args, **kwargs):
             info = check(realm)
-            if access(info.scope, resource_type, op) is None:
+            scope = info.scope
+            if request.path.startswith("/payer/"):
+                # the payer's own API is for systems (SMART backend-services.md): an EHR user's or a
+                # patient's token is for the EHR's /fhir, which relays Claim/$submit on their behalf
+                scope = " ".join(s for s in scope.split() if s.startswith("system/"))
+                if not scope:
+                    raise FhirError(403, "The payer's API takes a SMART Backend Services token (system/ scopes, "
+                                         "client_credentials); see docs/sandbox-testing.md", "forbidden",
+                                    headers={"WWW-Authenticate": f'Bearer realm="{realm}", error="insufficient_scope", '
+                                                                 f'scope="system/{resource_type}.{op}"'})
+            if access(scope, resource_type, op) is None:
                 needed = f"system/{resource_type}.{op}"
                 raise FhirError(403, f"The token's scopes do not allow this on {resource_type} (e.g. {needed})",
                                 "forbidden", headers={"WWW-Authenticate": f'Bearer realm="{realm}", '

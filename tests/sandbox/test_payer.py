@@ -20,7 +20,8 @@ X12 = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAc
 
 @pytest.fixture
 def h(client, token):
-    headers = token()
+    # the EHR's user scopes for /fhir, and the system scopes the payer's own API takes
+    headers = token("user/*.cruds system/Claim.cr system/ClaimResponse.rs")
     client.put("/fhir/Patient/pa-1", json={"resourceType": "Patient", "id": "pa-1", "address": [{"state": "TX"}]},
                headers=headers)
     return headers
@@ -141,3 +142,11 @@ def test_a_pended_request_relayed_by_the_ehr_is_replaced_on_the_chart_by_its_fin
     assert len(on_chart) == 1 and _action(on_chart[0]["resource"]) == "A1" and on_chart[0]["resource"]["preAuthRef"]
     claims = client.get("/fhir/Claim?patient=pa-1", headers=h).get_json(force=True)["entry"]
     assert len(claims) == 1 and on_chart[0]["resource"]["request"]["reference"] == f"Claim/{claims[0]['resource']['id']}"
+
+
+def test_the_payers_api_refuses_an_ehr_users_token(client, token):
+    """/payer takes backend-services (system/) tokens only; the EHR's user token goes through /fhir."""
+    user = token()
+    refused = client.post("/payer/Claim/$submit", json=_request(["64483"], documented=True), headers=user)
+    assert refused.status_code == 403 and "Backend Services" in refused.get_data(as_text=True)
+    assert client.post("/fhir/Claim/$submit", json=_request(["64483"], documented=True), headers=user).status_code == 200

@@ -82,11 +82,18 @@ def _term(det: Determination, *, opens: bool = False) -> str:
     return word[0].upper() + word[1:] if opens else word
 
 
+def _article(word: str) -> str:
+    """"a UTN", "an authorization number": an acronym is said letter by letter."""
+    if word.isupper():
+        return "an" if word[:1] in "AEFHILMNORSX" else "a"
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _without(det: Determination) -> str:
     """What the program does to a claim with no approval, and how long an approval lasts: the
     program's own terms (policy data), never Medicare's words on a plan's card."""
     word = det.program.approval_term or "authorization"
-    article = "an" if word[:1].lower() in "aeiou" else "a"
+    article = _article(word)
     without = f"; without {article} {word} {det.program.without_approval}" if det.program.without_approval else ""
     valid = f" {article.capitalize()} {word} is valid {det.program.validity_days} days." \
         if det.program.validity_days else ""

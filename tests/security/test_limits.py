@@ -178,7 +178,7 @@ def _reregister(svc):
     from tests.support.serve_harness import painpa_cli
 
     out = painpa_cli(svc.extra_env, "clients", "add", "--iss", HISS, "--jwks-file", str(svc.home / "client-jwks.json"),
-                     "--fhir-base", "https://e.example/fhir")
+                     "--fhir-base", "https://e.example/fhir", "--replace")
     assert out.returncode == 0, out.stderr
     return key
 

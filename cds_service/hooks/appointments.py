@@ -19,14 +19,12 @@ from __future__ import annotations
 import time
 
 from cds_service.fhir.client import FhirClient, FhirError, new_pool
-from cds_service.hooks.orders import require_chart, smart_links
+from cds_service.hooks.orders import require_chart, respond
 from cds_service.hooks.request import ID_RE
-from cds_service.hooks.service import HookCall, HookResult, ServiceDef, configuration
+from cds_service.hooks.service import HookCall, HookResult, ServiceDef
 from cds_service.policy.chart import to_date
 from cds_service.policy.record import PatientRecord
 from cds_service.readiness import ChartAccess
-from cds_service.render import render_response
-from cds_service.render.versions import conform_cards
 
 _OCCURRENCE = ("occurrenceDateTime", "occurrencePeriod", "occurrenceTiming")
 
@@ -92,11 +90,7 @@ def run(call: HookCall) -> HookResult:
         annotated.append(target)
     assessment = call.assess(call.question(assessed), access)
     require_chart(call, access, assessment)
-    response = render_response(
-        assessment.determinations, annotated, hook=req.hook, crd_version=req.crd_version,
-        config=configuration(req.configuration), today=call.today, smart_link=smart_links(call, assessment))
-    return HookResult(response=conform_cards(response, req.crd_version), determinations=assessment.determinations,
-                      record=assessment.record)
+    return respond(call, assessment, annotated)
 
 
 SERVICES: tuple[ServiceDef, ...] = (

@@ -47,15 +47,16 @@ def run(call: HookCall) -> HookResult:
     access = call.chart_access()
     assessment = call.assess(call.question(req.selected_orders), access)
     require_chart(call, access, assessment)
-    response = render_response(
-        assessment.determinations,
-        list(assessment.question.orders),  # paired with the determinations, one to one
-        hook=req.hook,
-        crd_version=req.crd_version,
-        config=configuration(req.configuration),
-        today=call.today,
-        smart_link=smart_links(call, assessment),
-    )
+    return respond(call, assessment, list(assessment.question.orders))
+
+
+def respond(call: HookCall, assessment: Assessment, orders: list[dict]) -> HookResult:
+    """The CDS Hooks response to ``assessment``, in the answered CRD version; ``orders`` are the
+    resources its coverage-information updates carry, paired one to one with the determinations."""
+    req = call.request
+    response = render_response(assessment.determinations, orders, hook=req.hook, crd_version=req.crd_version,
+                               config=configuration(req.configuration), today=call.today,
+                               smart_link=smart_links(call, assessment))
     return HookResult(response=conform_cards(response, req.crd_version), determinations=assessment.determinations,
                       record=assessment.record)
 

@@ -4,13 +4,15 @@
 Cases: the patient history (a) in prefetch, or (b) fetched from a FHIR server with 0 or
 300 ms injected per query, for (c) patients of 50, 500 and 5,000 resources; and ``prefetch-N-slowfhir``:
 every discovery prefetch key answered (the order's context too) and a FHIR server at 150 ms per read
-named in the call, which an honoured prefetch never needs. Each (case, hook) has
+named in the call, which an honoured prefetch never needs; and ``fhirN-N-batch``: the history from
+a second FHIR server that takes ``batch`` Bundles and says so in its CapabilityStatement (one
+request per round instead of one per query). Each (case, hook) has
 a latency phase (one client, calls back to back: the service's own time) and a throughput phase
 (``--load-concurrency`` clients for ``--load-seconds``). The same bodies and JWT headers go to
 painpa and to the baseline. Prints a table (with the FHIR reads each painpa call made, counted by
 the FHIR server), painpa's p50 ratio to the baseline, the targets.
 
-    python -m bench [--quick] [--sizes 50,500,5000] [--sources prefetch,prefetch-slowfhir,fhir0,fhir300] [--json OUT]
+    python -m bench [--quick] [--sizes 50,500,5000] [--sources prefetch,prefetch-slowfhir,fhir0,fhir0-batch,fhir300] [--json OUT]
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ WARMUP = 3
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="50,500,5000", help="patient sizes in resources")
-    p.add_argument("--sources", default="prefetch,prefetch-slowfhir,fhir0,fhir300",
+    p.add_argument("--sources", default="prefetch,prefetch-slowfhir,fhir0,fhir0-batch,fhir300",
                    help="prefetch, prefetch-slowfhir (prefetch and a FHIR server at 150 ms per read), "
                         "fhirN (FHIR server with N ms per query)")
     p.add_argument("--slowfhir-sizes", default="500", help="sizes of the prefetch-slowfhir case")
+    p.add_argument("--batch-sizes", default="500", help="sizes of the fhirN-batch cases")
     p.add_argument("--requests", type=int, default=200, help="latency phase: calls per (case, hook)")
     p.add_argument("--seconds", type=float, default=20.0, help="latency phase: wall-clock bound")
     p.add_argument("--load-concurrency", type=int, default=8, help="throughput phase: concurrent clients")
@@ -80,8 +83,11 @@ def _sources(spec: str) -> list[tuple[str, int]]:
             out.append(("prefetch-slowfhir", SLOW_FHIR_MS))
         elif item.startswith("fhir") and item[4:].isdigit():
             out.append(("fhir", int(item[4:])))
+        elif item.startswith("fhir") and item.endswith("-batch") and item[4:-6].isdigit():
+            out.append(("fhir-batch", int(item[4:-6])))
         else:
-            raise SystemExit(f"unknown source {item!r}: use prefetch, prefetch-slowfhir or fhirN (N ms per query)")
+            raise SystemExit(f"unknown source {item!r}: use prefetch, prefetch-slowfhir, fhirN (N ms per query) "
+                             "or fhirN-batch (the same from a FHIR server that takes batch Bundles)")
     return out
 
 
@@ -89,18 +95,25 @@ class Bench:
     """One run: the servers, the patients, and the rows measured so far."""
 
     def __init__(self, args: argparse.Namespace, history: dict[int, list[dict]], painpa: servers.Painpa,
-                 fhir: servers.FhirServer, baseline: tuple[str, int], today: date) -> None:
-        self.args, self.history, self.painpa, self.fhir, self.today = args, history, painpa, fhir, today
+                 fhir: servers.FhirServer, batch_fhir: servers.FhirServer, baseline: tuple[str, int],
+                 today: date) -> None:
+        self.args, self.history, self.painpa, self.today = args, history, painpa, today
+        # Two FHIR servers: painpa reads a server's CapabilityStatement once an hour, so the one
+        # that takes batch Bundles (fhirN-batch cases) has its own base.
+        self.fhir, self.batch_fhir = fhir, batch_fhir
         self.baseline_base, baseline_pid = baseline
         self.pids = {"painpa": painpa.pid, "baseline": baseline_pid}
         self.mem = {name: servers.MemoryPeak(pid) for name, pid in self.pids.items()}
         self.rows: list[report.Row] = []
 
+    def server_for(self, source: str) -> servers.FhirServer:
+        return self.batch_fhir if source == "fhir-batch" else self.fhir
+
     def template(self, hook: str, size: int, source: str) -> bytes:
         pid = f"bench-pt-{size}"
         prefetch = patients.prefetch(self.history[size]) if source.startswith("prefetch") else None
         body = patients.hook_body(hook.removesuffix("-warm"), self.today, pid=pid, prefetch_values=prefetch,
-                                  fhir_server=self.fhir.base if source != "prefetch" else None,
+                                  fhir_server=self.server_for(source).base if source != "prefetch" else None,
                                   hook_instance=HOOK_INSTANCE.decode(), token=FHIR_TOKEN.decode())
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -111,11 +124,12 @@ class Bench:
         return [pool[i % len(pool)] for i in range(n)]
 
     def measure(self, server: str, url: str, payloads: list[bytes], headers: list[str | None],
-                load_payloads: list[bytes], load_headers: list[str | None]) -> tuple[load.Run, load.Run | None, dict]:
+                load_payloads: list[bytes], load_headers: list[str | None],
+                fhir: servers.FhirServer) -> tuple[load.Run, load.Run | None, dict]:
         """Latency phase, then throughput phase; also the CPU seconds the server tree and this client
         spent in the throughput phase (what a call costs, whoever else shares the cores)."""
         a = self.args
-        self.fhir.clear_log()
+        fhir.clear_log()
         warm = load.drive(url, payloads[:WARMUP], headers[:WARMUP], concurrency=1, max_seconds=a.seconds)
         lat = load.drive(url, payloads[WARMUP:], headers[WARMUP:], concurrency=1, max_seconds=a.seconds)
         thr, cpu = None, {}
@@ -127,13 +141,14 @@ class Bench:
                    "client_cpu_s": time.process_time() - client0}
         calls = warm.count + lat.count + (thr.count if thr else 0)
         if server == "painpa" and calls:   # what reached the FHIR server, per call (the baseline reads none)
-            cpu["fhir_reads"] = self.fhir.reads() / calls
+            cpu["fhir_reads"] = fhir.reads() / calls
         return lat, thr, cpu
 
     def case(self, source: str, latency_ms: int, size: int) -> None:
-        name = {"prefetch": f"prefetch-{size}", "prefetch-slowfhir": f"prefetch-{size}-slowfhir"}.get(
-            source, f"fhir{latency_ms}-{size}")
-        self.fhir.set_latency(latency_ms / 1000)
+        name = {"prefetch": f"prefetch-{size}", "prefetch-slowfhir": f"prefetch-{size}-slowfhir",
+                "fhir-batch": f"fhir{latency_ms}-{size}-batch"}.get(source, f"fhir{latency_ms}-{size}")
+        fhir = self.server_for(source)
+        fhir.set_latency(latency_ms / 1000)
         # order-sign-warm follows order-select within seconds (as in an EHR) with the same patient, user
         # and access token, so it may reuse the select's FHIR reads (the warm cache, 120 s).
         hooks = ["order-select"] + (["order-sign-warm"] if source == "fhir" else []) + ["order-sign"]
@@ -158,7 +173,7 @@ class Bench:
             if not warm:
                 targets.append(("baseline", f"{self.baseline_base}/cds-services/{service}"))
             for server, url in targets:
-                lat, thr, cpu = self.measure(server, url, payloads, headers, load_payloads, load_headers)
+                lat, thr, cpu = self.measure(server, url, payloads, headers, load_payloads, load_headers, fhir)
                 if hook == "order-select" and server == "painpa":  # only the tokens actually sent are warm
                     select_tokens = select_tokens[:WARMUP + lat.count]
                 self.rows.append(report.Row.of(latency=lat, load=thr, peak_bytes=self.mem[server].peak_bytes, **cpu,
@@ -171,7 +186,8 @@ class Bench:
             mem.__enter__()
         try:
             for source, latency_ms in _sources(self.args.sources):
-                sizes = self.args.slowfhir_sizes if source == "prefetch-slowfhir" else self.args.sizes
+                sizes = {"prefetch-slowfhir": self.args.slowfhir_sizes,
+                         "fhir-batch": self.args.batch_sizes}.get(source, self.args.sizes)
                 for size in (int(s) for s in sizes.split(",")):
                     self.case(source, latency_ms, size)
         finally:
@@ -181,7 +197,7 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = sorted({int(s) for s in f"{args.sizes},{args.slowfhir_sizes}".split(",")})
+    sizes = sorted({int(s) for s in f"{args.sizes},{args.slowfhir_sizes},{args.batch_sizes}".split(",")})
     # The rate limiter still counts every call (its cost is measured) but never throttles the bench;
     # the prefetch bound must admit the 5,000-resource patient plus the order's context.
     extra_env = {"PAINPA_RATE_LIMIT": "1000000", "PAINPA_MAX_PREFETCH_RESOURCES": "10000",
@@ -198,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.redis:
             extra_env["PAINPA_REDIS_URL"] = stack.enter_context(servers.redis_server(work))
         fhir = stack.enter_context(servers.fhir_server(resources, work, batch=args.fhir_batch))
-        painpa = stack.enter_context(servers.painpa(work / "home", [fhir.base], workers=args.workers,
+        batch_fhir = stack.enter_context(servers.fhir_server(resources, work / "batch", batch=True))
+        painpa = stack.enter_context(servers.painpa(work / "home", [fhir.base, batch_fhir.base], workers=args.workers,
                                                     env=extra_env, log_path=work / "serve.log"))
         base = stack.enter_context(servers.baseline(workers=args.workers))
         spy = None
@@ -207,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "--pid", str(painpa.pid), "--output", str(args.py_spy), "--rate", "200",
                                     *(["--format", "raw"] if args.py_spy.suffix == ".txt" else [])],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        bench = Bench(args, history, painpa, fhir, base, started.date())
+        bench = Bench(args, history, painpa, fhir, batch_fhir, base, started.date())
         print(report.table([]), flush=True)
         try:
             bench.run()

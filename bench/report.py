@@ -73,6 +73,9 @@ def _slope(rows: list[Row], small: int, large: int, hook: str) -> float | None:
     return (b.p50_ms - a.p50_ms) * 1000 / (large - small)  # marginal microseconds per resource
 
 
+FHIR_CPU_RATIO = 15 / 8.8   # the FHIR path's target (fhir0-500 order-sign) against prefetch-500's CPU
+
+
 def targets(rows: list[Row]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for each target that this run measured."""
     out: list[tuple[str, str, bool | None]] = []
@@ -95,6 +98,20 @@ def targets(rows: list[Row]) -> list[tuple[str, str, bool | None]]:
         w = max(worst, key=lambda r: r.p99_ms)
         out.append(("(b) 300 ms per FHIR query, 500 resources: p99 <= 450 ms",
                     f"{w.p99_ms:.0f} ms ({w.hook}; p50 {w.p50_ms:.0f} ms)", w.p99_ms <= 450))
+    if a is not None and a.cpu_ms:
+        # Server CPU per call is machine-bound, so the FHIR path's target is stated against this run's
+        # prefetch path: 15 ms where the same machine spent 8.8 ms on prefetch-500.
+        for case in ("fhir0-500", "fhir0-500-batch"):
+            f = find(rows, case, "order-sign")
+            if f is not None and f.cpu_ms:
+                share = f.cpu_ms / a.cpu_ms
+                out.append((f"(d) FHIR path CPU, {case} order-sign <= {FHIR_CPU_RATIO:.2f}x prefetch-500's "
+                            "(15 ms against 8.8 ms)", f"{f.cpu_ms:.1f} ms vs {a.cpu_ms:.1f} ms ({share:.2f}x)",
+                            share <= FHIR_CPU_RATIO))
+    big = [r for r in rows if r.server == "painpa" and r.case == "fhir0-5000"]
+    if big:
+        peak = max(r.peak_mb for r in big)
+        out.append(("(e) fhir0-5000 peak RSS of painpa's process tree <= 800 MB", f"{peak:.0f} MB", peak <= 800))
     c = find(rows, "prefetch-5000", "order-sign")
     if c is not None:
         out.append(("(c) prefetch, 5,000 resources: p50 <= 200 ms", f"{c.p50_ms:.1f} ms", c.p50_ms <= 200))

@@ -115,6 +115,7 @@ def fhir_server(resources: list[dict], workdir: Path, *, page_size: int = 1000,
     """A fixture FHIR server process holding ``resources``. ``page_size`` is the server's page: a
     history larger than one page costs one more sequential round trip per extra page. ``batch``:
     it takes ``batch`` Bundles and its CapabilityStatement says so."""
+    workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "fhir-data.json"
     data.write_text(json.dumps(resources))
     port = free_port()

@@ -15,7 +15,7 @@ unavailable). ``painpa_dependency_errors_total{dependency}`` counts the failures
 ``database`` (each 503 answered for it, cds_service/http_errors.py), ``redis`` (each Redis
 operation that failed; none while the circuit breaker skips Redis, cds_service/shared/cache.py)
 and ``fhir`` (each FHIR query of a hook call or SMART session that failed or missed the deadline,
-whose resource type the answer then calls incomplete, cds_service/fhir/gather.py).
+whose resource type the answer then calls incomplete, cds_service/fhir/rounds.py).
 ``painpa_cds_fhir_reads{service}`` is a histogram of the FHIR requests each answered call sent
 (cds_service/fhir/reads.py): its ``le="0"`` bucket counts the calls whose prefetch was honoured in
 full, ``_sum / _count`` is the mean reads per call.

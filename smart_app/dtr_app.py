@@ -52,7 +52,7 @@ from smart_app.dtr_populate import (
     saved_answers,
 )
 from smart_app.extract import ExtractionError, extract
-from smart_app.fhir import AppFhir, FhirAccessError
+from smart_app.fhir import AppFhir
 from smart_app.validate import invalid_resources
 from smart_app.worklist import build
 
@@ -220,7 +220,7 @@ def dtr_form(sid: str, qid: str):
 def _complete(fhir: AppFhir, stored: dict, qr: dict, answers: dict, env: dict) -> dict[str, str]:
     """The completed QuestionnaireResponse, the resources the form extracts and the order's links to
     them, in one transaction through the app's one writer (retried on a version conflict of the
-    order, :func:`smart_app.forms._write`); errors as {linkId|_form: text}, nothing written then."""
+    order, :func:`smart_app.forms.write`); errors as {linkId|_form: text}, nothing written then."""
     try:
         extracted = extract(stored, qr, env)
     except ExtractionError as exc:
@@ -230,7 +230,4 @@ def _complete(fhir: AppFhir, stored: dict, qr: dict, answers: dict, env: dict) -
         return {"_form": "Nothing was saved: " + "; ".join(problems)}
     entries = [_entry(qr), *({"fullUrl": url, "resource": res, "request": {"method": "POST", "url": res["resourceType"]}}
                              for url, res, _ in extracted)]
-    try:
-        return forms._write(fhir, entries, lambda e: forms._order_update(stored, answers, extracted, e), env)
-    except FhirAccessError as exc:
-        return {"_form": exc.message + " Nothing was saved."}
+    return forms.write(fhir, stored, answers, entries, extracted, env)

@@ -306,6 +306,14 @@ def save(fhir: AppFhir, questionnaire: dict, answers: dict, env: dict) -> dict[s
         return {"_form": "Nothing was saved: " + "; ".join(problems)}
     entries = [{"fullUrl": url, "resource": res, "request": {"method": "POST", "url": res["resourceType"]}}
                for url, res in created]
+    return write(fhir, questionnaire, answers, entries, extracted, env)
+
+
+def write(fhir: AppFhir, questionnaire: dict, answers: dict, entries: list[dict], extracted: list,
+          env: dict) -> dict[str, str]:
+    """``entries`` and the order's links to what ``questionnaire`` extracted (``link-to-order``), in
+    one transaction, retried on a version conflict of the order; errors as {_form: text}, nothing
+    written then. The one writer of a completed form, for the app's own forms and DTR's."""
     try:
         return _write(fhir, entries, lambda e: _order_update(questionnaire, answers, extracted, e), env)
     except FhirAccessError as exc:

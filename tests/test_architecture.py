@@ -20,7 +20,8 @@ from tests.support.import_graph import REPO, cycles, read
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({
         "cds_service.config", "cds_service.clock", "cds_service.cpu", "cds_service.errors",
-        "cds_service.policy", "cds_service.shared", "cds_service.store", "cds_service.metrics"})),
+        "cds_service.policy", "cds_service.shared", "cds_service.store", "cds_service.metrics",
+        "cds_service.jsontext"})),
     ("infrastructure", frozenset({
         "cds_service.security", "cds_service.render", "cds_service.clients", "cds_service.applinks",
         "cds_service.fhir", "cds_service.auth", "cds_service.state", "cds_service.retention",

@@ -9,17 +9,17 @@ Nothing here logs a URL with a query (it may hold patient ids) or a header.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
+from urllib.parse import urlsplit
 
 import requests
 from requests.certs import where as ca_bundle
-from urllib3 import PoolManager, Timeout
+from urllib3 import HTTPConnectionPool, PoolManager, Timeout
 from urllib3.exceptions import HTTPError
 
-from cds_service import cpu
+from cds_service import cpu, jsontext
 from cds_service.security import answers, urls
 from cds_service.security.egress import GuardedAdapter, guarded_pool_manager
 from cds_service.security.limits import BodyRefused, Budget, discard, read_bounded
@@ -79,6 +79,15 @@ class FhirClient:
         max_pages: int,
     ) -> None:
         self.base = base.rstrip("/")
+        try:        # every URL of the call is checked against it: its normal form, once
+            self._root: str | None = urls.canonical(self.base).rstrip("/")
+        except urls.UrlRefused:
+            self._root = None
+        # Every URL sent lies under the base, so on one host: its connection pool is asked for once,
+        # not looked up (and the URL parsed again) by the pool manager for each read.
+        parts = urlsplit(self._root or "")
+        self._origin = f"{parts.scheme}://{parts.netloc}"    # canonical: every checked URL starts with it
+        self._conns: HTTPConnectionPool | None = None
         self._token = token
         self._pool = pool
         self._connect = connect_timeout
@@ -99,7 +108,11 @@ class FhirClient:
         return f"{self.base}/{ref}"
 
     def owns(self, url: str) -> bool:
-        return urls.under(url, self.base) is not None
+        return self._under(url) is not None
+
+    def _under(self, url: str) -> str | None:
+        """``url`` in normal form when it lies under the base (security.urls.under), else None."""
+        return urls.beneath(url, self._root) if self._root is not None else None
 
     def get(self, url: str) -> dict:
         """The resource at ``url``."""
@@ -118,7 +131,7 @@ class FhirClient:
     def _request(self, method: str, url: str, body: bytes | None = None, *, counted: bool = True) -> bytes:
         # The URL sent is the one checked, in its normal form: urllib3 would otherwise remove dot
         # segments after the check (a next link "{base}/../../admin" would leave the base).
-        url = urls.under(url, self.base)
+        url = self._under(url)
         if url is None:
             raise FhirError("URL outside the registered FHIR base")
         remaining = self.deadline - time.monotonic()
@@ -133,11 +146,13 @@ class FhirClient:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:
+            if self._conns is None:   # the manager's guarded pool for the base's host (egress.py)
+                self._conns = self._pool.connection_from_url(self._origin)
             with cpu.released():   # a wait on the FHIR server: let this worker's other calls run
-                resp = self._pool.urlopen(
-                    method, url, body=body, headers=headers,
+                resp = self._conns.urlopen(
+                    method, "/" + url[len(self._origin):].lstrip("/"), body=body, headers=headers,
                     timeout=Timeout(connect=min(self._connect, remaining), read=min(self._read, remaining)),
-                    redirect=False, retries=False,
+                    redirect=False, retries=False, assert_same_host=False,
                     preload_content=False,  # read under the deadline and the size cap (security.limits.read_bounded)
                 )
                 if resp.status != 200:
@@ -225,8 +240,7 @@ def _may_link(content: bytes) -> bool:
 def parse(content: bytes) -> dict:
     """A FHIR resource from a response body (not an OperationOutcome)."""
     try:
-        # Not orjson: more peak memory for no CPU gained (bench/RESULTS.md, "Tried and not kept").
-        body = json.loads(content)
+        body = jsontext.loads(content)
     except (ValueError, RecursionError):
         raise FhirError("response is not JSON") from None
     if not isinstance(body, dict) or body.get("resourceType") == "OperationOutcome":

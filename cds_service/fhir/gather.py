@@ -7,9 +7,9 @@ queried from ``fhirServer`` with the bearer token. All such queries run at once,
 PractitionerRole, Encounter and Coverage the draft orders point to (service state and setting);
 only when a PractitionerRole or Encounter read brings a Location not yet read does a second round
 follow. References are read only when relative or under the same base: absolute references to
-other hosts are never read. A round of several reads goes as one FHIR ``batch`` when the server's
-CapabilityStatement lists it (cds_service/fhir/batch.py). When the deadline passes the record is
-returned with what arrived, and the resource types that did not arrive are named in
+other hosts are never read. Each round runs in cds_service/fhir/rounds.py (several reads go as one
+FHIR ``batch`` when the server's CapabilityStatement lists it). When the deadline passes the record
+is returned with what arrived, and the resource types that did not arrive are named in
 ``record.incomplete`` so the policy says "unknown", never "unmet". What an honoured prefetch key of
 the order's context (``practitionerRoles``, ``locations``: cds_service/fhir/queries.py) does not
 hold is not read, nor a ``null`` history key (CH2: no data), so a call whose prefetch was honoured
@@ -19,61 +19,30 @@ audit row and ``/metrics``.
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import cache
 from urllib.parse import quote
 
 from urllib3 import PoolManager
 
-from cds_service import cpu, metrics, shared
+from cds_service import shared
 from cds_service.config import Settings
-from cds_service.fhir import batch, reads, warm
-from cds_service.fhir.client import FhirClient, FhirError, Truncated, new_pool
+from cds_service.fhir import batch, reads, rounds, warm
+from cds_service.fhir.client import FhirClient, FhirError, new_pool
 from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
-
-log = logging.getLogger(__name__)
 
 # Types a draft order (or what it points to) may reference that the policy reads for place of service.
 # Not Organization: nothing reads an order's, a role's or an encounter's organization, and reading
 # them took a second round of reads (a round trip to the EHR) on every call that lacked them.
 FOLLOWED_TYPES = frozenset({"Location", "PractitionerRole", "Encounter", "Coverage"})
 REF_PREFIX = "ref:"
-# Every call's queries run on one pool per process: a pool started for each round of queries made
-# every call pay for its thread starts in CPU (bench/RESULTS.md, "pooled FHIR query threads"). Threads
-# start only when none is idle, so the cap costs nothing until that many queries wait on slow
-# servers at once; a query holds its thread no longer than its read timeout and the call's
-# deadline. One call has at most PER_CALL_QUERIES in flight (the rest wait their turn inside the
-# call), so a call that names thousands of references cannot fill the pool ahead of other calls'
-# queries.
-POOL_THREADS = 256
-PER_CALL_QUERIES = 16
 MAX_REFERENCES = 100        # references followed per call (draft orders, roles, encounters)
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_lock = threading.Lock()
-
-
 @cache
 def _connections() -> PoolManager:
     """Connection pools for callers that bring none (the SMART app's worklist, the CPM app)."""
     return new_pool()
-
-
-def _query_pool() -> ThreadPoolExecutor:
-    """The process's query pool, made on first use (a forked worker never inherits the parent's:
-    its threads do not survive a fork)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool, _pool_pid = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="fhir"), os.getpid()
-        return _pool
 
 
 def clear_cache() -> None:
@@ -123,67 +92,6 @@ def _references(resource: dict) -> list[str]:
         if isinstance(item, dict) and isinstance(item.get("reference"), str):
             out.append(item["reference"])
     return out
-
-
-def _read_round(client: FhirClient, jobs: dict[str, str],
-                raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
-    """One round of reads: in one ``batch`` when there are several and the server takes one
-    (cds_service/fhir/batch.py), else (or when the server refuses the batch) in parallel."""
-    if len(jobs) > 1 and batch.supported(client) and (done := batch.run(client, jobs, raw)) is not None:
-        metrics.dependency_error("fhir", len(done[1]))
-        return done
-    return _run(client, jobs, raw)
-
-
-def _run(client: FhirClient, jobs: dict[str, str],
-         raw: dict[str, list[bytes]] | None = None) -> tuple[dict[str, list[dict]], set[str]]:
-    """Run ``jobs`` (key -> relative query) in parallel until done or the deadline; return results
-    and the keys that failed. With ``raw``, each key's answer bytes are kept there too."""
-    results: dict[str, list[dict]] = {}
-    failed: set[str] = set()
-    if not jobs:
-        return results, failed
-    pool = _query_pool()
-    queue = deque(jobs.items())
-    futures: dict[Future, str] = {}
-    pending: set[Future] = set()
-
-    def submit_more() -> None:
-        while queue and len(pending) < PER_CALL_QUERIES:
-            key, query = queue.popleft()
-            fut = pool.submit(client.read_pages, query)
-            futures[fut] = key
-            pending.add(fut)
-
-    submit_more()
-    try:
-        while pending:
-            remaining = client.deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            with cpu.released():   # waiting on the FHIR server: the worker's other calls run meanwhile
-                done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-            submit_more()
-            for fut in done:
-                key = futures[fut]
-                try:   # parsed here, in the CPU slot, one answer at a time (FhirClient.read_pages says why)
-                    results[key] = client.finish(jobs[key], fut.result(),
-                                                 raw.setdefault(key, []) if raw is not None else None)
-                except FhirError as exc:
-                    log.info("FHIR query %s failed: %s", key, exc)
-                    failed.add(key)
-                    results.update({key: exc.pages} if isinstance(exc, Truncated) else {})  # still incomplete
-    finally:
-        for fut in pending:
-            fut.cancel()        # not started yet: never will; running ones end on their timeouts
-    for fut in pending:
-        log.info("FHIR query %s did not finish before the deadline", futures[fut])
-        failed.add(futures[fut])
-    for key, _query in queue:
-        log.info("FHIR query %s not started before the deadline", key)
-        failed.add(key)
-    metrics.dependency_error("fhir", len(failed))   # each of these leaves its type incomplete
-    return results, failed
 
 
 def gather(
@@ -271,7 +179,7 @@ def gather(
         attempted = set(refs)     # references read (or tried) in this call: at most MAX_REFERENCES
         jobs.update({REF_PREFIX + ref: ref for ref in refs})
         raw: dict[str, list[bytes]] | None = {} if key is not None else None
-        results, failed = _read_round(client, jobs, raw)
+        results, failed = rounds.read_round(client, jobs, raw)
         for pages in results.values():
             for page in pages:
                 record.add(page)
@@ -314,7 +222,7 @@ def _follow_references(client: FhirClient, record: PatientRecord, sources: list[
         if not wanted:
             return
         attempted.update(wanted)
-        results, failed = _read_round(client, {ref: ref for ref in wanted})
+        results, failed = rounds.read_round(client, {ref: ref for ref in wanted})
         sources = []
         for pages in results.values():
             for page in pages:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 
+from cds_service.fhir import reads
 from cds_service.fhir.client import FhirClient, FhirError, new_pool
 from cds_service.hooks.orders import require_chart, respond
 from cds_service.hooks.request import ID_RE
@@ -57,6 +58,8 @@ def _read(call: HookCall, access: ChartAccess, ref: str) -> dict | None:
         pages = client.fetch(ref)
     except FhirError:
         return None
+    finally:
+        reads.add(client.reads)   # in the call's count with the assessment's own reads
     resource = pages[0] if pages else None
     return resource if isinstance(resource, dict) and resource.get("resourceType") == "ServiceRequest" else None
 

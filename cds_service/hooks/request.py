@@ -14,8 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import orjson
-
+from cds_service import jsontext
 from cds_service.errors import INCOMPLETE, PROCESSING, Refused
 from cds_service.render.versions import UnsupportedVersion, answered_version
 
@@ -27,10 +26,6 @@ from cds_service.render.versions import UnsupportedVersion, answered_version
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-# Bytes → "0" for a digit, " " otherwise: a run of 19 digits may be an integer beyond 64 bits,
-# which orjson would turn into a float (the standard library keeps it exact).
-_DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_LONG_NUMBER = b"0" * 19
 # RFC 6750 §2.1 b64token: what a Bearer credential may hold, since it goes into an Authorization header
 # (CR/LF or non-ASCII there is header injection or an encoding error, never a usable token).
 BEARER_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -83,23 +78,9 @@ class HookRequest:
         return [o for o in self.draft_orders if f"{o['resourceType']}/{o['id']}" in chosen]
 
 
-def _loads(raw: bytes) -> object:
-    """``json.loads(raw)``, the same value, faster. orjson (much faster on a 300 KB prefetch:
-    bench/RESULTS.md, "orjson for the request body, exact") parses what it reads exactly like the
-    standard library; the standard library decides everything orjson refuses (a BOM, UTF-16/32,
-    NaN, 1e999, lone surrogate escapes, nesting past 1,024, malformed text: the same values or the
-    same errors as the standard library alone) and any body that may hold an integer beyond 64 bits."""
-    if _LONG_NUMBER not in raw.translate(_DIGIT_RUNS):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
-
-
 def parse_json(raw: bytes) -> dict:
     try:
-        body = _loads(raw)
+        body = jsontext.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # nesting bomb: 400, not 500
         raise InvalidRequest("Request body is not parsable JSON") from None
     if not isinstance(body, dict):

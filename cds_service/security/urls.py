@@ -89,7 +89,17 @@ def under(url: str, base: str) -> str | None:
     """The canonical ``url`` when it is ``base`` or lies beneath it (a path segment boundary, or the
     base's own query); None when it leaves the base or is refused."""
     try:
-        checked, root = canonical(url), canonical(base).rstrip("/")
+        root = canonical(base).rstrip("/")
+    except UrlRefused:
+        return None
+    return beneath(url, root)
+
+
+def beneath(url: str, root: str) -> str | None:
+    """:func:`under` for a ``root`` already in canonical form without a trailing slash (a client
+    that checks every URL of a call against one base canonicalises the base once)."""
+    try:
+        checked = canonical(url)
     except UrlRefused:
         return None
     if checked == root or checked.startswith((root + "/", root + "?")):

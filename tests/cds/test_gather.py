@@ -173,6 +173,7 @@ def test_one_call_keeps_few_queries_in_flight_and_follows_a_bounded_number_of_re
     import threading
 
     from cds_service.fhir import gather as gathering
+    from cds_service.fhir import rounds
     from cds_service.fhir.client import FhirClient
 
     order = load("orders.json")["esi"]
@@ -198,5 +199,5 @@ def test_one_call_keeps_few_queries_in_flight_and_follows_a_bounded_number_of_re
              and e["path"].count("/") == 3 and e["path"].split("/")[2] in gathering.FOLLOWED_TYPES]
     assert len(reads) == gathering.MAX_REFERENCES == len(set(reads))      # none read twice
     assert sum("/ghost-" in path for path in reads) >= gathering.MAX_REFERENCES - 5
-    assert 1 < peak[0] <= gathering.PER_CALL_QUERIES
+    assert 1 < peak[0] <= rounds.PER_CALL_QUERIES
     assert "PractitionerRole" in record.incomplete and "Coverage" not in record.incomplete

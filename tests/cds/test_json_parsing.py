@@ -1,5 +1,5 @@
 """The request parser's fast path (orjson) gives exactly the value the standard library gives, or
-the same refusal (cds_service/hooks/request.py ``_loads``; CDS Hooks 2.0 §Calling a CDS Service:
+the same refusal (cds_service/jsontext.py ``loads``; CDS Hooks 2.0 §Calling a CDS Service:
 the body is JSON; standards.md §8.15: malformed input is a clear 400, never a 500). Draft orders are
 echoed back in the order-sign update action, so a changed number would change the order (CC-46)."""
 
@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cds_service.hooks.request import InvalidRequest, _loads, parse_json
+from cds_service.hooks.request import InvalidRequest, parse_json
 from cds_service.http_errors import status_of
+from cds_service.jsontext import loads as _loads
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
            | st.text(max_size=20) | st.sampled_from(["\U0001F600", "é", "\\", '"', "\u2028"]))
@@ -85,3 +86,25 @@ def test_a_lone_surrogate_escape_in_a_utf16_or_utf32_body_is_a_400(encoding: str
 
 def test_hangul_just_below_the_surrogates_is_text() -> None:
     assert parse_json('{"a": "\ud7a3"}'.encode())["a"] == "\ud7a3"    # ED 9E A3 in UTF-8
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"resourceType": "Observation", "valueQuantity": {"value": 123456789012345678901234567890}}',
+    b'{"resourceType": "Observation", "valueQuantity": {"value": 1e999}}',
+    b'{"resourceType": "Patient", "name": [{"text": "\\ud83d\\ude00 \\u00e9"}]}',
+    b'{"resourceType": "Bundle", "entry": [], "entry": [{"resource": {"resourceType": "Condition"}}]}',
+])
+def test_fhir_answers_are_read_exactly_as_the_standard_library_reads_them(raw: bytes) -> None:
+    """The EHR's answers take the same fast path as hook bodies (cds_service/fhir/client.py ``parse``):
+    a number, a string or a repeated key comes out as ``json.loads`` gives it."""
+    from cds_service.fhir.client import parse
+
+    assert json.dumps(parse(raw)) == json.dumps(json.loads(raw))
+
+
+def test_a_fhir_answer_that_is_not_json_is_a_failed_read() -> None:
+    from cds_service.fhir.client import FhirError, parse
+
+    for raw in (b"<html>502</html>", b'{"resourceType": "Patient",', b"\xff\xfe"):
+        with pytest.raises(FhirError, match="not JSON"):
+            parse(raw)

@@ -106,17 +106,17 @@ def test_without_prefetch_each_resource_is_read_once(app, caller, fhir):
 def test_partial_prefetch_is_read_in_one_parallel_round(app, caller, fhir, monkeypatch):
     """The missing history and what the order points to go out together; the order's organization
     (read by nothing) is not asked for, so no second round waits on the EHR."""
-    from cds_service.fhir import gather as gathering
+    from cds_service.fhir import rounds
     from tests.support.hook_requests import load
 
-    rounds: list[int] = []
-    real_run = gathering._run
+    sizes: list[int] = []
+    real_run = rounds.run
 
     def counted(client, jobs, raw=None):
-        rounds.append(len(jobs))
+        sizes.append(len(jobs))
         return real_run(client, jobs, raw)
 
-    monkeypatch.setattr(gathering, "_run", counted)
+    monkeypatch.setattr(rounds, "run", counted)
     order = load("orders.json")["esi"]
     order["performer"] = [{"reference": "Organization/org-cms"}]
     prefetch = {k: v for k, v in full_prefetch().items() if k not in ("procedures", "observations")}
@@ -125,4 +125,4 @@ def test_partial_prefetch_is_read_in_one_parallel_round(app, caller, fhir, monke
     paths = sorted(e["path"] for e in fhir.log())
     assert paths[:1] == ["/fhir/Location/loc-asc-1"] and "/fhir/Observation" in paths and "/fhir/Procedure" in paths
     assert not any(p.startswith("/fhir/Organization") for p in paths)
-    assert len(rounds) == 1
+    assert len(sizes) == 1

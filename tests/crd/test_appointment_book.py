@@ -174,7 +174,10 @@ def chart_with_signed_order(tmp_path_factory):
 
 
 def test_the_order_is_read_from_the_ehr_with_the_calls_token(app, caller, es_key, rs_key, chart_with_signed_order):
+    from sqlalchemy import select
+
     from cds_service import clients, state
+    from cds_service.store.tables import AuditEvent
     from tests.support import jwt as tjwt
     from tests.support.hook_requests import ISS
 
@@ -190,10 +193,15 @@ def test_the_order_is_read_from_the_ehr_with_the_calls_token(app, caller, es_key
             "context": {"userId": "PractitionerRole/role-pain-1", "patientId": "pt-esi-1",
                         "appointments": {"resourceType": "Bundle", "type": "collection",
                                          "entry": [{"resource": appointment}]}}}
+    fhir.reset()
     resp = caller.post(SERVICE, body)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     reads = [e for e in fhir.log() if e["path"].endswith("/ServiceRequest/sr-esi-1")]
     assert reads and all(e["token_ok"] for e in reads)
+    # The audit row counts every request the EHR saw: the order's read as well as the chart's.
+    with state.of(app).db.session() as s:
+        audited = s.scalar(select(AuditEvent.fhir_reads).where(AuditEvent.hook_instance == body["hookInstance"]))
+    assert audited == len([e for e in fhir.log() if not e["path"].endswith("/metadata")])
     action, ci = _ci(resp.get_json())
     assert (action["resource"]["resourceType"], action["resource"]["id"]) == ("ServiceRequest", "sr-esi-1")
     assert ci["coverage"] == {"reference": "Coverage/cov-mcr-1"} and ci["pa-needed"] == "auth-needed"   # no PA on file

@@ -36,14 +36,14 @@ def test_generated_patients_have_the_requested_size_and_story():
 
 def test_quick_bench_run_produces_well_formed_figures(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = bench_main(["--quick", "--sizes", "50", "--sources", "prefetch,prefetch-slowfhir,fhir0",
-                       "--slowfhir-sizes", "50", "--json", str(out)])
+    code = bench_main(["--quick", "--sizes", "50", "--sources", "prefetch,prefetch-slowfhir,fhir0,fhir0-batch",
+                       "--slowfhir-sizes", "50", "--batch-sizes", "50", "--json", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed  # every call answered 200, by painpa and by the baseline
     data = json.loads(out.read_text())
     rows = data["rows"]
     cases = {(r["case"], r["hook"], r["server"]) for r in rows}
-    for case in ("prefetch-50", "prefetch-50-slowfhir", "fhir0-50"):
+    for case in ("prefetch-50", "prefetch-50-slowfhir", "fhir0-50", "fhir0-50-batch"):
         for hook in ("order-select", "order-sign"):
             assert (case, hook, "painpa") in cases and (case, hook, "baseline") in cases
     assert ("fhir0-50", "order-sign-warm", "painpa") in cases
@@ -52,6 +52,9 @@ def test_quick_bench_run_produces_well_formed_figures(tmp_path, capsys):
     reads = {(r["case"], r["hook"]): r["fhir_reads"] for r in rows if r["server"] == "painpa"}
     assert reads[("prefetch-50-slowfhir", "order-sign")] == 0 and reads[("prefetch-50", "order-sign")] == 0
     assert reads[("fhir0-50", "order-sign")] >= 14      # the history's queries, at least
+    # The same reads from a server that takes batch Bundles: one request for the round (the order's
+    # second-round Location, if any, is a second).
+    assert 1 <= reads[("fhir0-50-batch", "order-sign")] <= 2
     assert all(r["fhir_reads"] is None for r in rows if r["server"] == "baseline")
     for r in rows:
         assert r["n"] >= 1 and r["errors"] == 0

@@ -20,6 +20,7 @@ from datetime import date
 from fhirpathpy import evaluate
 from fhirpathpy.models import models
 
+from smart_app.describe import day
 from smart_app.questionnaires import MAX_VALUE, MIN_VALUE
 
 PAST_DATE = "http://painpa.org/fhir/StructureDefinition/past-date"
@@ -51,14 +52,10 @@ def date_error(item: dict, value: date, today: date) -> str | None:
     label = item.get("text", item["linkId"])
     lo, hi = date_limits(item, today)
     if hi is not None and value > hi:
-        return f"{label}: cannot be after {_day(hi)}" + (" (it is care already given)." if hi == today else ".")
+        return f"{label}: cannot be after {day(hi)}" + (" (it is care already given)." if hi == today else ".")
     if lo is not None and value < lo:
-        return f"{label}: cannot be before {_day(lo)}."
+        return f"{label}: cannot be before {day(lo)}."
     return None
-
-
-def _day(d: date) -> str:
-    return f"{d.day} {d:%b %Y}"
 
 
 def _sub(ext: dict, name: str) -> str | None:

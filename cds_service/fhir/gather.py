@@ -94,6 +94,27 @@ def _references(resource: dict) -> list[str]:
     return out
 
 
+def _client(settings: Settings, fhir_server: str, access_token: str, pool: PoolManager | None) -> FhirClient:
+    """A client for one call's reads: the settings' timeouts, pagination bound and deadline from now."""
+    return FhirClient(fhir_server, access_token, pool=pool or _connections(),
+                      connect_timeout=settings.fhir_connect_timeout_s, read_timeout=settings.fhir_read_timeout_s,
+                      deadline=time.monotonic() + settings.fhir_deadline_s, max_pages=settings.fhir_max_pages)
+
+
+def read_one(ref: str, *, settings: Settings, fhir_server: str, access_token: str,
+             pool: PoolManager | None = None) -> dict | None:
+    """The resource at relative reference ``ref``, read as :func:`gather` reads (the same bounds and
+    answer checks) and counted in the call's reads; None when it cannot be read."""
+    client = _client(settings, fhir_server, access_token, pool)
+    try:
+        pages = client.fetch(ref)
+    except FhirError:
+        return None
+    finally:
+        reads.add(client.reads)
+    return pages[0] if pages else None
+
+
 def gather(
     *,
     patient_id: str,
@@ -111,21 +132,10 @@ def gather(
     """The record for ``patient_id``. ``fhir_server`` must already be checked against the caller's
     registered bases; ``cache_scope`` (client iss, tenant) enables the short order-select →
     order-sign cache."""
-    started = time.monotonic()
     prefetch = prefetch or {}
     tokens = {"patientId": patient_id, **(context or {})}
     record = PatientRecord(defaults=defaults or TenantDefaults())
-    client = None
-    if fhir_server and access_token:
-        client = FhirClient(
-            fhir_server,
-            access_token,
-            pool=pool or _connections(),
-            connect_timeout=settings.fhir_connect_timeout_s,
-            read_timeout=settings.fhir_read_timeout_s,
-            deadline=started + settings.fhir_deadline_s,
-            max_pages=settings.fhir_max_pages,
-        )
+    client = _client(settings, fhir_server, access_token, pool) if fhir_server and access_token else None
     key = None
     if client and cache_scope is not None:
         key = warm.cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")

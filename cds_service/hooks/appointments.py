@@ -16,10 +16,7 @@ determination" on the Appointment itself, never silence.
 
 from __future__ import annotations
 
-import time
-
-from cds_service.fhir import reads
-from cds_service.fhir.client import FhirClient, FhirError, new_pool
+from cds_service.fhir.gather import read_one
 from cds_service.hooks.orders import require_chart, respond
 from cds_service.hooks.request import ID_RE
 from cds_service.hooks.service import HookCall, HookResult, ServiceDef
@@ -50,17 +47,8 @@ def _read(call: HookCall, access: ChartAccess, ref: str) -> dict | None:
         return found
     if not access.can_query:
         return None
-    s = call.settings
-    client = FhirClient(access.fhir_server, access.access_token, pool=call.pool or new_pool(),
-                        connect_timeout=s.fhir_connect_timeout_s, read_timeout=s.fhir_read_timeout_s,
-                        deadline=time.monotonic() + s.fhir_deadline_s, max_pages=1)
-    try:
-        pages = client.fetch(ref)
-    except FhirError:
-        return None
-    finally:
-        reads.add(client.reads)   # in the call's count with the assessment's own reads
-    resource = pages[0] if pages else None
+    resource = read_one(ref, settings=call.settings, fhir_server=access.fhir_server,
+                        access_token=access.access_token, pool=call.pool)
     return resource if isinstance(resource, dict) and resource.get("resourceType") == "ServiceRequest" else None
 
 

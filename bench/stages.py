@@ -1,5 +1,6 @@
 """CPU per hook call by stage, from a py-spy recording of ``python -m bench.profile`` (every thread:
-the FHIR reads run on the query pool's threads, which pyinstrument does not see):
+before round 9 the FHIR reads ran on a query pool's threads, which pyinstrument does not see; a
+round's reads now run in libcurl under ``cds_service/fhir/curl.py``):
 
     py-spy record --format raw --nonblocking -r 250 -o OUT.txt -- python -m bench.profile --source fhir --no-profiler --calls 40
     python -m bench.stages OUT.txt --calls 43 --rate 250
@@ -25,7 +26,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fhir: JSON decode of answers", ("FhirClient.get (cds_service/fhir/client.py:13", "FhirClient.get (cds_service/fhir/client.py:14",
                                       "json/decoder.py", "cds_service/jsontext.py")),
     ("fhir: answer checks + budget", ("answers.py", "take_resources")),
-    ("fhir: HTTP (urllib3, sockets, body read)", ("urllib3/", "http/client.py", "read_bounded", "egress.py")),
+    ("fhir: HTTP (libcurl, urllib3, sockets, body read)", ("cds_service/fhir/curl.py", "urllib3/", "http/client.py",
+                                                           "read_bounded", "egress.py")),
     ("fhir: query pool (submit, wake-ups)", ("concurrent/futures/", "threading.py")),
     ("fhir: gather (record, references)", ("cds_service/fhir/gather.py", "cds_service/fhir/rounds.py",
                                            "cds_service/policy/record.py")),

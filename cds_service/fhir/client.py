@@ -90,12 +90,12 @@ class FhirClient:
         self._conns: HTTPConnectionPool | None = None
         self._token = token
         self._pool = pool
-        self._connect = connect_timeout
-        self._read = read_timeout
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.deadline = deadline  # time.monotonic() value
         self.max_pages = max_pages
         self.budget = Budget()  # bytes and resources this call may read in total (security.limits)
-        self.reads = 0          # requests sent (pages included), from the query pool's threads
+        self.reads = 0          # requests sent (pages included)
         self._reads_lock = threading.Lock()
 
     def url_for(self, relative_or_absolute: str) -> str | None:
@@ -113,6 +113,24 @@ class FhirClient:
     def _under(self, url: str) -> str | None:
         """``url`` in normal form when it lies under the base (security.urls.under), else None."""
         return urls.beneath(url, self._root) if self._root is not None else None
+
+    def checked(self, relative_or_absolute: str) -> str | None:
+        """The absolute URL a read of ``relative_or_absolute`` sends, in normal form, or None when
+        it would leave the base."""
+        url = self.url_for(relative_or_absolute)
+        return self._under(url) if url is not None else None
+
+    def headers(self) -> dict[str, str]:
+        """The headers of every request of the call: FHIR JSON, and the call's bearer token."""
+        headers = {"Accept": FHIR_JSON, "User-Agent": USER_AGENT}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def count(self, n: int) -> None:
+        """``n`` more requests sent for the patient's data (the audit row's ``fhir_reads``)."""
+        with self._reads_lock:
+            self.reads += n
 
     def get(self, url: str) -> dict:
         """The resource at ``url``."""
@@ -138,20 +156,17 @@ class FhirClient:
         if remaining <= 0.05:
             raise FhirError("deadline passed")
         if counted:
-            with self._reads_lock:
-                self.reads += 1
-        headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
+            self.count(1)
+        headers = {**self.headers(), "Accept-Encoding": "gzip, deflate"}
         if body is not None:
             headers["Content-Type"] = FHIR_JSON
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
         try:
             if self._conns is None:   # the manager's guarded pool for the base's host (egress.py)
                 self._conns = self._pool.connection_from_url(self._origin)
             with cpu.released():   # a wait on the FHIR server: let this worker's other calls run
                 resp = self._conns.urlopen(
                     method, "/" + url[len(self._origin):].lstrip("/"), body=body, headers=headers,
-                    timeout=Timeout(connect=min(self._connect, remaining), read=min(self._read, remaining)),
+                    timeout=Timeout(connect=min(self.connect_timeout, remaining), read=min(self.read_timeout, remaining)),
                     redirect=False, retries=False, assert_same_host=False,
                     preload_content=False,  # read under the deadline and the size cap (security.limits.read_bounded)
                 )
@@ -165,39 +180,20 @@ class FhirClient:
     def fetch(self, relative: str, raw: list[bytes] | None = None) -> list[dict]:
         """Read or search; a search follows ``next`` links under the base up to ``max_pages``. The
         pages' bytes go to ``raw`` when given (the warm cache keeps them, cds_service/fhir/warm.py)."""
-        return self.finish(relative, self.read_pages(relative), raw)
-
-    def read_pages(self, relative: str) -> list[tuple[bytes, dict | None]]:
-        """The reading half of :meth:`fetch`, for a query thread: each page's bytes, parsed (and
-        checked) only when they may hold a ``next`` link to follow. The last page is left to
-        :meth:`finish` in the caller's thread: JSON parsed on a dozen query threads at once cost a
-        third more CPU than parsed by one (they take the GIL from one another), and the queries
-        still overlap on the network (bench/RESULTS.md, "FHIR path")."""
         url = self.url_for(relative)
         if url is None:
             raise FhirError("reference outside the registered FHIR base")
-        pages: list[tuple[bytes, dict | None]] = []
-        content = self.read(url)
-        while _may_link(content):
-            body = self._accept(relative, parse(content), [p for _, p in pages])
-            pages.append((content, body))
-            nxt = next_link(body)
-            if not nxt or not self.owns(nxt):
-                return pages
-            if len(pages) >= self.max_pages:
-                raise Truncated([p for _, p in pages])
-            content = self.read(nxt)
-        pages.append((content, None))
-        return pages
+        return self.answer(relative, self.read(url), raw)
 
-    def finish(self, relative: str, pages: list[tuple[bytes, dict | None]], raw: list[bytes] | None = None) -> list[dict]:
-        """The pages of :meth:`read_pages`, each parsed and checked once; their bytes go to ``raw``."""
-        out: list[dict] = []
-        for content, body in pages:
-            out.append(body if body is not None else self._accept(relative, parse(content), out))
+    def answer(self, relative: str, first: bytes, raw: list[bytes] | None = None) -> list[dict]:
+        """The answer to ``relative`` whose first page's bytes are ``first`` (read here or by a
+        round, cds_service/fhir/curl.py), as :meth:`follow` reads it; the pages' bytes go to
+        ``raw`` once all are accepted."""
+        read = [first]
+        pages = self.follow(relative, parse(first), read)
         if raw is not None:
-            raw.extend(content for content, _ in pages)
-        return out
+            raw.extend(read)
+        return pages
 
     def _accept(self, relative: str, body: dict, before: list[dict]) -> dict:
         """``body`` as a page of the answer to ``relative`` after the pages ``before``: of the type
@@ -208,14 +204,18 @@ class FhirClient:
             raise Truncated(list(before)) if before else FhirError("the call's resource budget is spent")
         return body
 
-    def follow(self, relative: str, first: dict) -> list[dict]:
-        """An answer to ``relative`` already parsed (a batch entry's), checked as :meth:`fetch`
-        checks a read's, and its ``next`` links under the base read up to ``max_pages``."""
+    def follow(self, relative: str, first: dict, read: list[bytes] | None = None) -> list[dict]:
+        """The answer to ``relative`` whose first page is ``first`` (parsed: a read's, or a batch
+        entry's), each page checked once (type asked for, the call's resource budget) and its
+        ``next`` links under the base read up to ``max_pages``; those pages' bytes go to ``read``."""
         pages = [self._accept(relative, first, [])]
         while (nxt := next_link(pages[-1])) and self.owns(nxt):
             if len(pages) >= self.max_pages:
                 raise Truncated(pages)
-            pages.append(self._accept(relative, parse(self.read(nxt)), pages))
+            content = self.read(nxt)
+            if read is not None:
+                read.append(content)
+            pages.append(self._accept(relative, parse(content), pages))
         return pages
 
     def continue_bundle(self, bundle: dict) -> list[dict]:
@@ -229,12 +229,6 @@ class FhirClient:
             current = self.get(nxt)
             pages.append(current)
         return pages
-
-
-def _may_link(content: bytes) -> bool:
-    """Whether a body may hold a ``next`` link: the JSON string ``"next"`` (a link's relation), or
-    any ``\\u`` escape (which could spell it); without either it has none."""
-    return b'"next"' in content or b"\\u" in content
 
 
 def parse(content: bytes) -> dict:

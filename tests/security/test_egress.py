@@ -21,7 +21,6 @@ from cds_service.fhir.client import new_pool, new_session
 from cds_service.security import egress
 from tests.support.cds_caller import Caller
 from tests.support.hook_requests import ISS, SIGN, full_prefetch, hook_body, load
-from tests.support.tls import tls_server
 
 TOKEN = "egress-test-access-token-93c1d7"
 
@@ -130,15 +129,6 @@ class _Opener:
         if self.kind == "hook pools":
             return json.loads(self.pools.urlopen("GET", url, retries=False, redirect=False, timeout=5).data)
         return self.session.get(url, timeout=5, allow_redirects=False).json()
-
-
-@pytest.fixture
-def pinned_tls(tmp_path, fake_dns, monkeypatch):
-    tls = tls_server(tmp_path, "good.test")
-    monkeypatch.setattr(egress.policy, "allow_networks", (ipaddress.ip_network("127.0.0.0/8"),))
-    fake_dns["good.test"] = fake_dns["other.test"] = ["127.0.0.1"]
-    yield tls.port, tls.ca, tls.sni, tls.seen
-    tls.close()
 
 
 TRANSPORTS = ["hook pools", "session"]

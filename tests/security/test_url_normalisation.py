@@ -11,6 +11,7 @@ registered-base check.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_service.clients import ClientError, normalize_base
+from cds_service.fhir import curl
 from cds_service.fhir.client import new_pool, new_session
 from cds_service.security import urls
 from tests.support.hook_requests import hook_body
@@ -76,11 +78,20 @@ def test_every_guarded_transport_refuses_encoded_dot_segments(url):
         new_session().get(url, timeout=1)
     with pytest.raises(urllib3.exceptions.LocationValueError, match="egress refused"):
         new_pool(1).urlopen("GET", url, retries=False)
+    assert _round_of_reads(url).startswith("egress refused")
 
 
-def test_the_urllib3_pool_refuses_plain_dot_segments_too():
+def test_the_urllib3_pool_and_a_round_of_reads_refuse_plain_dot_segments_too():
     with pytest.raises(urllib3.exceptions.LocationValueError, match="egress refused"):
         new_pool(1).urlopen("GET", "https://ehr.example/fhir/../admin", retries=False)
+    assert _round_of_reads("https://ehr.example/fhir/../admin").startswith("egress refused")
+
+
+def _round_of_reads(url: str) -> bytes | str:
+    """``url`` read as one GET of a hook call's round (libcurl, cds_service/fhir/curl.py)."""
+    request = curl.Request(headers=[], max_bytes=1024, budget=None, connect_timeout=1.0, read_timeout=1.0,
+                           deadline=time.monotonic() + 2, in_flight=1)
+    return curl.get_all({"k": url}, request)["k"]
 
 
 @given(st.lists(SEGMENT, max_size=8), st.sampled_from([BASE, "HTTPS://EHR.Example:443/fhir"]))

@@ -3,8 +3,9 @@
     python -m bench.profile [--size 500] [--hook order-sign] [--calls 50] [--html OUT.html] [--source fhir]
 
 ``--source fhir`` fetches the history from the bench's FHIR server (its own process, kept-alive
-connections, as ``fhir0-N``) instead of sending it as prefetch. pyinstrument sees only the calling
-thread, and that path reads on the query pool's threads: for its CPU by stage, record this command
+connections, as ``fhir0-N``) instead of sending it as prefetch. pyinstrument sees only Python
+frames, and a round of that path's reads runs in libcurl's C code (cds_service/fhir/curl.py): for its
+CPU by stage, record this command
 with py-spy (``py-spy record --format raw --nonblocking -o OUT.txt -- python -m bench.profile
 --source fhir --no-profiler``) and sum the samples with ``python -m bench.stages OUT.txt``.
 

@@ -99,7 +99,9 @@ def _easy(handles: _Handles) -> pycurl.Curl:
 
 
 def _idle(c: pycurl.Curl) -> None:
-    """Let go of the last transfer's callbacks, so an idle handle holds no answer or socket list."""
+    """Let go of the last transfer's callbacks and headers, so an idle handle holds no answer,
+    socket list or bearer token."""
+    c.setopt(pycurl.HTTPHEADER, [])
     c.setopt(pycurl.WRITEFUNCTION, _drop)
     c.setopt(pycurl.OPENSOCKETFUNCTION, _refuse)
 

@@ -12,8 +12,8 @@ Every line written while a request is answered also carries the fields bound to 
 scrub covers them too. A record's own ``extra`` wins over them (the "JWT refused" line names the
 ``iss`` the token claimed, marked unverified). The fields live in a
 :class:`~contextvars.ContextVar`: gunicorn's ``gthread`` worker answers a request on one thread and
-the formatter runs on the thread that logs, so a line from another thread (the FHIR query pool's
-urllib3 debug lines) carries none. This module imports no web framework: the CLI configures
+the formatter runs on the thread that logs, so a line from a thread the request did not run on
+carries none. This module imports no web framework: the CLI configures
 logging without loading Flask.
 """
 

@@ -102,8 +102,9 @@ def test_dns_rebinding_is_refused_at_connect_time(fake_dns, sentinel):
     assert not sentinel.touched()
 
 
-def test_dns_rebinding_is_refused_at_connect_time_on_the_hook_query_pools(fake_dns, sentinel):
-    """The hook's FHIR reads use urllib3 pools of their own (fhir.client.new_pool): the same guard."""
+def test_dns_rebinding_is_refused_at_connect_time_on_the_hook_read_pools(fake_dns, sentinel):
+    """The hook's single reads, next pages and batches use urllib3 pools of their own
+    (fhir.client.new_pool): the same guard. A round's reads (libcurl): tests/security/test_curl_transport.py."""
     fake_dns["rebind.test"] = ["93.184.216.34"]
     egress.checked_addresses("rebind.test", sentinel.port)
     egress.clear_cache()

@@ -222,8 +222,13 @@ def get_all(urls_by_key: dict[str, str], request: Request) -> dict[str, bytes | 
             remaining = request.deadline - time.monotonic()
             if not live or remaining <= 0:
                 break
-            with cpu.released():   # a wait on the FHIR server: the worker's other calls run meanwhile
-                multi.select(min(1.0, remaining))
+            # libcurl says how long it may wait before it must run again (curl_multi_timeout), even
+            # with no socket ready: a connection's next step can be due on a timer alone.
+            due_ms = multi.timeout()
+            wait = min(1.0, remaining) if due_ms < 0 else min(due_ms / 1000, remaining)
+            if wait > 0:
+                with cpu.released():   # a wait on the FHIR server: the worker's other calls run meanwhile
+                    multi.select(wait)
     finally:
         for c in list(live):
             finish(c, "did not finish before the deadline")

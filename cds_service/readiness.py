@@ -110,6 +110,7 @@ def assess(question: Question, access: ChartAccess, *, settings: Settings, polic
         pool=pool,
         cache_scope=access.cache_scope,
         queries=queries,
+        db=db,
     )
     for order in question.orders:   # the orders are part of the chart the forms and the packet read
         record.add(order)

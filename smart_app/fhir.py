@@ -8,6 +8,8 @@ failure leaves nothing half-written (FHIR R4 §3.1.0.11.2 "Transaction Processin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import requests
 
 from cds_service.fhir.client import new_session, next_link
@@ -39,11 +41,15 @@ def _outcome_text(body) -> str:
 
 
 class AppFhir:
-    def __init__(self, iss: str, token: str, timeout: tuple[float, float] = (2.0, 10.0), max_pages: int = 5):
+    def __init__(self, iss: str, token: str, timeout: tuple[float, float] = (2.0, 10.0), max_pages: int = 5,
+                 on_write: Callable[[str, dict], None] | None = None):
+        """``on_write(base, bundle)``: told of every transaction the EHR accepted (the app's session
+        records it as a write to the patients' charts, smart_app/chart_writes.py)."""
         self.base = iss.rstrip("/")
         self._token = token
         self._timeout = timeout
         self.max_pages = max_pages
+        self._on_write = on_write
 
     @property
     def token(self) -> str:
@@ -109,4 +115,7 @@ class AppFhir:
     def transaction(self, bundle: dict) -> dict:
         if bundle.get("type") != "transaction":
             raise ValueError("only transaction Bundles are written")
-        return self._request("POST", "", json=bundle)
+        answer = self._request("POST", "", json=bundle)
+        if self._on_write is not None:
+            self._on_write(self.base, bundle)
+        return answer

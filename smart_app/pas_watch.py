@@ -24,7 +24,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from cds_service import state
-from smart_app import oauth, pas
+from smart_app import chart_writes, oauth, pas
 from smart_app.discovery import LaunchError
 from smart_app.fhir import AppFhir, FhirAccessError
 from smart_app.registry import is_registered_base
@@ -168,7 +168,7 @@ def notified(token: str, notification: object) -> tuple[int, str]:
     if not iss:
         return 202, "the app session has ended; the decision will be read when the order is next opened"
     try:
-        fhir = AppFhir(iss, oauth.access_token(app.db, app.settings, data["k"]))
+        fhir = AppFhir(iss, oauth.access_token(app.db, app.settings, data["k"]), on_write=chart_writes.record)
         on_file = fhir.search("ClaimResponse", {"identifier": f"{pas.TRACE_SYSTEM}|{data['t']}"})
         mine = [c for c in on_file if data["t"] in {i.get("value") for i in c.get("identifier") or []}]
         done = [refresh(app.db, fhir, c, poll=False) for c in mine]

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from flask import current_app, request
 
 from cds_service import applinks, state
-from smart_app import describe, oauth
+from smart_app import chart_writes, describe, oauth
 from smart_app.context import LaunchContext
 from smart_app.discovery import LaunchError
 from smart_app.fhir import AppFhir, FhirAccessError
@@ -71,7 +71,7 @@ class AppSession:
     def fhir(self) -> AppFhir:
         app = state.current()
         token = oauth.access_token(app.db, app.settings, self.key)
-        return AppFhir(self.iss, token)
+        return AppFhir(self.iss, token, on_write=chart_writes.record)
 
     def csrf(self) -> str:
         secret = current_app.config["SECRET_KEY"].encode()

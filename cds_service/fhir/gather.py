@@ -27,11 +27,12 @@ from urllib.parse import quote
 from urllib3 import PoolManager
 
 from cds_service import shared
-from cds_service.config import Settings
+from cds_service.config import Settings, secret_key
 from cds_service.fhir import batch, reads, rounds, warm
 from cds_service.fhir.client import FhirClient, FhirError, new_pool
 from cds_service.fhir.queries import CONTEXT_TYPES, QUERIES
 from cds_service.policy.record import PatientRecord, TenantDefaults
+from cds_service.store.base import Database
 
 # Types a draft order (or what it points to) may reference that the policy reads for place of service.
 # Not Organization: nothing reads an order's, a role's or an encounter's organization, and reading
@@ -128,10 +129,12 @@ def gather(
     pool: PoolManager | None = None,
     cache_scope: Sequence[str | None] | None = None,
     queries: Sequence = QUERIES,
+    db: Database | None = None,
 ) -> PatientRecord:
     """The record for ``patient_id``. ``fhir_server`` must already be checked against the caller's
     registered bases; ``cache_scope`` (client iss, tenant) enables the short order-select →
-    order-sign cache."""
+    order-sign cache, whose entries ``db`` says are out of date once painpa's SMART app has written
+    to the chart (cds_service/fhir/warm.py)."""
     prefetch = prefetch or {}
     tokens = {"patientId": patient_id, **(context or {})}
     record = PatientRecord(defaults=defaults or TenantDefaults())
@@ -140,7 +143,11 @@ def gather(
     if client and cache_scope is not None:
         key = warm.cache_key(cache_scope, client.base, patient_id, tokens.get("userId"), access_token or "")
     cache = shared.cache_for(settings.redis_url)
-    cached = warm.load(cache, key) if key else {}
+    read_at = time.time()
+    cached, as_of = warm.load(cache, key) if key else ({}, read_at)
+    if cached and db is not None and client and warm.written_since(db, secret_key(settings), client.base,
+                                                                   patient_id, as_of):
+        cached, as_of = {}, read_at   # the app saved a form since: read the chart again
 
     jobs: dict[str, str] = {}
     types = {q.key: q.resource_type for q in queries}
@@ -195,7 +202,7 @@ def gather(
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
         if raw is not None and (fresh := {k: pages for k, pages in raw.items() if k not in failed}):
-            warm.store(cache, key, cached, fresh)
+            warm.store(cache, key, cached, fresh, as_of if cached else read_at)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
                            attempted, answered)
         reads.add(client.reads)

@@ -98,3 +98,15 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     # FHIR requests the call sent (cds_service/fhir/reads.py); None for a call refused before reading.
     fhir_reads: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChartWrite(Base):
+    """When painpa's own SMART app last wrote to a patient's chart on a FHIR server (a form saved),
+    so that an order-sign's warm cache read before it is not used (cds_service/fhir/warm.py). The
+    chart is a salted SHA-256 of base and patient, never the id itself; rows older than the warm
+    cache's life are purged (cds_service/retention.py)."""
+
+    __tablename__ = "cds_chart_writes"
+
+    chart_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    written: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

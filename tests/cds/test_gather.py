@@ -8,8 +8,12 @@ from dataclasses import replace
 
 import pytest
 
+from cds_service.config import secret_key
+from cds_service.fhir import warm
 from cds_service.fhir.gather import gather, render_template
 from cds_service.fhir.queries import QUERIES
+from cds_service.store import init_db
+from tests.support.deployment import fresh_postgres_database
 from tests.support.hook_requests import find, load
 
 TOKEN = "tok-" + "x" * 20
@@ -126,6 +130,36 @@ def test_cache_is_per_patient_user_and_token(fast, fhir):
     gather(patient_id="pt-other", settings=fast, fhir_server=fhir.base, access_token=TOKEN,
            context={"userId": "PractitionerRole/role-pain-1"}, cache_scope=scope)
     assert any(e["path"] == "/fhir/Procedure" for e in fhir.log()[before:])  # other patient: no reuse
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_chart_the_smart_app_wrote_to_is_read_again_not_answered_from_the_warm_cache(fast, fhir, tmp_path,
+                                                                                       database, request):
+    """order-select warms order-sign (same patient, user, token); when painpa's SMART app saves a
+    form to the chart in between (the fix a card offered), the order-sign reads the chart again, on
+    whichever worker or host it lands (the write is recorded in the database)."""
+    db = init_db(f"sqlite:///{tmp_path / 'writes.db'}" if database == "sqlite"
+                 else fresh_postgres_database(request.getfixturevalue("postgres_url")))
+    try:
+        scope = ("iss-a", None)
+
+        def procedure_reads() -> int:
+            return sum(e["path"] == "/fhir/Procedure" for e in fhir.log())
+
+        _gather(fast, fhir, cache_scope=scope, db=db)                       # order-select
+        _gather(fast, fhir, cache_scope=scope, db=db)                       # order-sign: from the cache
+        assert procedure_reads() == 2                                       # two pages, read once
+        # The same base written differently by the SMART app's iss still names the same chart.
+        warm.chart_written(db, secret_key(fast), fhir.base.replace("http://", "HTTP://") + "/", "pt-esi-1")
+        _gather(fast, fhir, cache_scope=scope, db=db)                       # order-sign after the save
+        assert procedure_reads() == 4
+        _gather(fast, fhir, cache_scope=scope, db=db)                       # what it read is warm again
+        assert procedure_reads() == 4
+        warm.chart_written(db, secret_key(fast), fhir.base, "pt-other")     # another patient's chart
+        _gather(fast, fhir, cache_scope=scope, db=db)
+        assert procedure_reads() == 4
+    finally:
+        db.dispose()
 
 
 def test_templates_render_only_with_values():

@@ -20,9 +20,10 @@ from sqlalchemy import func, select, text
 from cds_service import applinks, state
 from cds_service.auth import replay
 from cds_service.auth.replay import first_use
+from cds_service.fhir import warm
 from cds_service.security import ratelimit
 from cds_service.security.tables import RateCounter
-from cds_service.store.tables import AppLink, AuditEvent, SeenJti
+from cds_service.store.tables import AppLink, AuditEvent, ChartWrite, SeenJti
 from tests.support.hook_requests import SIGN, hook_body
 from tests.support.procs import VENV_BIN
 
@@ -83,15 +84,19 @@ def test_retention_job_purges_old_and_expired_keeps_live(app, settings, monkeypa
     first_use(db, "iss", "live-jti", int((now + timedelta(minutes=5)).timestamp()), 60)
     ratelimit.hit(db, "iss", now=(now - timedelta(minutes=10)).timestamp())
     ratelimit.hit(db, "iss")
+    warm.chart_written(db, "salt", "https://e.example/fhir", "p-old", now - timedelta(minutes=10))
+    warm.chart_written(db, "salt", "https://e.example/fhir", "p-live", now)
 
     env = {**os.environ, "PAINPA_HOME": str(settings.home), "DATABASE_URL": settings.database_url}
     out = subprocess.run([str(VENV_BIN / "painpa"), "audit", "purge", "--days", "365"], env=env,
                          capture_output=True, text=True, check=True)
     assert "removed 1 audit rows" in out.stdout
     assert "2 app_links" in out.stdout and "1 jti" in out.stdout and "1 rate_windows" in out.stdout
+    assert "1 chart_writes" in out.stdout
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
         handles = set(s.scalars(select(AppLink.handle)))
         assert handles == {live} and expired not in handles
         assert set(s.scalars(select(SeenJti.jti))) == {"live-jti"}
         assert s.scalar(select(func.count()).select_from(RateCounter)) == 1
+        assert set(s.scalars(select(ChartWrite.chart_hash))) == {warm.chart_hash("salt", "https://e.example/fhir", "p-live")}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import requests
@@ -13,9 +14,17 @@ SERVICE = "painpa-order-sign"
 COVERAGE_INFO = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 
 
-def order_sign(stack, ehr, patient_id: str, order: dict, configuration: dict | None = None) -> dict:
+def ehr_token(ehr, patient_id: str) -> str:
+    """An access token the EHR issues for the hook's ``fhirAuthorization``."""
+    return requests.post(ehr.base + "/_test/token", json={"patient": patient_id}, timeout=5).json()["access_token"]
+
+
+def order_sign(stack, ehr, patient_id: str, order: dict, configuration: dict | None = None,
+               token: str | None = None) -> dict:
+    """``token``: the ``fhirAuthorization`` access token (the EHR issues a new one when None); an EHR
+    may send the same one with every hook of an order."""
     url = f"{stack.base}/cds-services/{SERVICE}"
-    token = requests.post(ehr.base + "/_test/token", json={"patient": patient_id}, timeout=5).json()["access_token"]
+    token = token or ehr_token(ehr, patient_id)
     body = {
         "hook": "order-sign", "hookInstance": str(uuid.uuid4()), "fhirServer": ehr.fhir,
         "fhirAuthorization": {"access_token": token, "token_type": "Bearer", "expires_in": 300,
@@ -52,3 +61,25 @@ def smart_link(response: dict) -> dict | None:
             if link.get("type") == "smart":
                 return link
     return None
+
+
+def words(text: str) -> str:
+    """``text`` with its runs of white space made single spaces."""
+    return " ".join(text.split())
+
+
+def cards_by_title(response: dict) -> tuple[dict[str, str], set[str]]:
+    """Fix text of each unmet requirement on the cards' checklists, by requirement title; the titles
+    the checklist says were not checked (render/cards.py: ``N. **Title**: detail **Fix:** fix``, and
+    ``N. **Not checked** (…):`` then ``   - Title`` lines)."""
+    fixes, unknown = {}, set()
+    for card in response["cards"]:
+        listing = False
+        for line in card["detail"].splitlines():
+            if listing and line.startswith("   - "):
+                unknown.add(words(line[5:]))
+                continue
+            listing = bool(re.match(r"^\d+\. \*\*Not checked\*\*", line))
+            if match := re.match(r"^\d+\. \*\*([^*]+)\*\*: .*? \*\*Fix:\*\* (.+)$", line):
+                fixes[words(match.group(1))] = words(match.group(2))
+    return fixes, unknown

@@ -9,7 +9,6 @@ worklist opened through the card's own SMART link (CDS Hooks 2.0 §Link; CC-58).
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -17,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tests.smart.chart import esi_chart
-from tests.smart.hooks import order_sign, smart_link
+from tests.smart.hooks import cards_by_title, order_sign, smart_link, words
 from tests.support.procs import ROOT
 
 PAYER = "Agreement Test Payer"   # this test's own payer: the stack's other charts get no history from it
@@ -87,27 +86,6 @@ class _Rows(HTMLParser):
             self._row["fix"] += data
 
 
-def _words(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _cards_by_title(response: dict) -> tuple[dict[str, str], set[str]]:
-    """Fix text of each unmet requirement on the cards' checklists, by requirement title; the titles
-    the checklist says were not checked (render/cards.py: ``N. **Title**: detail **Fix:** fix``, and
-    ``N. **Not checked** (…):`` then ``   - Title`` lines)."""
-    fixes, unknown = {}, set()
-    for card in response["cards"]:
-        listing = False
-        for line in card["detail"].splitlines():
-            if listing and line.startswith("   - "):
-                unknown.add(_words(line[5:]))
-                continue
-            listing = bool(re.match(r"^\d+\. \*\*Not checked\*\*", line))
-            if match := re.match(r"^\d+\. \*\*([^*]+)\*\*: .*? \*\*Fix:\*\* (.+)$", line):
-                fixes[_words(match.group(1))] = _words(match.group(2))
-    return fixes, unknown
-
-
 def test_the_card_and_the_worklist_agree_on_requirements_statuses_and_fixes(stack, tmp_path):
     ehr = stack.ehrs["normal"]
     chart = _chart()
@@ -116,7 +94,7 @@ def test_the_card_and_the_worklist_agree_on_requirements_statuses_and_fixes(stac
     order = next(r for r in chart if r["resourceType"] == "ServiceRequest")
 
     response = order_sign(stack, ehr, PATIENT, order, configuration={"max-cards": 50})
-    card_fixes, card_unknown = _cards_by_title(response)
+    card_fixes, card_unknown = cards_by_title(response)
 
     link = smart_link(response)
     s = stack.browser()
@@ -125,7 +103,7 @@ def test_the_card_and_the_worklist_agree_on_requirements_statuses_and_fixes(stac
     assert page.status_code == 200, page.text[-500:]
     parser = _Rows()
     parser.feed(page.text)
-    rows = {rid: {**row, "title": _words(row["title"]), "fix": _words(row["fix"])} for rid, row in parser.rows.items()}
+    rows = {rid: {**row, "title": words(row["title"]), "fix": words(row["fix"])} for rid, row in parser.rows.items()}
 
     unmet = {row["title"]: row["fix"] for row in rows.values() if row["status"] == "unmet"}
     assert card_fixes, "the chart has unmet requirements, so the order-sign answer has cards for them"

@@ -7,43 +7,19 @@ its resources and stages the contention."""
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
 from html import unescape
 
 import requests
 
 from smart_app.forms import CONFLICT_MESSAGE, CONFLICT_RETRIES
 from tests.smart.chart import esi_chart
+from tests.smart.forms_flow import open_imaging_form, submit_imaging
 
 
 def _chart(patient: str, order: str, *, versioned: bool = True) -> list[dict]:
     chart = esi_chart(patient, order)
     return [{**r, "meta": {"versionId": "1"}} for r in chart] if versioned else chart
-
-
-def _open_form(stack, ehr, patient: str, order: str) -> tuple[requests.Session, str, str]:
-    """One clinician: a browser of their own, an EHR launch on the order, the imaging form opened."""
-    s = stack.browser()
-    ctx = {"patient": patient, "fhirContext": [{"reference": f"ServiceRequest/{order}"}]}
-    page = s.get(f"{stack.base}/smart/launch", params={"iss": ehr.fhir, "launch": ehr.launch(ctx)})
-    assert page.status_code == 200, page.text[-500:]
-    url = f"{stack.base}/smart/app/{page.url.rsplit('/', 1)[1]}/form/imaging"
-    form = s.get(url, params={"order": f"ServiceRequest/{order}"})
-    assert form.status_code == 200 and 'data-testid="form-imaging"' in form.text, form.text[-500:]
-    return s, url, re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-
-
-def _submit(opened: tuple[requests.Session, str, str], order: str, conclusion: str) -> requests.Response:
-    """An outside study: the form extracts a DiagnosticReport and links it to the order (link-to-order)."""
-    s, url, csrf = opened
-    return s.post(url, allow_redirects=False, data={
-        "csrf": csrf, "order": f"ServiceRequest/{order}",
-        "item.source": "http://painpa.org/fhir/CodeSystem/imaging-source|outside",
-        "item.modality": "http://dicom.nema.org/resources/ontology/DCM|MR",
-        "item.region": "http://snomed.info/sct|122496007",
-        "item.study-date": (date.today() - timedelta(days=30)).isoformat(), "item.conclusion": conclusion})
 
 
 def _of_patient(ehr, rtype: str, patient: str) -> list[dict]:
@@ -64,13 +40,13 @@ def test_two_sessions_saving_against_one_order_keep_both_links(stack):
     ehr = stack.ehrs["normal"]
     patient, order = "pat-race", "sr-race"
     ehr.seed(_chart(patient, order))
-    first, second = _open_form(stack, ehr, patient, order), _open_form(stack, ehr, patient, order)
+    first, second = open_imaging_form(stack, ehr, patient, order), open_imaging_form(stack, ehr, patient, order)
     # Both sessions read the order at version 1 before either writes: the EHR holds the first two
     # transactions until both have arrived.
     requests.post(ehr.base + "/_test/hold-writes", json={"parties": 2}, timeout=5)
     try:
         with ThreadPoolExecutor(2) as pool:
-            saved = list(pool.map(lambda args: _submit(*args), [(first, order, "L4-5 disc protrusion, first reader."),
+            saved = list(pool.map(lambda args: submit_imaging(*args), [(first, order, "L4-5 disc protrusion, first reader."),
                                                                 (second, order, "L5-S1 foraminal stenosis, second reader.")]))
     finally:
         requests.post(ehr.base + "/_test/hold-writes", json={"parties": 0}, timeout=5)
@@ -88,10 +64,10 @@ def test_a_conflict_that_persists_saves_nothing_and_says_so(stack):
     ehr = stack.ehrs["normal"]
     patient, order = "pat-contended", "sr-contended"
     ehr.seed(_chart(patient, order))
-    opened = _open_form(stack, ehr, patient, order)
+    opened = open_imaging_form(stack, ehr, patient, order)
     requests.post(ehr.base + "/_test/conflict-writes", json={"on": True}, timeout=5)
     try:
-        r = _submit(opened, order, "L3-4 annular fissure.")
+        r = submit_imaging(opened, order, "L3-4 annular fissure.")
     finally:
         requests.post(ehr.base + "/_test/conflict-writes", json={"on": False}, timeout=5)
     assert r.status_code == 422 and CONFLICT_MESSAGE in unescape(r.text), r.text[-800:]
@@ -107,7 +83,7 @@ def test_an_order_read_without_a_version_is_written_without_ifmatch(stack):
     ehr = stack.ehrs["normal"]
     patient, order = "pat-unversioned", "sr-unversioned"
     ehr.seed(_chart(patient, order, versioned=False))
-    r = _submit(_open_form(stack, ehr, patient, order), order, "T12 compression fracture, acute.")
+    r = submit_imaging(open_imaging_form(stack, ehr, patient, order), order, "T12 compression fracture, acute.")
     assert r.status_code == 303, r.text[-800:]
     assert _put_conditions(ehr, order) == [None]
     report = _of_patient(ehr, "DiagnosticReport", patient)[0]

@@ -19,7 +19,8 @@ from pathlib import Path
 IN_CALL = ("call (bench/profile.py", "concurrent/futures/thread.py")
 # A thread waiting, not running: py-spy's idle test misses some of these under --nonblocking.
 WAITING = ("Condition.wait (threading.py", "_worker (concurrent/futures/thread.py:81)", "SocketIO.readinto (socket.py",
-           "do_poll (urllib3/util/wait.py", "Event.wait (threading.py", "_wait_for_tstate_lock")
+           "do_poll (urllib3/util/wait.py", "Event.wait (threading.py", "_wait_for_tstate_lock",
+           "_wait (cds_service/fhir/curl.py")
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fhir: warm cache write", ("set_json (", "store (cds_service/fhir/warm.py")),
     ("fhir: warm cache read", ("get_json (", "load (cds_service/fhir/warm.py")),

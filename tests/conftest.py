@@ -4,6 +4,7 @@ package needs are in the modules of ``pytest_plugins`` (tests/support)."""
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -28,6 +29,20 @@ def _fresh_process_state():
     egress.configure(SimpleNamespace(egress_allow_networks=(), sandbox=False))
     egress.clear_cache()
     yield
+
+
+@pytest.fixture
+def threads_started(monkeypatch) -> list[str]:
+    """The names of the threads started from here on in the test (``threading.Thread.start`` counted)."""
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    return started
 
 
 @pytest.fixture

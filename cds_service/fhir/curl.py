@@ -135,6 +135,13 @@ class _Transfer:
         return None
 
 
+def _wait(multi: pycurl.CurlMulti, seconds: float) -> None:
+    """Wait for a socket of the round, at most ``seconds``: a wait on the FHIR server, so the
+    worker's other calls run meanwhile (and a profile can tell the wait from libcurl's work)."""
+    with cpu.released():
+        multi.select(seconds)
+
+
 def pin(host: str, port: int, addresses) -> str:
     """The ``CURLOPT_RESOLVE`` entry that sends ``host:port`` to the checked ``addresses`` only."""
     listed = ",".join(f"[{ip}]" if ip.version == 6 else str(ip) for ip in addresses)
@@ -227,8 +234,7 @@ def get_all(urls_by_key: dict[str, str], request: Request) -> dict[str, bytes | 
             due_ms = multi.timeout()
             wait = min(1.0, remaining) if due_ms < 0 else min(due_ms / 1000, remaining)
             if wait > 0:
-                with cpu.released():   # a wait on the FHIR server: the worker's other calls run meanwhile
-                    multi.select(wait)
+                _wait(multi, wait)
     finally:
         for c in list(live):
             finish(c, "did not finish before the deadline")

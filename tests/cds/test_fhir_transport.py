@@ -115,10 +115,7 @@ def test_proxies_in_the_environment_are_never_used(server, monkeypatch):
     """A proxy would see the bearer token; the operator registered the FHIR base, not a proxy."""
     trap = Sentinel()
     try:
-        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-            monkeypatch.setenv(name, trap.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
+        trap.as_proxy(monkeypatch)
         assert _client(server.base).get(f"{server.base}/Patient/pt-1")["id"] == "pt-1"
         assert not trap.touched()
     finally:

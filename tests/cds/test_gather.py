@@ -177,27 +177,18 @@ def test_extra_prefetch_keys_are_kept(fast):
     assert record.resolve("Location/loc-asc-1") == loc
 
 
-def test_a_calls_reads_run_on_its_own_thread_and_start_none(fast, fhir, monkeypatch):
+def test_a_calls_reads_run_on_its_own_thread_and_start_none(fast, fhir, threads_started):
     """A round's reads run at once on libcurl's multi interface in the calling thread: no thread is
     started for them (a pool per call cost ~1 ms of CPU per round in thread starts, and a thread
     per read more still; bench/RESULTS.md)."""
-    import threading
-
     _gather(fast, fhir)
     queries = len(fhir.log())
-    started: list[str] = []
-    real_start = threading.Thread.start
-
-    def counting_start(thread: threading.Thread) -> None:
-        started.append(thread.name)
-        real_start(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    threads_started.clear()
     for _ in range(5):
         fhir.reset()
         assert not _gather(fast, fhir).incomplete
         assert len(fhir.log()) == queries > 5
-    assert started == []
+    assert threads_started == []
 
 
 def test_one_call_follows_a_bounded_number_of_references(fast, fhir):

@@ -55,10 +55,7 @@ def test_compressed_answers_are_decoded_and_capped_at_their_decoded_size(server)
 def test_proxies_in_the_environment_are_never_used(server, monkeypatch):
     trap = Sentinel()
     try:
-        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-            monkeypatch.setenv(name, trap.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
+        trap.as_proxy(monkeypatch)
         results, failed = rounds.run(_client(server.base), {"p": "Patient/pt-1"})
         assert not failed and results["p"][0]["id"] == "pt-1"
         assert not trap.touched()

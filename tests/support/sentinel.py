@@ -25,3 +25,11 @@ class Sentinel:
 
     def close(self) -> None:
         self.sock.close()
+
+    def as_proxy(self, monkeypatch) -> None:
+        """Name this socket as every proxy the environment can give (and no exception to them): a
+        transport that honours them connects here."""
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, self.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)

@@ -91,6 +91,11 @@ def _sources(spec: str) -> list[tuple[str, int]]:
     return out
 
 
+def _sizes(spec: str) -> list[int]:
+    """Patient sizes from a comma-separated list; an empty list names none (``--batch-sizes ""``)."""
+    return [int(s) for s in spec.split(",") if s.strip()]
+
+
 class Bench:
     """One run: the servers, the patients, and the rows measured so far."""
 
@@ -188,7 +193,7 @@ class Bench:
             for source, latency_ms in _sources(self.args.sources):
                 sizes = {"prefetch-slowfhir": self.args.slowfhir_sizes,
                          "fhir-batch": self.args.batch_sizes}.get(source, self.args.sizes)
-                for size in (int(s) for s in sizes.split(",")):
+                for size in _sizes(sizes):
                     self.case(source, latency_ms, size)
         finally:
             for mem in self.mem.values():
@@ -197,7 +202,7 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = sorted({int(s) for s in f"{args.sizes},{args.slowfhir_sizes},{args.batch_sizes}".split(",")})
+    sizes = sorted({*_sizes(args.sizes), *_sizes(args.slowfhir_sizes), *_sizes(args.batch_sizes)})
     # The rate limiter still counts every call (its cost is measured) but never throttles the bench;
     # the prefetch bound must admit the 5,000-resource patient plus the order's context.
     extra_env = {"PAINPA_RATE_LIMIT": "1000000", "PAINPA_MAX_PREFETCH_RESOURCES": "10000",

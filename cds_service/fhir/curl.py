@@ -120,12 +120,10 @@ class _Transfer:
     def __init__(self, key: str, cap: int, budget: Budget | None) -> None:
         self.key, self.cap, self.budget = key, cap, budget
         self.body = io.BytesIO()
-        self.size = 0
         self.refused: str | None = None
 
     def write(self, data: bytes) -> int | None:
-        self.size += len(data)
-        if self.size > self.cap:
+        if self.body.tell() + len(data) > self.cap:
             self.refused = "response too large"
             return 0            # a short write ends the transfer
         if self.budget is not None and not self.budget.take_bytes(len(data)):

@@ -147,7 +147,9 @@ def gather(
     cached, as_of = warm.load(cache, key) if key else ({}, read_at)
     if cached and db is not None and client and warm.written_since(db, secret_key(settings), client.base,
                                                                    patient_id, as_of):
-        cached, as_of = {}, read_at   # the app saved a form since: read the chart again
+        cached = {}   # the app saved a form since: read the chart again
+    if not cached:
+        as_of = read_at     # what this call keeps in the cache is read from now on
 
     jobs: dict[str, str] = {}
     types = {q.key: q.resource_type for q in queries}
@@ -202,7 +204,7 @@ def gather(
                 record.add(page)
         record.incomplete.update(types.get(k) or k[len(REF_PREFIX):].split("/")[0] for k in failed)
         if raw is not None and (fresh := {k: pages for k, pages in raw.items() if k not in failed}):
-            warm.store(cache, key, cached, fresh, as_of if cached else read_at)
+            warm.store(cache, key, cached, fresh, as_of)
         _follow_references(client, record, list(orders) + record.of("PractitionerRole") + record.of("Encounter"),
                            attempted, answered)
         reads.add(client.reads)

@@ -27,13 +27,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service import shared
 from cds_service.security import urls
 from cds_service.shared import SharedCache
-from cds_service.store.base import Database
+from cds_service.store.base import Database, conflict_insert
 from cds_service.store.tables import ChartWrite
 
 log = logging.getLogger(__name__)
@@ -121,10 +120,8 @@ def chart_written(db: Database, salt: str, fhir_server: str, patient_id: str, no
     """painpa's SMART app wrote to this chart ``now``: warm entries read before it are not used.
     False when the database refused the record: the write to the EHR stands (saving the form again
     would write it twice), and an order-sign within two minutes may still answer from before it."""
-    table = ChartWrite.__table__
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     row = {"chart_hash": chart_hash(salt, fhir_server, patient_id), "written": now or datetime.now(UTC)}
-    stmt = insert(table).values(**row).on_conflict_do_update(index_elements=["chart_hash"],
+    stmt = conflict_insert(db.engine.dialect.name)(ChartWrite.__table__).values(**row).on_conflict_do_update(index_elements=["chart_hash"],
                                                              set_={"written": row["written"]})
     try:
         with db.begin() as conn:

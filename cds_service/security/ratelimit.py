@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, delete
 
 from cds_service.security.tables import RateCounter
 from cds_service.shared.cache import CacheUnavailable
-from cds_service.store.base import Database
+from cds_service.store.base import Database, conflict_insert
 
 WINDOW_S = 60
 PURGE_PROBABILITY = 0.01
@@ -48,11 +48,7 @@ def fixed_window(now: float, width_s: int) -> tuple[int, datetime, float]:
 def _upsert(dialect: str):
     """The counter upsert for this SQL dialect, built once per process: it runs on every hook call,
     and the conflict clause keeps the increment atomic across workers without a read first."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(COUNTERS).values(key=bindparam("key"), count=1, expires=bindparam("expires"))
+    stmt = conflict_insert(dialect)(COUNTERS).values(key=bindparam("key"), count=1, expires=bindparam("expires"))
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"count": COUNTERS.c.count + 1})
     return stmt.returning(COUNTERS.c.count)
 

@@ -70,6 +70,16 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "NORMAL",
     cursor.close()
 
 
+def conflict_insert(dialect: str):
+    """The ``insert`` of ``dialect`` that takes ``ON CONFLICT`` (an upsert in one statement, atomic
+    across workers): PostgreSQL's, else SQLite's, the two databases painpa runs on."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 class Database:
     """One engine per process; ``session()`` (ORM) and ``begin()`` (Core) are transactional scopes."""
 
